@@ -1,0 +1,55 @@
+"""The Starlette application: `create_app(settings)`; its lifespan owns the database."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.responses import RedirectResponse
+from starlette.routing import Route
+
+from usageql import __version__
+from usageql.config import Settings
+from usageql.db.database import Database, open_database
+from usageql.graphql.view import GraphQLView
+from usageql.health import healthz, readyz
+from usageql.requestlog import RequestLogMiddleware
+
+log = logging.getLogger(__name__)
+
+StartupHook = Callable[[Database], Awaitable[None]]
+
+
+def create_app(settings: Settings, *, on_startup: Sequence[StartupHook] = ()) -> Starlette:
+    """Build the ASGI app; `on_startup` hooks run once the database is open (e.g. demo data)."""
+    hooks = list(on_startup)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with open_database(settings, migrate=settings.migrate_on_start) as database:
+            app.state.database = database
+            log.info(
+                "usageql %s ready",
+                __version__,
+                extra={"database": database.url, "embedded": database.embedded is not None},
+            )
+            for hook in hooks:
+                await hook(database)
+            yield
+
+    async def root(_: object) -> RedirectResponse:
+        return RedirectResponse("/graphql")
+
+    return Starlette(
+        routes=[
+            Route("/", root, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/graphql", GraphQLView(settings), methods=["GET", "POST"]),
+        ],
+        middleware=[Middleware(RequestLogMiddleware)],
+        lifespan=lifespan,
+    )

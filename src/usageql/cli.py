@@ -1,0 +1,254 @@
+"""The `usageql` command: serve, migrate, demo, export-schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import uvicorn
+from strawberry.printer import print_schema
+
+from usageql import __version__
+from usageql.app import create_app
+from usageql.config import Settings, SettingsError
+from usageql.db.database import Database, open_database
+from usageql.db.embedded import EmbeddedPostgresError
+from usageql.db.migrate import upgrade
+from usageql.demo.generate import DemoOptions
+from usageql.demo.load import DemoSummary, database_is_empty, load_demo
+from usageql.graphql.schema import schema
+from usageql.logs import configure_logging
+from usageql.progress import ProgressLine
+
+log = logging.getLogger("usageql")
+
+FIRST_QUERY = "{ apps { id messages users chats firstEventAt lastEventAt } }"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        parser.exit(2, f"usageql: configuration error: {error}\n")
+    configure_logging(settings)
+    try:
+        status: int = args.run(args, settings)
+    except (EmbeddedPostgresError, ValueError, OSError) as error:
+        # OSError: e.g. the database refused the connection.
+        print(f"usageql: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return status
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="usageql",
+        description="GraphQL analytics over LLM usage. Without DATABASE_URL, usageql runs an"
+        " embedded PostgreSQL in USAGEQL_DATA_DIR.",
+    )
+    parser.add_argument("--version", action="version", version=f"usageql {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the HTTP server (GraphQL at /graphql)")
+    serve.add_argument("--host", help="interface to listen on (default: USAGEQL_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: USAGEQL_PORT or 8000)")
+    serve.add_argument(
+        "--demo", action="store_true", help="load demo data first when the database is empty"
+    )
+    serve.add_argument(
+        "--no-migrate", action="store_true", help="do not migrate the database on start"
+    )
+    _demo_arguments(serve, prefix="demo-")
+    serve.set_defaults(run=_serve)
+
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate.set_defaults(run=_migrate)
+
+    demo = commands.add_parser("demo", help="generate synthetic usage data into the database")
+    _demo_arguments(demo, prefix="")
+    demo.set_defaults(run=_demo)
+
+    export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+    export.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
+    export.set_defaults(run=_export_schema)
+    return parser
+
+
+def _demo_arguments(parser: argparse.ArgumentParser, *, prefix: str) -> None:
+    defaults = DemoOptions()
+    group = parser.add_argument_group("demo data")
+    group.add_argument(
+        f"--{prefix}messages", dest="messages", type=int, default=defaults.messages,
+        help=f"about how many messages to make (default {defaults.messages:,})",
+    )  # fmt: skip
+    group.add_argument(
+        f"--{prefix}days", dest="days", type=int, default=defaults.days,
+        help=f"days of history, ending now (default {defaults.days})",
+    )  # fmt: skip
+    group.add_argument(
+        f"--{prefix}apps", dest="apps", type=int, default=defaults.apps,
+        help=f"number of apps (default {defaults.apps})",
+    )  # fmt: skip
+    group.add_argument(
+        f"--{prefix}users", dest="users", type=int, default=defaults.users,
+        help=f"number of users (default {defaults.users})",
+    )  # fmt: skip
+    group.add_argument(
+        f"--{prefix}seed", dest="seed", type=int, default=defaults.seed,
+        help="random seed: the same seed and end give the same data",
+    )  # fmt: skip
+    group.add_argument(
+        f"--{prefix}end", dest="end", type=_utc_datetime, default=None,
+        help="end of the period, ISO 8601 (default: the start of the current hour, UTC)",
+    )  # fmt: skip
+
+
+def _utc_datetime(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date-time: {value!r}") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _demo_options(args: argparse.Namespace) -> DemoOptions:
+    options = DemoOptions(
+        messages=args.messages,
+        days=args.days,
+        apps=args.apps,
+        users=args.users,
+        seed=args.seed,
+        end=args.end,
+    )
+    options.validate()
+    return options
+
+
+def _describe_database(database: Database, settings: Settings) -> str:
+    if database.embedded is not None:
+        return f"embedded PostgreSQL in {settings.embedded_pgdata}"
+    return database.url
+
+
+async def _load_demo(database: Database, options: DemoOptions) -> DemoSummary:
+    progress = ProgressLine("demo: messages", stream=sys.stderr)
+    try:
+        return await load_demo(database.engine, options, progress)
+    finally:
+        progress.finish()
+
+
+def _print_summary(summary: DemoSummary) -> None:
+    print(
+        f"demo: stored {summary.messages:,} messages, {summary.feedback:,} ratings and"
+        f" {summary.chats:,} chat records in {summary.seconds:.1f}s"
+        + (f" ({summary.duplicates:,} were already stored)" if summary.duplicates else ""),
+        file=sys.stderr,
+    )
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    settings = settings.with_changes(
+        host=args.host or settings.host,
+        port=settings.port if args.port is None else args.port,
+        migrate_on_start=settings.migrate_on_start and not args.no_migrate,
+    )
+    options = _demo_options(args) if args.demo else None
+
+    async def prepare(database: Database) -> None:
+        if options is not None:
+            if await database_is_empty(database.engine):
+                _print_summary(await _load_demo(database, options))
+            else:
+                print("demo: the database already holds data; not adding more", file=sys.stderr)
+        print(f"database: {_describe_database(database, settings)}", file=sys.stderr)
+
+    app = create_app(settings, on_startup=[prepare])
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+    )
+    return asyncio.run(_run_server(uvicorn.Server(config), settings))
+
+
+async def _run_server(server: uvicorn.Server, settings: Settings) -> int:
+    task = asyncio.create_task(server.serve())
+    while not server.started and not task.done():  # noqa: ASYNC110 (uvicorn offers no event)
+        await asyncio.sleep(0.05)
+    if server.started:
+        base = f"http://{_display_host(settings.host)}:{settings.port}"
+        print(_banner(base), file=sys.stderr, flush=True)
+    await task
+    return 0 if server.started else 1
+
+
+def _display_host(host: str) -> str:
+    if host in {"0.0.0.0", "::", ""}:  # noqa: S104 (only for display)
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def _banner(base: str) -> str:
+    return "\n".join(
+        (
+            "",
+            f"usageql {__version__} is ready.",
+            f"  GraphiQL:  {base}/graphql  (open it in a browser)",
+            f"  Health:    {base}/healthz  {base}/readyz",
+            "Try first, in GraphiQL:",
+            f"  {FIRST_QUERY}",
+            "or with curl:",
+            f"  curl -s {base}/graphql -H 'content-type: application/json' \\",
+            f'       -d \'{{"query": "{FIRST_QUERY}"}}\'',
+            "Stop with Ctrl+C.",
+            "",
+        )
+    )
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    async def run() -> str:
+        async with open_database(settings, migrate=False) as database:
+            before = await database.migration_state()
+            after = await upgrade(database.engine)
+        if before.current == after.current:
+            return f"database is up to date (revision {after.current})"
+        return f"database migrated from revision {before.current or 'none'} to {after.current}"
+
+    print(asyncio.run(run()), file=sys.stderr)
+    return 0
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    options = _demo_options(args)
+
+    async def run() -> DemoSummary:
+        async with open_database(settings, migrate=settings.migrate_on_start) as database:
+            return await _load_demo(database, options)
+
+    _print_summary(asyncio.run(run()))
+    return 0
+
+
+def _export_schema(args: argparse.Namespace, settings: Settings) -> int:
+    text = print_schema(schema) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"schema written to {args.output}", file=sys.stderr)
+    return 0

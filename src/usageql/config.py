@@ -1,0 +1,127 @@
+"""Settings read once from the environment and passed down explicitly."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+LogFormat = Literal["json", "text"]
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value usageql cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything usageql reads from its environment; build with `Settings.from_env()`."""
+
+    database_url: str | None = None
+    data_dir: Path = field(default_factory=lambda: _default_data_dir(os.environ))
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "info"
+    log_format: LogFormat = "text"
+    migrate_on_start: bool = True
+    pool_size: int = 10
+    graphiql: bool = True
+
+    @property
+    def embedded(self) -> bool:
+        """True when usageql runs its own PostgreSQL in `data_dir`."""
+        return self.database_url is None
+
+    @property
+    def embedded_pgdata(self) -> Path:
+        """Where the embedded PostgreSQL keeps its files."""
+        return self.data_dir / "postgres"
+
+    def with_changes(self, **changes: object) -> Settings:
+        """A copy with some fields replaced (for command-line flags and tests)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from `environ` (default: the process environment)."""
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        return cls(
+            database_url=_database_url(env),
+            data_dir=_path(env, "USAGEQL_DATA_DIR", _default_data_dir(env)),
+            host=env.get("USAGEQL_HOST", defaults.host).strip() or defaults.host,
+            port=_int(env, "USAGEQL_PORT", defaults.port, low=1, high=65535),
+            log_level=_choice(env, "USAGEQL_LOG_LEVEL", defaults.log_level, LOG_LEVELS),
+            log_format=_log_format(env),
+            migrate_on_start=_bool(env, "USAGEQL_MIGRATE_ON_START", defaults.migrate_on_start),
+            pool_size=_int(env, "USAGEQL_DB_POOL_SIZE", defaults.pool_size, low=1, high=1000),
+            graphiql=_bool(env, "USAGEQL_GRAPHIQL", defaults.graphiql),
+        )
+
+
+def _database_url(env: Mapping[str, str]) -> str | None:
+    url = env.get("DATABASE_URL", "").strip()
+    if not url:
+        return None
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme not in {"postgres", "postgresql", "postgresql+asyncpg"}:
+        raise SettingsError(
+            f"DATABASE_URL: expected a postgresql:// URL, got scheme {scheme or 'none'!r}"
+        )
+    return url
+
+
+def _default_data_dir(env: Mapping[str, str]) -> Path:
+    base = env.get("XDG_DATA_HOME", "").strip()
+    root = Path(base) if base else Path(env.get("HOME", "~")).expanduser() / ".local" / "share"
+    return root / "usageql"
+
+
+def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
+    raw = env.get(name, "").strip()
+    return Path(raw).expanduser().resolve() if raw else default.expanduser().resolve()
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: expected a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name}: must be between {low} and {high}, got {value}")
+    return value
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise SettingsError(f"{name}: expected true or false, got {env[name]!r}")
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in choices:
+        raise SettingsError(f"{name}: expected one of {', '.join(choices)}, got {env[name]!r}")
+    return raw
+
+
+def _log_format(env: Mapping[str, str]) -> LogFormat:
+    value = _choice(env, "USAGEQL_LOG_FORMAT", "text", ("json", "text"))
+    return "json" if value == "json" else "text"

@@ -1,0 +1,61 @@
+"""Opening the database usageql runs on: the configured server or the embedded one."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from usageql.config import Settings
+from usageql.db.embedded import EmbeddedPostgres
+from usageql.db.engine import create_engine, safe_url
+from usageql.db.migrate import MigrationState, migration_state, upgrade
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    """An open database: its engine, where it points, and the embedded server if any."""
+
+    engine: AsyncEngine
+    url: str
+    embedded: EmbeddedPostgres | None
+
+    async def server_version(self) -> str:
+        """PostgreSQL's version string, e.g. `15.19`."""
+        async with self.engine.connect() as connection:
+            return str(await connection.scalar(text("SHOW server_version")))
+
+    async def migration_state(self) -> MigrationState:
+        """The database's schema revision against the code's."""
+        return await migration_state(self.engine)
+
+
+@asynccontextmanager
+async def open_database(settings: Settings, *, migrate: bool) -> AsyncIterator[Database]:
+    """Connect (starting the embedded server when no DATABASE_URL is set); optionally migrate.
+
+    On exit the pool is closed and the embedded server, if any, is released.
+    """
+    embedded: EmbeddedPostgres | None = None
+    if settings.database_url is None:
+        embedded = EmbeddedPostgres(settings.embedded_pgdata)
+        url = await asyncio.to_thread(embedded.start)
+    else:
+        url = settings.database_url
+    engine = create_engine(url, pool_size=settings.pool_size)
+    try:
+        database = Database(engine=engine, url=safe_url(url), embedded=embedded)
+        if migrate:
+            await upgrade(engine)
+        yield database
+    finally:
+        await engine.dispose()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)

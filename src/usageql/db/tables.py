@@ -1,0 +1,187 @@
+"""The SQLAlchemy Core tables: the one description of the database that migrations must match.
+
+Every primary key and unique constraint includes `app_id`, so the whole schema can be distributed by
+app on Citus. Tables that are not about one app (global prices, operator keys) use the app id `*`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Double,
+    Index,
+    MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+
+# Constraint names follow one convention so that migrations can name what they alter.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ANY_APP = "*"
+"""The app id of rows that apply to every app (global prices, keys not owned by one app)."""
+
+
+def _timestamp(name: str, *, nullable: bool = False, default_now: bool = False) -> Column[object]:
+    return Column(
+        name,
+        DateTime(timezone=True),
+        nullable=nullable,
+        server_default=text("now()") if default_now else None,
+    )
+
+
+def _tokens(name: str) -> Column[int]:
+    return Column(name, BigInteger, nullable=False, server_default=text("0"))
+
+
+apps = Table(
+    "apps",
+    metadata,
+    Column("app_id", Text, nullable=False),
+    _timestamp("created_at", default_now=True),
+    PrimaryKeyConstraint("app_id"),
+    comment="Tenants. Every other row belongs to one app.",
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("app_id", Text, nullable=False),
+    Column("user_id", Text, nullable=False),
+    Column("name", Text),
+    Column("email", Text),
+    _timestamp("profile_at", nullable=True),
+    _timestamp("first_seen", nullable=True),
+    _timestamp("last_seen", nullable=True),
+    PrimaryKeyConstraint("app_id", "user_id"),
+    comment="People (or end users of an app). name and email: the latest timestamp wins.",
+)
+
+chats = Table(
+    "chats",
+    metadata,
+    Column("app_id", Text, nullable=False),
+    Column("chat_id", Text, nullable=False),
+    Column("title", Text),
+    Column("tags", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("user_id", Text),
+    _timestamp("described_at", nullable=True),
+    _timestamp("created_at", nullable=True),
+    _timestamp("updated_at", nullable=True),
+    PrimaryKeyConstraint("app_id", "chat_id"),
+    comment="Conversations: title and tags from chat records (latest wins), times from messages.",
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("app_id", Text, nullable=False),
+    Column("message_id", Text, nullable=False),
+    _timestamp("ts"),
+    Column("role", Text, nullable=False),
+    Column("chat_id", Text),
+    Column("user_id", Text),
+    Column("model", Text),
+    Column("provider", Text),
+    Column("source", Text),
+    Column("api_key", Text),
+    Column("status", Text, nullable=False, server_default=text("'success'")),
+    Column("error_type", Text),
+    _tokens("input_tokens"),
+    _tokens("output_tokens"),
+    _tokens("cache_read_tokens"),
+    _tokens("cache_write_tokens"),
+    _tokens("reasoning_tokens"),
+    Column("cost", Numeric(20, 10), comment="USD; NULL when the request could not be priced"),
+    Column("latency_ms", Double),
+    Column("ttft_ms", Double),
+    Column("tags", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("content_preview", Text),
+    _timestamp("ingested_at", default_now=True),
+    PrimaryKeyConstraint("app_id", "message_id"),
+    CheckConstraint("role IN ('user', 'assistant', 'system', 'tool')", name="role"),
+    CheckConstraint("status IN ('success', 'error')", name="status"),
+    CheckConstraint(
+        "input_tokens >= 0 AND output_tokens >= 0 AND cache_read_tokens >= 0"
+        " AND cache_write_tokens >= 0 AND reasoning_tokens >= 0",
+        name="tokens_not_negative",
+    ),
+    Index(None, "app_id", "ts"),
+    comment="The event fact table: one row per message; assistant messages are LLM requests.",
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("app_id", Text, nullable=False),
+    Column("feedback_id", Text, nullable=False),
+    _timestamp("ts"),
+    Column("user_id", Text),
+    Column("message_id", Text),
+    Column("chat_id", Text),
+    Column("model", Text, nullable=False),
+    Column("rating", SmallInteger, nullable=False),
+    Column("comment", Text),
+    _timestamp("ingested_at", default_now=True),
+    PrimaryKeyConstraint("app_id", "feedback_id"),
+    CheckConstraint("rating IN (1, -1)", name="rating"),
+    Index(None, "app_id", "ts"),
+    comment="Thumbs up (1) or down (-1) on a model's answer.",
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("app_id", Text, nullable=False, comment="the owning app, or '*' for operator keys"),
+    Column("key_id", Text, nullable=False, comment="public part of the key, shown in listings"),
+    Column("secret_hash", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("name", Text),
+    Column("scope_apps", ARRAY(Text), comment="NULL: every app"),
+    Column("scope_users", ARRAY(Text), comment="NULL: every user"),
+    _timestamp("created_at", default_now=True),
+    _timestamp("last_used_at", nullable=True),
+    _timestamp("revoked_at", nullable=True),
+    PrimaryKeyConstraint("app_id", "key_id"),
+    CheckConstraint("role IN ('admin', 'reader', 'ingest')", name="role"),
+    Index(None, "key_id"),
+    comment="Credentials for this API. Only a hash of the secret is stored.",
+)
+
+prices = Table(
+    "prices",
+    metadata,
+    Column("app_id", Text, nullable=False, comment="'*' for prices that apply to every app"),
+    Column("model", Text, nullable=False),
+    Column("input", Numeric(20, 10), nullable=False),
+    Column("output", Numeric(20, 10), nullable=False),
+    Column("cache_read", Numeric(20, 10)),
+    Column("cache_write", Numeric(20, 10)),
+    Column("reasoning", Numeric(20, 10)),
+    _timestamp("updated_at", default_now=True),
+    PrimaryKeyConstraint("app_id", "model"),
+    CheckConstraint(
+        "input >= 0 AND output >= 0 AND coalesce(cache_read, 0) >= 0"
+        " AND coalesce(cache_write, 0) >= 0 AND coalesce(reasoning, 0) >= 0",
+        name="not_negative",
+    ),
+    comment="USD per million tokens. Missing cache or reasoning prices fall back to input/output.",
+)

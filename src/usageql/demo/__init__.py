@@ -1,0 +1,1 @@
+"""Synthetic but realistic usage data, for trying usageql and for its benchmarks."""

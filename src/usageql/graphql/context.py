@@ -1,0 +1,26 @@
+"""The per-request context every resolver receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import strawberry
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+
+from usageql.config import Settings
+from usageql.db.database import Database
+
+
+@dataclass
+class Context:
+    """What a resolver may use: settings, the database, and the HTTP request."""
+
+    settings: Settings
+    database: Database
+    request: Request | WebSocket
+    response: Response | WebSocket | None
+
+
+Info = strawberry.Info[Context, None]

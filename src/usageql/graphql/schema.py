@@ -1,0 +1,21 @@
+"""The GraphQL schema, merged from per-domain root types.
+
+Export it with `usageql export-schema`, which writes schema.graphql.
+"""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.schema.config import StrawberryConfig
+
+from usageql.graphql.apps import AppsQuery
+from usageql.graphql.scalars import SCALARS
+from usageql.graphql.server import ServerQuery
+
+
+@strawberry.type(description="The root of every read.")
+class Query(ServerQuery, AppsQuery):
+    pass
+
+
+schema = strawberry.Schema(query=Query, config=StrawberryConfig(scalar_map=SCALARS))

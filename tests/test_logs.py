@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import json
+import logging
+
+from usageql.logs import JsonFormatter, TextFormatter
+
+
+def _record(**extra: object) -> logging.LogRecord:
+    record = logging.makeLogRecord(
+        {"name": "usageql.test", "levelname": "INFO", "msg": "hello %s", "args": ("world",)}
+    )
+    record.__dict__.update(extra)
+    return record
+
+
+def test_json_lines_carry_the_message_and_extras() -> None:
+    line = JsonFormatter().format(_record(request_id="r1", duration_ms=1.5))
+    entry = json.loads(line)
+    assert entry["level"] == "info"
+    assert entry["logger"] == "usageql.test"
+    assert entry["msg"] == "hello world"
+    assert entry["request_id"] == "r1"
+    assert entry["duration_ms"] == 1.5
+    assert entry["ts"].endswith("+00:00")
+
+
+def test_text_lines_are_readable() -> None:
+    line = TextFormatter().format(_record(status=200))
+    assert line.endswith("info    usageql.test: hello world status=200")

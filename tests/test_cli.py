@@ -127,3 +127,7 @@ def test_serve_demo_loads_data_serves_it_and_stops_cleanly(
     assert "demo: stored 600 messages" in output
     assert f"GraphiQL:  {base}/graphql" in output
     assert "curl -s" in output
+    # The apps list cost one SQL statement, as the request log reports.
+    graphql_lines = [line for line in output.splitlines() if "POST /graphql 200" in line]
+    assert len(graphql_lines) == 1
+    assert "sql_statements=1" in graphql_lines[0], graphql_lines

@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from usageql.app import create_app
 from usageql.config import Settings
 from usageql.db.migrate import head_revision
+from usageql.logs import JsonFormatter
 
 
 async def test_healthz_answers_while_the_process_is_up(client: httpx.AsyncClient) -> None:
@@ -70,7 +71,8 @@ async def test_requests_get_an_id_and_one_log_line(
     assert [r.getMessage() for r in lines] == ["GET /healthz 200", "GET /healthz 200"]
     assert lines[0].__dict__["request_id"] == "abc-123"
     assert lines[0].__dict__["duration_ms"] >= 0
-    json.dumps(lines[0].__dict__["duration_ms"])
+    assert lines[0].__dict__["sql_statements"] == 0  # liveness never touches the database
+    assert json.loads(JsonFormatter().format(lines[0]))["sql_statements"] == 0
 
 
 async def test_root_redirects_to_graphiql(client: httpx.AsyncClient) -> None:

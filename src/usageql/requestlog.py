@@ -10,6 +10,8 @@ import uuid
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from usageql.db.engine import counting_statements
+
 log = logging.getLogger("usageql.http")
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -17,7 +19,8 @@ _ACCEPTABLE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 class RequestLogMiddleware:
-    """Sets `scope["state"]["request_id"]`, echoes it as X-Request-ID and logs the request."""
+    """Sets `scope["state"]["request_id"]`, echoes it as X-Request-ID and logs the request with
+    its status, duration and the number of SQL statements it ran."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -39,17 +42,23 @@ class RequestLogMiddleware:
                 MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            log.info(
-                "%s %s %d",
-                scope["method"],
-                scope["path"],
-                status,
-                extra={
-                    "request_id": request_id,
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+        with counting_statements() as statements:
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                self._log(scope, request_id, status, started, statements.count)
+
+    @staticmethod
+    def _log(scope: Scope, request_id: str, status: int, started: float, statements: int) -> None:
+        log.info(
+            "%s %s %d",
+            scope["method"],
+            scope["path"],
+            status,
+            extra={
+                "request_id": request_id,
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "sql_statements": statements,
+            },
+        )

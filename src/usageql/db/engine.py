@@ -2,10 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 DRIVER = "postgresql+asyncpg"
+
+
+class StatementCounter:
+    """How many SQL statements ran in a context (a request, say)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+_counter: ContextVar[StatementCounter | None] = ContextVar("usageql_statements", default=None)
+
+
+@contextmanager
+def counting_statements() -> Iterator[StatementCounter]:
+    """Count the statements every usageql engine runs in this context and the tasks it starts."""
+    counter = StatementCounter()
+    token = _counter.set(counter)
+    try:
+        yield counter
+    finally:
+        _counter.reset(token)
+
+
+def _count_statement(*_: Any) -> None:
+    counter = _counter.get()
+    if counter is not None:
+        counter.count += 1
 
 
 def asyncpg_url(url: str) -> URL:
@@ -27,11 +60,14 @@ def safe_url(url: str | URL) -> str:
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An engine whose connections identify themselves to PostgreSQL as usageql."""
-    return create_async_engine(
+    """An engine whose connections identify themselves to PostgreSQL as usageql and whose
+    statements are counted by `counting_statements()`."""
+    engine = create_async_engine(
         asyncpg_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
         connect_args={"server_settings": {"application_name": "usageql"}},
     )
+    event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
+    return engine

@@ -62,6 +62,20 @@ def test_demo_reports_what_it_stored_and_is_idempotent(
     assert "demo: stored 0 messages" in capsys.readouterr().err
 
 
+def test_an_unreachable_database_is_one_clear_line(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres:hunter2@127.0.0.1:1/nothing")
+    assert main(["migrate"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(
+        "usageql: error: could not connect to and migrate the database at"
+        " postgresql://postgres:***@127.0.0.1:1/nothing: "
+    )
+    assert "hunter2" not in err
+    assert "Traceback" not in err
+
+
 def test_bad_configuration_exits_2_with_the_variable_named(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

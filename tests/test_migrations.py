@@ -18,7 +18,8 @@ async def test_upgrade_from_empty_creates_every_table_at_head(empty_database_url
         assert before.current is None
         assert not before.up_to_date
 
-        after = await upgrade(engine)
+        previous, after = await upgrade(engine)
+        assert previous is None
         assert after.current == head_revision()
         assert after.up_to_date
 
@@ -47,10 +48,11 @@ async def test_the_model_matches_the_migrated_ddl(database_url: str) -> None:
 async def test_upgrading_twice_and_concurrently_is_harmless(empty_database_url: str) -> None:
     engines = [create_engine(empty_database_url, pool_size=1) for _ in range(3)]
     try:
-        states = await asyncio.gather(*(upgrade(engine) for engine in engines))
-        assert {state.current for state in states} == {head_revision()}
-        again = await upgrade(engines[0])
-        assert again.current == head_revision()
+        results = await asyncio.gather(*(upgrade(engine) for engine in engines))
+        assert {after.current for _, after in results} == {head_revision()}
+        # The lock made them take turns: exactly one found the database empty.
+        assert sorted(str(before) for before, _ in results).count("None") == 1
+        assert await upgrade(engines[0]) == (head_revision(), await migration_state(engines[0]))
     finally:
         for engine in engines:
             await engine.dispose()

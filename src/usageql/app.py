@@ -32,7 +32,7 @@ def create_app(settings: Settings, *, on_startup: Sequence[StartupHook] = ()) ->
         async with open_database(settings, migrate=settings.migrate_on_start) as database:
             app.state.database = database
             log.info(
-                "usageql %s ready",
+                "usageql %s: database open",
                 __version__,
                 extra={"database": database.url, "embedded": database.embedded is not None},
             )

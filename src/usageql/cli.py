@@ -15,9 +15,8 @@ from strawberry.printer import print_schema
 from usageql import __version__
 from usageql.app import create_app
 from usageql.config import Settings, SettingsError
-from usageql.db.database import Database, open_database
+from usageql.db.database import Database, DatabaseUnavailableError, open_database
 from usageql.db.embedded import EmbeddedPostgresError
-from usageql.db.migrate import upgrade
 from usageql.demo.generate import DemoOptions
 from usageql.demo.load import DemoSummary, database_is_empty, load_demo
 from usageql.graphql.schema import schema
@@ -39,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings)
     try:
         status: int = args.run(args, settings)
-    except (EmbeddedPostgresError, ValueError, OSError) as error:
+    except (EmbeddedPostgresError, DatabaseUnavailableError, ValueError, OSError) as error:
         # OSError: e.g. the database refused the connection.
         print(f"usageql: error: {error}", file=sys.stderr)
         return 1
@@ -177,11 +176,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> str:
         async with open_database(settings, migrate=False) as database:
-            before = await database.migration_state()
-            after = await upgrade(database.engine)
-        if before.current == after.current:
+            before, after = await database.migrate()
+        if before == after.current:
             return f"database is up to date (revision {after.current})"
-        return f"database migrated from revision {before.current or 'none'} to {after.current}"
+        return f"database migrated from revision {before or 'none'} to {after.current}"
 
     print(asyncio.run(run()), file=sys.stderr)
     return 0

@@ -46,14 +46,18 @@ def serve(app: Starlette, settings: Settings) -> int:
 
 
 async def _run(server: uvicorn.Server, settings: Settings) -> int:
-    task = asyncio.create_task(server.serve())
-    while not server.started and not task.done():  # noqa: ASYNC110 (uvicorn offers no event)
-        await asyncio.sleep(0.05)
-    if server.started:
+    async def announce() -> None:
+        while not server.started:  # noqa: ASYNC110 (uvicorn offers no event)
+            await asyncio.sleep(0.05)
         base = f"http://{_display_host(settings.host)}:{settings.port}"
         print(banner(base), file=sys.stderr, flush=True)
-    await task
-    return 0 if server.started else 1
+
+    announcer = asyncio.create_task(announce())
+    try:
+        await server.serve()  # exits the process with status 3 when startup fails
+    finally:
+        announcer.cancel()
+    return 0
 
 
 def _display_host(host: str) -> str:

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from usageql.config import Settings
@@ -17,6 +18,10 @@ from usageql.db.engine import create_engine, safe_url
 from usageql.db.migrate import MigrationState, migration_state, upgrade
 
 log = logging.getLogger(__name__)
+
+
+class DatabaseUnavailableError(RuntimeError):
+    """The database could not be reached or prepared; the message says which and why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +41,16 @@ class Database:
         """The database's schema revision against the code's."""
         return await migration_state(self.engine)
 
+    async def migrate(self) -> tuple[str | None, MigrationState]:
+        """Migrate to the newest revision: (the revision before, the state after)."""
+        try:
+            return await upgrade(self.engine)
+        except (OSError, DBAPIError) as error:
+            reason = getattr(error, "orig", None) or error
+            raise DatabaseUnavailableError(
+                f"could not connect to and migrate the database at {self.url}: {reason}"
+            ) from error
+
 
 @asynccontextmanager
 async def open_database(settings: Settings, *, migrate: bool) -> AsyncIterator[Database]:
@@ -53,7 +68,7 @@ async def open_database(settings: Settings, *, migrate: bool) -> AsyncIterator[D
     try:
         database = Database(engine=engine, url=safe_url(url), embedded=embedded)
         if migrate:
-            await upgrade(engine)
+            await database.migrate()
         yield database
     finally:
         await engine.dispose()

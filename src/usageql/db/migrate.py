@@ -60,8 +60,11 @@ async def migration_state(engine: AsyncEngine) -> MigrationState:
     return MigrationState(current=current, head=head_revision())
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> MigrationState:
-    """Bring the database to `revision`, holding a lock so concurrent callers take turns."""
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> tuple[str | None, MigrationState]:
+    """Bring the database to `revision`, holding a lock so concurrent callers take turns.
+
+    Returns the revision it was at before, and where it stands now.
+    """
 
     def run(connection: Connection) -> str | None:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
@@ -74,4 +77,4 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> MigrationState
     state = await migration_state(engine)
     if before != state.current:
         log.info("database migrated", extra={"from": before, "to": state.current})
-    return state
+    return before, state

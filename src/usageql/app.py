@@ -8,13 +8,15 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import RedirectResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from usageql import __version__
 from usageql.config import Settings
 from usageql.db.database import Database, open_database
-from usageql.graphql.view import GraphQLView
+from usageql.graphql.view import STATIC_DIR, STATIC_PATH, GraphQLView
 from usageql.health import healthz, readyz
 from usageql.requestlog import RequestLogMiddleware
 
@@ -49,7 +51,11 @@ def create_app(settings: Settings, *, on_startup: Sequence[StartupHook] = ()) ->
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/graphql", GraphQLView(settings), methods=["GET", "POST"]),
+            Mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="static"),
         ],
-        middleware=[Middleware(RequestLogMiddleware)],
+        middleware=[
+            Middleware(RequestLogMiddleware),
+            Middleware(GZipMiddleware, minimum_size=1024),
+        ],
         lifespan=lifespan,
     )

@@ -13,8 +13,10 @@ from starlette.applications import Starlette
 
 from usageql import __version__
 from usageql.config import Settings
+from usageql.graphql.view import FIRST_QUERY as GRAPHIQL_FIRST_QUERY
 
-FIRST_QUERY = "{ apps { id messages users chats firstEventAt lastEventAt } }"
+# The curl example needs a one-line query.
+FIRST_QUERY = " ".join(line.strip() for line in GRAPHIQL_FIRST_QUERY.splitlines())
 
 
 class _Server(uvicorn.Server):
@@ -74,9 +76,7 @@ def banner(base: str) -> str:
             f"usageql {__version__} is ready.",
             f"  GraphiQL:  {base}/graphql  (open it in a browser)",
             f"  Health:    {base}/healthz  {base}/readyz",
-            "Try first, in GraphiQL:",
-            f"  {FIRST_QUERY}",
-            "or with curl:",
+            "GraphiQL opens on a first query to run; or try it with curl:",
             f"  curl -s {base}/graphql -H 'content-type: application/json' \\",
             f'       -d \'{{"query": "{FIRST_QUERY}"}}\'',
             "Stop with Ctrl+C.",

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from usageql.config import Settings
 from usageql.graphql.context import Context
 from usageql.graphql.schema import schema
+
+STATIC_DIR = Path(__file__).parent / "static"
+STATIC_PATH = "/static"
+FIRST_QUERY = """{
+  apps { id messages users chats firstEventAt lastEventAt }
+  server { version postgresVersion embeddedDatabase }
+}"""
+
+
+def graphiql_page() -> str:
+    """GraphiQL, loading its scripts from usageql itself and opening on FIRST_QUERY."""
+    template = (Path(__file__).parent / "graphiql.html").read_text(encoding="utf-8")
+    return template.replace("{{static}}", f"{STATIC_PATH}/graphiql").replace(
+        "{{first_query}}", FIRST_QUERY
+    )
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -18,6 +35,10 @@ class GraphQLView(GraphQL[Context, None]):
     def __init__(self, settings: Settings) -> None:
         super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
         self.settings = settings
+        self._page = graphiql_page()
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return HTMLResponse(self._page)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

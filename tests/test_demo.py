@@ -12,14 +12,23 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from usageql.db.tables import feedback, messages
 from usageql.demo.generate import DemoGenerator, DemoOptions
 from usageql.demo.load import database_is_empty, load_demo
-from usageql.ingest.records import Message
+from usageql.ingest.parse import ParseOptions, Record, parse_record
+from usageql.ingest.pipeline import Ingestor
+from usageql.ingest.records import Chat, Feedback, Message
 
 END = datetime(2026, 3, 30, tzinfo=UTC)  # spans the EU and US daylight-saving changes
 OPTIONS = DemoOptions(messages=6000, days=60, apps=4, users=120, seed=7, end=END)
 
 
+def _records(options: DemoOptions) -> list[Record]:
+    parse = ParseOptions(now=END + timedelta(days=1))
+    return [
+        parse_record(raw, parse) for batch, _ in DemoGenerator(options).batches() for raw in batch
+    ]
+
+
 def _messages(options: DemoOptions) -> list[Message]:
-    return [m for batch in DemoGenerator(options).batches() for m in batch.messages]
+    return [r for r in _records(options) if isinstance(r, Message)]
 
 
 def test_the_same_seed_gives_the_same_records() -> None:
@@ -61,24 +70,46 @@ def test_records_have_the_shape_of_real_traffic() -> None:
     assert all({"team", "environment", "feature"} <= m.metadata.keys() for m in records)
 
 
-async def test_loading_writes_everything_once(engine: AsyncEngine) -> None:
+def test_requests_use_each_providers_usage_shape_and_ratings_name_their_message() -> None:
+    batches = list(DemoGenerator(OPTIONS).batches())
+    raw = [record for batch, _ in batches for record in batch]
+    requests = [r for r in raw if r.get("role") == "assistant"]
+    openai = next(r for r in requests if r["provider"] == "openai")
+    anthropic = next(
+        r for r in requests if r["provider"] == "anthropic" and r["status"] == "success"
+    )
+    assert "prompt_tokens" in openai["usage"]
+    assert "cache_creation_input_tokens" in anthropic["usage"]
+    assert all("cost" not in r for r in requests)  # priced at ingest
+    records = _records(OPTIONS)
+    ratings = [r for r in records if isinstance(r, Feedback)]
+    chats = [r for r in records if isinstance(r, Chat)]
+    assert ratings
+    assert chats
+    assert any(r.model is None for r in ratings)  # to be taken from the rated message
+    assert {r.message_id for r in ratings} <= {m.id for m in _messages(OPTIONS)}
+
+
+async def test_loading_ingests_everything_once(engine: AsyncEngine) -> None:
     assert await database_is_empty(engine)
     seen: list[tuple[int, int]] = []
     small = DemoOptions(messages=1500, days=10, apps=2, users=30, seed=3, end=END)
-    summary = await load_demo(engine, small, lambda done, total: seen.append((done, total)))
-    assert summary.messages == 1500
-    assert summary.duplicates == 0
+    ingestor = Ingestor(engine, ParseOptions(now=END))
+    summary = await load_demo(ingestor, small, lambda done, total: seen.append((done, total)))
+    records = _records(small)
+    ratings = sum(isinstance(r, Feedback) for r in records)
+    chats = sum(isinstance(r, Chat) for r in records)
+    assert summary.records == len(records) == 1500 + ratings + chats
+    assert (summary.accepted, summary.duplicates, summary.rejected) == (len(records), 0, 0)
     assert seen[-1] == (1500, 1500)
     assert not await database_is_empty(engine)
 
-    again = await load_demo(engine, small)
-    assert again.messages == 0
-    assert again.duplicates == 1500 + summary.feedback
+    again = await load_demo(ingestor, small)
+    # Chat records are upserts (always accepted); messages and ratings are all duplicates.
+    assert (again.accepted, again.duplicates) == (chats, 1500 + ratings)
     async with engine.connect() as connection:
         assert await connection.scalar(select(func.count()).select_from(messages)) == 1500
-        assert await connection.scalar(select(func.count()).select_from(feedback)) == (
-            summary.feedback
-        )
+        assert await connection.scalar(select(func.count()).select_from(feedback)) == ratings
 
 
 @pytest.mark.parametrize(

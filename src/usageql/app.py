@@ -18,6 +18,8 @@ from usageql.config import Settings
 from usageql.db.database import Database, open_database
 from usageql.graphql.view import STATIC_DIR, STATIC_PATH, GraphQLView
 from usageql.health import healthz, readyz
+from usageql.ingest.http import post_events
+from usageql.ingest.pipeline import Ingestor
 from usageql.requestlog import RequestLogMiddleware
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,7 @@ def create_app(settings: Settings, *, on_startup: Sequence[StartupHook] = ()) ->
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with open_database(settings, migrate=settings.migrate_on_start) as database:
             app.state.database = database
+            app.state.ingestor = Ingestor.configured(database.engine, settings)
             log.info(
                 "usageql %s: database open",
                 __version__,
@@ -45,12 +48,13 @@ def create_app(settings: Settings, *, on_startup: Sequence[StartupHook] = ()) ->
     async def root(_: object) -> RedirectResponse:
         return RedirectResponse("/graphql")
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/", root, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/graphql", GraphQLView(settings), methods=["GET", "POST"]),
+            Route("/v1/events", post_events, methods=["POST"]),
             Mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[
@@ -59,3 +63,5 @@ def create_app(settings: Settings, *, on_startup: Sequence[StartupHook] = ()) ->
         ],
         lifespan=lifespan,
     )
+    app.state.settings = settings
+    return app

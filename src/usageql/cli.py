@@ -20,6 +20,7 @@ from usageql.db.embedded import EmbeddedPostgresError
 from usageql.demo.generate import DemoOptions
 from usageql.demo.load import DemoSummary, database_is_empty, load_demo
 from usageql.graphql.schema import schema
+from usageql.ingest.pipeline import Ingestor
 from usageql.logs import configure_logging
 from usageql.progress import ProgressLine
 from usageql.serve import serve
@@ -137,19 +138,19 @@ def _describe_database(database: Database, settings: Settings) -> str:
     return database.url
 
 
-async def _load_demo(database: Database, options: DemoOptions) -> DemoSummary:
+async def _load_demo(database: Database, settings: Settings, options: DemoOptions) -> DemoSummary:
     progress = ProgressLine("demo: messages", stream=sys.stderr)
     try:
-        return await load_demo(database.engine, options, progress)
+        return await load_demo(Ingestor.configured(database.engine, settings), options, progress)
     finally:
         progress.finish()
 
 
 def _print_summary(summary: DemoSummary) -> None:
     print(
-        f"demo: stored {summary.messages:,} messages, {summary.feedback:,} ratings and"
-        f" {summary.chats:,} chat records in {summary.seconds:.1f}s"
-        + (f" ({summary.duplicates:,} were already stored)" if summary.duplicates else ""),
+        f"demo: ingested {summary.records:,} records (messages, chats, ratings) in"
+        f" {summary.seconds:.1f}s: {summary.accepted:,} stored, {summary.duplicates:,} already"
+        " stored",
         file=sys.stderr,
     )
 
@@ -165,7 +166,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     async def prepare(database: Database) -> None:
         if options is not None:
             if await database_is_empty(database.engine):
-                _print_summary(await _load_demo(database, options))
+                _print_summary(await _load_demo(database, settings, options))
             else:
                 print("demo: the database already holds data; not adding more", file=sys.stderr)
         print(f"database: {_describe_database(database, settings)}", file=sys.stderr)
@@ -190,7 +191,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
     async def run() -> DemoSummary:
         async with open_database(settings, migrate=settings.migrate_on_start) as database:
-            return await _load_demo(database, options)
+            return await _load_demo(database, settings, options)
 
     _print_summary(asyncio.run(run()))
     return 0

@@ -29,6 +29,9 @@ class Settings:
     migrate_on_start: bool = True
     pool_size: int = 10
     graphiql: bool = True
+    max_body_bytes: int = 32 * 1024 * 1024
+    max_batch_records: int = 10_000
+    content_preview_chars: int = 200
 
     @property
     def embedded(self) -> bool:
@@ -59,6 +62,19 @@ class Settings:
             migrate_on_start=_bool(env, "USAGEQL_MIGRATE_ON_START", defaults.migrate_on_start),
             pool_size=_int(env, "USAGEQL_DB_POOL_SIZE", defaults.pool_size, low=1, high=1000),
             graphiql=_bool(env, "USAGEQL_GRAPHIQL", defaults.graphiql),
+            max_body_bytes=_int(
+                env, "USAGEQL_MAX_BODY_BYTES", defaults.max_body_bytes, low=1024, high=2**31
+            ),
+            max_batch_records=_int(
+                env, "USAGEQL_MAX_BATCH_RECORDS", defaults.max_batch_records, low=1, high=1_000_000
+            ),
+            content_preview_chars=_int(
+                env,
+                "USAGEQL_CONTENT_PREVIEW_CHARS",
+                defaults.content_preview_chars,
+                low=0,
+                high=100_000,
+            ),
         )
 
 

@@ -1,10 +1,12 @@
-"""A seeded generator of usage records with the shape of real traffic.
+"""A seeded generator of usage records (events.md JSON) with the shape of real traffic.
 
 Popularity of models and users follows a Zipf-like law; activity follows the hour of day in each
 user's own time zone and the day of the week; volume grows over the period. Chats hold alternating
 user and assistant messages whose prompts grow with the conversation, with cache reads on later
 turns, reasoning tokens for reasoning models, errors, latency, tags, metadata and feedback.
-The same options and seed always give the same records.
+Requests carry the usage object of their provider's API (OpenAI's or Anthropic's shape, or
+usageql's own names), so the demo exercises the same parsing, normalisation and pricing as real
+traffic. The same options and seed always give the same records.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from itertools import accumulate
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from usageql.demo.data import (
@@ -33,10 +35,10 @@ from usageql.demo.data import (
     AppSpec,
     ModelSpec,
 )
-from usageql.ingest.pricing import BUILTIN_PRICES
-from usageql.ingest.records import Batch, Chat, Feedback, Message, Usage, UserRef
+from usageql.ingest.records import Usage, UserRef
 
 CACHING_PROVIDERS = {"openai", "anthropic", "google", "deepseek", "xai"}
+Record = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +76,6 @@ class _Person:
 @dataclass(frozen=True, slots=True)
 class _Reply:
     usage: Usage
-    cost: Decimal | None
     status: str
     error_type: str | None
     latency_ms: float
@@ -152,18 +153,20 @@ class DemoGenerator:
             )
         return list(accumulate(weights))
 
-    def batches(self) -> Iterator[Batch]:
-        """All records, in batches of about `batch_size` messages."""
-        batch = Batch()
-        made = chat_number = 0
+    def batches(self) -> Iterator[tuple[list[Record], int]]:
+        """All records, in batches of about `batch_size` messages: (records, messages in them)."""
+        batch: list[Record] = []
+        made = in_batch = chat_number = 0
         while made < self.options.messages:
             chat_number += 1
-            made += self._chat(chat_number, batch, self.options.messages - made)
-            if len(batch.messages) >= self.batch_size:
-                yield batch
-                batch = Batch()
-        if len(batch):
-            yield batch
+            count = self._chat(chat_number, batch, self.options.messages - made)
+            made += count
+            in_batch += count
+            if in_batch >= self.batch_size:
+                yield batch, in_batch
+                batch, in_batch = [], 0
+        if batch:
+            yield batch, in_batch
 
     def _when(self, person: _Person) -> datetime | None:
         rng = self.rng
@@ -175,7 +178,7 @@ class DemoGenerator:
         moment = (local + timedelta(seconds=rng.randrange(3600))).astimezone(UTC)
         return moment if self.start <= moment < self.end else None
 
-    def _chat(self, number: int, batch: Batch, budget: int) -> int:
+    def _chat(self, number: int, batch: list[Record], budget: int) -> int:
         rng, seed = self.rng, self.options.seed
         app = self.apps[rng.choices(range(len(self.apps)), cum_weights=self.app_weights)[0]]
         people = self.people_by_app[app.id]
@@ -195,11 +198,19 @@ class DemoGenerator:
             1 + int(rng.expovariate(1 / max(app.turns_mean - 1, 0.1))), 25, (budget + 1) // 2
         )
         if rng.random() < 0.9:
-            tags = tuple(sorted(rng.sample(app.chat_tags, rng.randint(0, 3))))
-            batch.chats.append(
-                Chat(id=chat_id, timestamp=started, app=app.id, title=topic, tags=tags)
+            tags = sorted(rng.sample(app.chat_tags, rng.randint(0, 3)))
+            batch.append(
+                {
+                    "type": "chat",
+                    "id": chat_id,
+                    "timestamp": started.isoformat(),
+                    "app": app.id,
+                    "title": topic,
+                    "tags": tags,
+                }
             )
-        user = None if anonymous else person.ref
+        ref = None if anonymous else person.ref
+        user = None if ref is None else {"id": ref.id, "name": ref.name, "email": ref.email}
         source = rng.choice(app.sources)
         metadata: dict[str, str | int | float | bool] = {
             "team": person.team,
@@ -216,59 +227,53 @@ class DemoGenerator:
             if turn and rng.random() < 0.1:
                 model = MODELS[rng.choice(app.models)]
             question = topic if turn == 0 else f"Follow-up {turn}: {rng.choice(app.topics).lower()}"
-            batch.messages.append(
-                Message(
-                    id=f"demo-{seed}-msg-{number}-{turn}-u",
-                    timestamp=at,
-                    role="user",
-                    usage=Usage(),
-                    content_preview=question,
-                    tags=(person.user_agent,),
-                    metadata=metadata,
-                    app=app.id,
-                    chat_id=chat_id,
-                    user=user,
-                    source=source,
-                )
+            common = {"app": app.id, "chat_id": chat_id, "user": user, "source": source}
+            batch.append(
+                {
+                    "id": f"demo-{seed}-msg-{number}-{turn}-u",
+                    "timestamp": at.isoformat(),
+                    "role": "user",
+                    "content": question,
+                    "tags": [person.user_agent],
+                    "metadata": metadata,
+                    **common,
+                }
             )
             history += 20 + int(rng.lognormvariate(math.log(60), 0.8))
             reply = self._reply(app, model, history, turn)
             answer_at = at + timedelta(milliseconds=reply.latency_ms)
             message_id = f"demo-{seed}-msg-{number}-{turn}-a"
-            batch.messages.append(
-                Message(
-                    id=message_id,
-                    timestamp=answer_at,
-                    role="assistant",
-                    model=model.name,
-                    provider=model.provider,
-                    api_key=f"{app.id}-{metadata['environment']}",
-                    tags=(person.user_agent, f"feature:{metadata['feature']}"),
-                    metadata=metadata,
-                    content_preview=rng.choice(ANSWERS) + question.lower()[:120],
-                    app=app.id,
-                    chat_id=chat_id,
-                    user=user,
-                    source=source,
-                    status=reply.status,
-                    error_type=reply.error_type,
-                    usage=reply.usage,
-                    cost=reply.cost,
-                    latency_ms=reply.latency_ms,
-                    ttft_ms=reply.ttft_ms,
-                )
-            )
+            answer: Record = {
+                "id": message_id,
+                "timestamp": answer_at.isoformat(),
+                "role": "assistant",
+                "model": model.name,
+                "provider": model.provider,
+                "api_key": f"{app.id}-{metadata['environment']}",
+                "tags": [person.user_agent, f"feature:{metadata['feature']}"],
+                "metadata": metadata,
+                "content": rng.choice(ANSWERS) + question.lower(),
+                "status": reply.status,
+                "usage": provider_usage(model.provider, reply.usage),
+                "latency_ms": reply.latency_ms,
+                **common,
+            }
+            if reply.error_type is not None:
+                answer["error_type"] = reply.error_type
+            if reply.ttft_ms is not None:
+                answer["ttft_ms"] = reply.ttft_ms
+            batch.append(answer)
             made += 2
             if reply.status == "success":
                 history += reply.usage.output
-                if user is not None and rng.random() < 0.06:
-                    batch.feedback.append(
+                if ref is not None and rng.random() < 0.06:
+                    batch.append(
                         self._rating(
                             message_id=message_id,
                             model=model,
                             app=app,
                             chat_id=chat_id,
-                            user=user,
+                            user=ref,
                             at=answer_at,
                         )
                     )
@@ -299,10 +304,8 @@ class DemoGenerator:
                 reasoning=reasoning,
             )
             error, status, ttft_ms = None, "success", round(ttft, 1)
-        price = BUILTIN_PRICES.get(model.name)
         return _Reply(
             usage=usage,
-            cost=None if price is None else price.cost(usage).quantize(Decimal("1e-10")),
             status=status,
             error_type=error,
             latency_ms=round(latency, 1),
@@ -318,20 +321,50 @@ class DemoGenerator:
         chat_id: str,
         user: UserRef,
         at: datetime,
-    ) -> Feedback:
+    ) -> Record:
         rng = self.rng
         positive = rng.random() < model.quality
         comment = None
         if rng.random() < 0.3:
             comment = "Exactly what I needed" if positive else "Wrong answer, had to redo it"
-        return Feedback(
-            id=f"{message_id}-rating",
-            timestamp=at + timedelta(seconds=rng.uniform(5, 300)),
-            model=model.name,
-            rating=1 if positive else -1,
-            app=app.id,
-            user=UserRef(id=user.id),
-            message_id=message_id,
-            chat_id=chat_id,
-            comment=comment,
-        )
+        rating: Record = {
+            "type": "feedback",
+            "id": f"{message_id}-rating",
+            "timestamp": (at + timedelta(seconds=rng.uniform(5, 300))).isoformat(),
+            "rating": "up" if positive else "down",
+            "app": app.id,
+            "user": user.id,
+            "message_id": message_id,
+            "chat_id": chat_id,
+        }
+        if rng.random() < 0.5:  # the rest leave the model to be found from message_id
+            rating["model"] = model.name
+        if comment is not None:
+            rating["comment"] = comment
+        return rating
+
+
+def provider_usage(provider: str, usage: Usage) -> dict[str, Any]:
+    """`usage` as the provider's API reports it, or in usageql's own names."""
+    if provider == "openai":
+        return {
+            "prompt_tokens": usage.input,
+            "completion_tokens": usage.output,
+            "total_tokens": usage.total,
+            "prompt_tokens_details": {"cached_tokens": usage.cache_read},
+            "completion_tokens_details": {"reasoning_tokens": usage.reasoning},
+        }
+    if provider == "anthropic":
+        return {
+            "input_tokens": usage.input - usage.cache_read - usage.cache_write,
+            "output_tokens": usage.output,
+            "cache_read_input_tokens": usage.cache_read,
+            "cache_creation_input_tokens": usage.cache_write,
+        }
+    return {
+        "input_tokens": usage.input,
+        "output_tokens": usage.output,
+        "cache_read_tokens": usage.cache_read,
+        "cache_write_tokens": usage.cache_write,
+        "reasoning_tokens": usage.reasoning,
+    }

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from usageql.db.tables import ANY_APP, prices
 from usageql.ingest.records import Usage
 
 _MILLION = Decimal(1_000_000)
@@ -85,3 +91,65 @@ BUILTIN_PRICES: dict[str, Price] = {
     "grok-3-mini": _p("0.30", "0.50", "0.075"),
     "command-r-plus": _p("2.50", "10.00"),
 }
+
+
+_DATE_SUFFIX = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{8})$")
+
+
+def model_aliases(model: str) -> list[str]:
+    """Names to look a model's price up under, most specific first:
+    `openai/gpt-4o-2024-08-06` -> itself, `gpt-4o-2024-08-06`, `openai/gpt-4o`, `gpt-4o`."""
+    names = [model]
+    if "/" in model:
+        names.append(model.rsplit("/", 1)[1])
+    for name in list(names):
+        undated = _DATE_SUFFIX.sub("", name)
+        if undated != name:
+            names.append(undated)
+    return names
+
+
+@dataclass(frozen=True, slots=True)
+class PriceBook:
+    """Prices in force: per-app entries, then entries for every app, then the built-in table."""
+
+    entries: Mapping[tuple[str, str], Price]
+    builtin: Mapping[str, Price] = field(default_factory=lambda: BUILTIN_PRICES)
+
+    def lookup(self, app: str, model: str) -> Price | None:
+        """The price of `model` for `app`, or None when it has none."""
+        for name in model_aliases(model):
+            for key in ((app, name), (ANY_APP, name)):
+                price = self.entries.get(key)
+                if price is not None:
+                    return price
+        for name in model_aliases(model):
+            price = self.builtin.get(name)
+            if price is not None:
+                return price
+        return None
+
+    def cost(self, app: str, model: str | None, usage: Usage) -> Decimal | None:
+        """The USD cost of a request, rounded to 1e-10, or None when the model is unpriced."""
+        price = None if model is None else self.lookup(app, model)
+        return None if price is None else price.cost(usage).quantize(_TEN_DECIMALS)
+
+
+_TEN_DECIMALS = Decimal("1e-10")
+
+
+async def load_price_book(connection: AsyncConnection) -> PriceBook:
+    """The operators' prices from the database, over the built-in table."""
+    rows = (await connection.execute(select(prices))).all()
+    return PriceBook(
+        entries={
+            (row.app_id, row.model): Price(
+                input=row.input,
+                output=row.output,
+                cache_read=row.cache_read,
+                cache_write=row.cache_write,
+                reasoning=row.reasoning,
+            )
+            for row in rows
+        }
+    )

@@ -66,7 +66,7 @@ class Feedback:
 
     id: str
     timestamp: datetime
-    model: str
+    model: str | None  # None: taken from the rated message (message_id) when it is written
     rating: int
     app: str = DEFAULT_APP
     user: UserRef | None = None

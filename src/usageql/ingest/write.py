@@ -1,20 +1,24 @@
 """The one writer every ingestion path uses: bulk, idempotent, one transaction per batch.
 
-Messages and feedback are inserted with ON CONFLICT DO NOTHING on (app_id, id), so a record that was
-already stored is counted as a duplicate and changes nothing. Users and chats are upserted from the
-same batch with rules that give the same result whatever order batches arrive in (min/max times,
-latest profile wins), so re-sending a batch is harmless. Rows are sorted by key before every upsert
-so that concurrent batches lock rows in the same order and cannot deadlock.
+Messages are copied (binary COPY) into a temporary table and moved into `messages` with one
+INSERT ... SELECT ... ON CONFLICT DO NOTHING; feedback is inserted with ON CONFLICT DO NOTHING too.
+A record whose (app_id, id) was already stored is counted as a duplicate and changes nothing, also
+when two requests carry it at once (the second waits on the first's row lock, then does nothing).
+Users and chats are upserted from the same batch with rules that give the same result whatever
+order batches arrive in (min/max times, latest profile wins), so re-sending a batch is harmless.
+Rows are sorted by key before every write so that concurrent batches lock rows in the same order
+and cannot deadlock.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func
+import orjson
+from sqlalchemy import case, column, func, select, table, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -31,6 +35,7 @@ class WriteResult:
     feedback: int = 0
     feedback_duplicates: int = 0
     chats: int = 0
+    unresolved_feedback: tuple[int, ...] = ()  # positions of feedback whose model is unknown
 
     def __add__(self, other: WriteResult) -> WriteResult:
         return WriteResult(
@@ -39,6 +44,7 @@ class WriteResult:
             feedback=self.feedback + other.feedback,
             feedback_duplicates=self.feedback_duplicates + other.feedback_duplicates,
             chats=self.chats + other.chats,
+            unresolved_feedback=self.unresolved_feedback + other.unresolved_feedback,
         )
 
     @property
@@ -59,13 +65,15 @@ async def write_batch(connection: AsyncConnection, batch: Batch) -> WriteResult:
     stored_messages = await _insert_messages(connection, batch.messages)
     await _upsert_chats_from_messages(connection, batch.messages)
     await _upsert_chat_records(connection, batch.chats)
-    stored_feedback = await _insert_feedback(connection, batch.feedback)
+    resolved, unresolved = await _resolve_feedback_models(connection, batch.feedback)
+    stored_feedback = await _insert_feedback(connection, resolved)
     return WriteResult(
         messages=stored_messages,
         message_duplicates=len(batch.messages) - stored_messages,
         feedback=stored_feedback,
-        feedback_duplicates=len(batch.feedback) - stored_feedback,
+        feedback_duplicates=len(resolved) - stored_feedback,
         chats=len(batch.chats),
+        unresolved_feedback=unresolved,
     )
 
 
@@ -80,60 +88,119 @@ async def _ensure_apps(connection: AsyncConnection, app_ids: set[str]) -> None:
         await connection.execute(insert(apps).on_conflict_do_nothing(), rows)
 
 
+MESSAGE_COLUMNS = (
+    "app_id", "message_id", "ts", "role", "chat_id", "user_id", "model", "provider", "source",
+    "api_key", "status", "error_type", "input_tokens", "output_tokens", "cache_read_tokens",
+    "cache_write_tokens", "reasoning_tokens", "cost", "latency_ms", "ttft_ms", "tags", "metadata",
+    "content_preview",
+)  # fmt: skip
+_STAGING = "usageql_staged_messages"
+# A temporary table lives as long as its connection and is private to it; rows vanish at commit.
+_CREATE_STAGING = text(
+    "CREATE TEMPORARY TABLE IF NOT EXISTS usageql_staged_messages"
+    " (LIKE messages INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+)
+_staged = table(_STAGING, *(column(name) for name in MESSAGE_COLUMNS))
+
+
 async def _insert_messages(connection: AsyncConnection, records: list[Message]) -> int:
     if not records:
         return 0
-    statement = insert(messages).on_conflict_do_nothing().returning(messages.c.message_id)
-    result = await connection.execute(statement, [_message_row(m) for m in records])
-    return len(result.all())
+    # Runs through SQLAlchemy first, so that its transaction is open before the raw COPY.
+    await connection.execute(_CREATE_STAGING)
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection  # the asyncpg connection under SQLAlchemy's adapter
+    rows = sorted((_message_row(m) for m in records), key=lambda row: (row[0], row[1]))
+    await driver.copy_records_to_table(_STAGING, records=rows, columns=MESSAGE_COLUMNS)
+    move = (
+        insert(messages)
+        .from_select(
+            list(MESSAGE_COLUMNS),
+            select(*(_staged.c[name] for name in MESSAGE_COLUMNS)).order_by(
+                _staged.c.app_id, _staged.c.message_id
+            ),
+        )
+        .on_conflict_do_nothing()
+        .returning(messages.c.message_id)
+    )
+    return len((await connection.execute(move)).all())
 
 
-def _message_row(message: Message) -> dict[str, Any]:
+def _message_row(message: Message) -> tuple[Any, ...]:
     usage = message.usage
-    return {
-        "app_id": message.app,
-        "message_id": message.id,
-        "ts": message.timestamp,
-        "role": message.role,
-        "chat_id": message.chat_id,
-        "user_id": message.user.id if message.user else None,
-        "model": message.model,
-        "provider": message.provider,
-        "source": message.source,
-        "api_key": message.api_key,
-        "status": message.status,
-        "error_type": message.error_type,
-        "input_tokens": usage.input,
-        "output_tokens": usage.output,
-        "cache_read_tokens": usage.cache_read,
-        "cache_write_tokens": usage.cache_write,
-        "reasoning_tokens": usage.reasoning,
-        "cost": message.cost,
-        "latency_ms": message.latency_ms,
-        "ttft_ms": message.ttft_ms,
-        "tags": list(message.tags),
-        "metadata": message.metadata,
-        "content_preview": message.content_preview,
-    }
+    return (
+        message.app,
+        message.id,
+        message.timestamp,
+        message.role,
+        message.chat_id,
+        message.user.id if message.user else None,
+        message.model,
+        message.provider,
+        message.source,
+        message.api_key,
+        message.status,
+        message.error_type,
+        usage.input,
+        usage.output,
+        usage.cache_read,
+        usage.cache_write,
+        usage.reasoning,
+        message.cost,
+        message.latency_ms,
+        message.ttft_ms,
+        list(message.tags),
+        orjson.dumps(message.metadata).decode(),
+        message.content_preview,
+    )
+
+
+async def _resolve_feedback_models(
+    connection: AsyncConnection, records: list[Feedback]
+) -> tuple[list[Feedback], tuple[int, ...]]:
+    """Fill in the model of feedback that names only a message; report what stays unknown."""
+    wanted = {(f.app, f.message_id) for f in records if f.model is None and f.message_id}
+    known: dict[tuple[str, str], str] = {}
+    if wanted:
+        keys = tuple_(messages.c.app_id, messages.c.message_id)
+        query = select(messages.c.app_id, messages.c.message_id, messages.c.model).where(
+            keys.in_(sorted(wanted)), messages.c.model.is_not(None)
+        )
+        known = {(a, m): model for a, m, model in (await connection.execute(query)).all()}
+    resolved: list[Feedback] = []
+    unresolved: list[int] = []
+    for position, record in enumerate(records):
+        if record.model is not None:
+            resolved.append(record)
+            continue
+        model = known.get((record.app, record.message_id or ""))
+        if model is None:
+            unresolved.append(position)
+        else:
+            resolved.append(replace(record, model=model))
+    return resolved, tuple(unresolved)
 
 
 async def _insert_feedback(connection: AsyncConnection, records: list[Feedback]) -> int:
     if not records:
         return 0
-    rows = [
-        {
-            "app_id": f.app,
-            "feedback_id": f.id,
-            "ts": f.timestamp,
-            "user_id": f.user.id if f.user else None,
-            "message_id": f.message_id,
-            "chat_id": f.chat_id,
-            "model": f.model,
-            "rating": f.rating,
-            "comment": f.comment,
-        }
-        for f in records
-    ]
+    rows = sorted(
+        (
+            {
+                "app_id": f.app,
+                "feedback_id": f.id,
+                "ts": f.timestamp,
+                "user_id": f.user.id if f.user else None,
+                "message_id": f.message_id,
+                "chat_id": f.chat_id,
+                "model": f.model,
+                "rating": f.rating,
+                "comment": f.comment,
+            }
+            for f in records
+        ),
+        key=lambda row: (row["app_id"], row["feedback_id"]),
+    )
     statement = insert(feedback).on_conflict_do_nothing().returning(feedback.c.feedback_id)
     return len((await connection.execute(statement, rows)).all())
 

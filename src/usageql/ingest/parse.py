@@ -1,0 +1,508 @@
+"""Validation and normalisation of records (events.md), shared by every ingestion path.
+
+Pure: no I/O. `parse_record` turns one decoded JSON value into a `Message`, `Feedback` or `Chat`,
+or raises `RecordError` naming the field and the problem. Nothing is coerced silently: a string
+where a number belongs, a negative token count or an unknown field is an error, not a zero.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import orjson
+
+from usageql.ingest.records import DEFAULT_APP, Chat, Feedback, Message, Usage, UserRef
+
+MAX_ID = 200
+MAX_NAME = 200
+MAX_TAGS = 100
+MAX_TAG = 200
+MAX_METADATA_KEYS = 50
+MAX_METADATA_KEY = 64
+MAX_METADATA_VALUE = 1000
+MAX_TITLE = 500
+MAX_COMMENT = 5000
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
+APP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/-]{0,99}")
+ROLES = ("user", "assistant", "system", "tool")
+STATUSES = ("success", "error")
+RATINGS: dict[object, int] = {1: 1, -1: -1, "up": 1, "down": -1}
+
+MESSAGE_FIELDS = frozenset(
+    {
+        "type", "id", "timestamp", "app", "role", "chat_id", "user", "model", "provider", "source",
+        "api_key", "status", "error_type", "usage", "cost", "latency_ms", "ttft_ms", "tags",
+        "metadata", "content",
+    }
+)  # fmt: skip
+FEEDBACK_FIELDS = frozenset(
+    {
+        "type",
+        "id",
+        "timestamp",
+        "app",
+        "user",
+        "message_id",
+        "chat_id",
+        "model",
+        "rating",
+        "comment",
+    }
+)
+CHAT_FIELDS = frozenset({"type", "id", "timestamp", "app", "title", "tags"})
+USER_FIELDS = frozenset({"id", "name", "email"})
+
+Record = Message | Feedback | Chat
+
+
+class RecordError(ValueError):
+    """One record is invalid: `field` names where, `problem` says what is wrong."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}" if field else problem)
+        self.field = field
+        self.problem = problem
+
+
+@dataclass(frozen=True, slots=True)
+class ParseOptions:
+    """What parsing depends on besides the record."""
+
+    preview_chars: int = 200
+    now: datetime | None = None  # default: the current time, to reject future timestamps
+
+
+def parse_record(raw: object, options: ParseOptions) -> Record:
+    """Validate and normalise one decoded record."""
+    if not isinstance(raw, Mapping):
+        raise RecordError("", f"a record must be a JSON object, got {_kind(raw)}")
+    kind = raw.get("type", "message")
+    if kind == "message":
+        return _message(raw, options)
+    if kind == "feedback":
+        return _feedback(raw, options)
+    if kind == "chat":
+        return _chat(raw, options)
+    raise RecordError("type", f"expected message, feedback or chat, got {_show(kind)}")
+
+
+def record_id(raw: object) -> str | None:
+    """The record's id when it has a usable one, for error reports."""
+    if isinstance(raw, Mapping):
+        value = raw.get("id")
+        if isinstance(value, str) and 0 < len(value) <= MAX_ID:
+            return value
+    return None
+
+
+def _message(raw: Mapping[str, Any], options: ParseOptions) -> Message:
+    _known(raw, MESSAGE_FIELDS)
+    role = _choice(raw, "role", ROLES, default="assistant")
+    model = _text(raw, "model", MAX_NAME)
+    if model is None and role == "assistant":
+        raise RecordError("model", "required for assistant messages (the model that answered)")
+    latency = _number(raw, "latency_ms")
+    ttft = _number(raw, "ttft_ms")
+    if latency is not None and ttft is not None and ttft > latency:
+        raise RecordError("ttft_ms", f"{_num(ttft)} is more than latency_ms {_num(latency)}")
+    return Message(
+        id=_id(raw, "id"),
+        timestamp=_timestamp(raw, options),
+        app=_app(raw),
+        role=role,
+        chat_id=_text(raw, "chat_id", MAX_ID),
+        user=_user(raw),
+        model=model,
+        provider=_text(raw, "provider", MAX_NAME),
+        source=_text(raw, "source", MAX_NAME),
+        api_key=_text(raw, "api_key", MAX_NAME),
+        status=_choice(raw, "status", STATUSES, default="success"),
+        error_type=_text(raw, "error_type", MAX_NAME),
+        usage=parse_usage(raw.get("usage")),
+        cost=_cost(raw),
+        latency_ms=latency,
+        ttft_ms=ttft,
+        tags=_tags(raw),
+        metadata=_metadata(raw),
+        content_preview=_preview(raw, options.preview_chars),
+    )
+
+
+def _feedback(raw: Mapping[str, Any], options: ParseOptions) -> Feedback:
+    _known(raw, FEEDBACK_FIELDS)
+    message_id = _text(raw, "message_id", MAX_ID)
+    model = _text(raw, "model", MAX_NAME)
+    if model is None and message_id is None:
+        raise RecordError("model", "required unless message_id names a stored message")
+    rating = raw.get("rating")
+    if rating is None:
+        raise RecordError("rating", "required: 1 or -1 (also 'up' or 'down')")
+    if isinstance(rating, bool) or rating not in RATINGS:
+        raise RecordError("rating", f"expected 1, -1, 'up' or 'down', got {_show(rating)}")
+    return Feedback(
+        id=_id(raw, "id"),
+        timestamp=_timestamp(raw, options),
+        model=model,
+        rating=RATINGS[rating],
+        app=_app(raw),
+        user=_user(raw),
+        message_id=message_id,
+        chat_id=_text(raw, "chat_id", MAX_ID),
+        comment=_text(raw, "comment", MAX_COMMENT),
+    )
+
+
+def _chat(raw: Mapping[str, Any], options: ParseOptions) -> Chat:
+    _known(raw, CHAT_FIELDS)
+    return Chat(
+        id=_id(raw, "id"),
+        timestamp=_timestamp(raw, options),
+        app=_app(raw),
+        title=_text(raw, "title", MAX_TITLE),
+        tags=_tags(raw),
+    )
+
+
+# Usage: our names, OpenAI's (chat completions and responses) and Anthropic's.
+
+
+def parse_usage(raw: object) -> Usage:
+    """Normalise a usage object to usageql's convention (input includes cache reads and writes;
+    output includes reasoning; total = input + output)."""
+    if raw is None:
+        return Usage()
+    if not isinstance(raw, Mapping):
+        raise RecordError("usage", f"expected an object of token counts, got {_kind(raw)}")
+    if "prompt_tokens" in raw or "completion_tokens" in raw:
+        usage = _openai_chat_usage(raw)
+    elif "cache_read_input_tokens" in raw or "cache_creation_input_tokens" in raw:
+        usage = _anthropic_usage(raw)
+    elif "input_tokens_details" in raw or "output_tokens_details" in raw:
+        usage = _openai_responses_usage(raw)
+    else:
+        usage = Usage(
+            input=_tokens(raw, "input_tokens"),
+            output=_tokens(raw, "output_tokens"),
+            cache_read=_tokens(raw, "cache_read_tokens"),
+            cache_write=_tokens(raw, "cache_write_tokens"),
+            reasoning=_tokens(raw, "reasoning_tokens"),
+        )
+    total = raw.get("total_tokens")
+    if total is not None and _tokens(raw, "total_tokens") != usage.total:
+        raise RecordError(
+            "usage.total_tokens",
+            f"{total} is not input + output ({usage.input} + {usage.output} = {usage.total})",
+        )
+    if usage.cache_read + usage.cache_write > usage.input:
+        raise RecordError(
+            "usage",
+            f"cache reads and writes ({usage.cache_read} + {usage.cache_write}) exceed the input"
+            f" tokens ({usage.input}); input tokens include cached ones",
+        )
+    if usage.reasoning > usage.output:
+        raise RecordError(
+            "usage",
+            f"reasoning tokens ({usage.reasoning}) exceed the output tokens ({usage.output});"
+            " output tokens include reasoning",
+        )
+    return usage
+
+
+def _openai_chat_usage(raw: Mapping[str, Any]) -> Usage:
+    prompt = _details(raw, "prompt_tokens_details")
+    completion = _details(raw, "completion_tokens_details")
+    return Usage(
+        input=_tokens(raw, "prompt_tokens"),
+        output=_tokens(raw, "completion_tokens"),
+        cache_read=_tokens(prompt, "cached_tokens", "usage.prompt_tokens_details"),
+        reasoning=_tokens(completion, "reasoning_tokens", "usage.completion_tokens_details"),
+    )
+
+
+def _openai_responses_usage(raw: Mapping[str, Any]) -> Usage:
+    input_details = _details(raw, "input_tokens_details")
+    output_details = _details(raw, "output_tokens_details")
+    return Usage(
+        input=_tokens(raw, "input_tokens"),
+        output=_tokens(raw, "output_tokens"),
+        cache_read=_tokens(input_details, "cached_tokens", "usage.input_tokens_details"),
+        reasoning=_tokens(output_details, "reasoning_tokens", "usage.output_tokens_details"),
+    )
+
+
+def _anthropic_usage(raw: Mapping[str, Any]) -> Usage:
+    cache_read = _tokens(raw, "cache_read_input_tokens")
+    cache_write = _tokens(raw, "cache_creation_input_tokens")
+    return Usage(
+        input=_tokens(raw, "input_tokens") + cache_read + cache_write,
+        output=_tokens(raw, "output_tokens"),
+        cache_read=cache_read,
+        cache_write=cache_write,
+    )
+
+
+def _details(raw: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = raw.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise RecordError(f"usage.{name}", f"expected an object, got {_kind(value)}")
+    return value
+
+
+def _tokens(raw: Mapping[str, Any], name: str, prefix: str = "usage") -> int:
+    value = raw.get(name)
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RecordError(f"{prefix}.{name}", f"expected a whole number, got {_show(value)}")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise RecordError(f"{prefix}.{name}", f"expected a whole number, got {value}")
+        value = int(value)
+    if value < 0:
+        raise RecordError(f"{prefix}.{name}", f"must not be negative, got {value}")
+    if value > 2**53:
+        raise RecordError(f"{prefix}.{name}", f"{value} is implausibly large")
+    return value
+
+
+# Single fields.
+
+
+def _known(raw: Mapping[str, Any], allowed: frozenset[str]) -> None:
+    for key in raw:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise RecordError(str(key), f"unknown field{hint}")
+
+
+def _id(raw: Mapping[str, Any], name: str) -> str:
+    value = raw.get(name)
+    if value is None:
+        raise RecordError(name, "required")
+    text = _as_text(name, value, MAX_ID)
+    if not text.strip():
+        raise RecordError(name, "must not be blank")
+    return text
+
+
+def _text(raw: Mapping[str, Any], name: str, limit: int) -> str | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    text = _as_text(name, value, limit)
+    return text or None
+
+
+def _as_text(name: str, value: object, limit: int) -> str:
+    if not isinstance(value, str):
+        raise RecordError(name, f"expected a string, got {_show(value)}")
+    if len(value) > limit:
+        raise RecordError(name, f"longer than {limit} characters ({len(value)})")
+    return value
+
+
+def _app(raw: Mapping[str, Any]) -> str:
+    value = raw.get("app")
+    if value is None:
+        return DEFAULT_APP
+    text = _as_text("app", value, 100)
+    if not APP_ID.fullmatch(text):
+        raise RecordError(
+            "app",
+            f"{_show(text)} is not an app id (letters, digits and . _ : @ / -, starting with a"
+            " letter or digit)",
+        )
+    return text
+
+
+def _choice(raw: Mapping[str, Any], name: str, choices: tuple[str, ...], *, default: str) -> str:
+    value = raw.get(name)
+    if value is None:
+        return default
+    if value not in choices:
+        raise RecordError(name, f"expected one of {', '.join(choices)}, got {_show(value)}")
+    return str(value)
+
+
+def _user(raw: Mapping[str, Any]) -> UserRef | None:
+    value = raw.get("user")
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return UserRef(id=_id(raw, "user"))
+    if not isinstance(value, Mapping):
+        raise RecordError(
+            "user", f"expected an id string or {{id, name, email}}, got {_kind(value)}"
+        )
+    for key in value:
+        if key not in USER_FIELDS:
+            raise RecordError(f"user.{key}", "unknown field (a user has id, name and email)")
+    if value.get("id") is None:
+        raise RecordError("user.id", "required")
+    email = value.get("email")
+    if email is not None and (not isinstance(email, str) or "@" not in email):
+        raise RecordError("user.email", f"not an email address: {_show(email)}")
+    return UserRef(
+        id=_prefixed(_id, value, "id", "user"),
+        name=_prefixed(_text, value, "name", "user", MAX_NAME),
+        email=_prefixed(_text, value, "email", "user", 320),
+    )
+
+
+def _prefixed(function: Any, raw: Mapping[str, Any], name: str, prefix: str, *args: Any) -> Any:
+    try:
+        return function(raw, name, *args)
+    except RecordError as error:
+        raise RecordError(f"{prefix}.{error.field}", error.problem) from None
+
+
+def _timestamp(raw: Mapping[str, Any], options: ParseOptions) -> datetime:
+    value = raw.get("timestamp")
+    if value is None:
+        raise RecordError("timestamp", "required (ISO 8601 with offset, or epoch seconds or ms)")
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise RecordError("timestamp", f"not an ISO 8601 date-time: {_show(value)}") from None
+        if moment.tzinfo is None:
+            raise RecordError("timestamp", f"needs a UTC offset, e.g. Z or +02:00: {_show(value)}")
+        moment = moment.astimezone(UTC)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise RecordError("timestamp", f"not a finite number: {value}")
+        seconds = value / 1000 if abs(value) >= 1e11 else value
+        try:
+            moment = datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise RecordError("timestamp", f"out of range: {value}") from None
+    else:
+        raise RecordError("timestamp", f"expected a string or a number, got {_show(value)}")
+    if moment < EARLIEST:
+        raise RecordError("timestamp", f"{moment.isoformat()} is before 2000-01-01")
+    now = options.now or datetime.now(UTC)
+    if moment > now + FUTURE_SLACK:
+        raise RecordError("timestamp", f"{moment.isoformat()} is more than a day in the future")
+    return moment
+
+
+def _number(raw: Mapping[str, Any], name: str) -> float | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RecordError(name, f"expected a number, got {_show(value)}")
+    if not math.isfinite(value):
+        raise RecordError(name, f"not a finite number: {value}")
+    if value < 0:
+        raise RecordError(name, f"must not be negative, got {_num(value)}")
+    return float(value)
+
+
+def _cost(raw: Mapping[str, Any]) -> Decimal | None:
+    value = _number(raw, "cost")
+    if value is None:
+        return None
+    if value >= 1e8:
+        raise RecordError("cost", f"{_num(value)} USD is implausibly large for one request")
+    try:
+        return Decimal(repr(value)).quantize(Decimal("1e-10"))
+    except InvalidOperation:  # pragma: no cover (finite floats below 1e8 always quantize)
+        raise RecordError("cost", f"not a usable amount: {value}") from None
+
+
+def _tags(raw: Mapping[str, Any]) -> tuple[str, ...]:
+    value = raw.get("tags")
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise RecordError("tags", f"expected an array of strings, got {_kind(value)}")
+    if len(value) > MAX_TAGS:
+        raise RecordError("tags", f"at most {MAX_TAGS} tags, got {len(value)}")
+    tags: dict[str, None] = {}
+    for position, tag in enumerate(value):
+        if not isinstance(tag, str) or not tag:
+            raise RecordError(f"tags[{position}]", f"expected a non-empty string, got {_show(tag)}")
+        if len(tag) > MAX_TAG:
+            raise RecordError(f"tags[{position}]", f"longer than {MAX_TAG} characters")
+        tags[tag] = None
+    return tuple(tags)
+
+
+def _metadata(raw: Mapping[str, Any]) -> dict[str, str | int | float | bool]:
+    value = raw.get("metadata")
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise RecordError("metadata", f"expected an object, got {_kind(value)}")
+    if len(value) > MAX_METADATA_KEYS:
+        raise RecordError("metadata", f"at most {MAX_METADATA_KEYS} keys, got {len(value)}")
+    for key, item in value.items():
+        if not key or len(key) > MAX_METADATA_KEY:
+            raise RecordError("metadata", f"keys must be 1 to {MAX_METADATA_KEY} characters")
+        if isinstance(item, str):
+            if len(item) > MAX_METADATA_VALUE:
+                raise RecordError(f"metadata.{key}", f"longer than {MAX_METADATA_VALUE} characters")
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise RecordError(f"metadata.{key}", f"not a finite number: {item}")
+        elif not isinstance(item, int | float | bool):
+            raise RecordError(
+                f"metadata.{key}", f"expected a string, number or boolean, got {_kind(item)}"
+            )
+    return dict(value)
+
+
+def _preview(raw: Mapping[str, Any], limit: int) -> str | None:
+    value = raw.get("content")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise RecordError("content", f"expected a string, got {_show(value)}")
+    return value[:limit] if limit and value else None
+
+
+# Describing bad values in messages.
+
+
+_KINDS: tuple[tuple[type | tuple[type, ...], str], ...] = (
+    (bool, "a boolean"),
+    ((int, float), "a number"),
+    (str, "a string"),
+    (list, "an array"),
+    (Mapping, "an object"),
+)
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    for types, name in _KINDS:
+        if isinstance(value, types):
+            return name
+    return type(value).__name__
+
+
+def _show(value: object) -> str:
+    """A bad value as the message quotes it: JSON-like, and short."""
+    if isinstance(value, str):
+        return repr(value if len(value) <= 60 else value[:57] + "...")
+    if value is None or isinstance(value, bool):
+        return orjson.dumps(value).decode()
+    if isinstance(value, int | float):
+        return str(value)
+    return _kind(value)
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if value.is_integer() else str(value)

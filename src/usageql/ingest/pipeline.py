@@ -1,0 +1,141 @@
+"""The ingestion pipeline every path shares: parse each record, price requests, write the batch.
+
+A batch is written in one transaction and acknowledged only after it commits. Valid records are
+stored even when others in the batch are rejected; every rejection is reported with its location.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from usageql.config import Settings
+from usageql.ingest.parse import ParseOptions, RecordError, parse_record, record_id
+from usageql.ingest.pricing import PriceBook, load_price_book
+from usageql.ingest.records import Batch, Chat, Feedback, Message
+from usageql.ingest.write import write_batch
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a record came from: a line (NDJSON, CSV) or an index (JSON array, GraphQL list)."""
+
+    kind: Literal["line", "index"]
+    number: int
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.number}"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A record that was not stored, and why."""
+
+    location: Location
+    id: str | None
+    error: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.error}"
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What a batch did: records stored, records already stored, records rejected."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def __add__(self, other: IngestResult) -> IngestResult:
+        return IngestResult(
+            accepted=self.accepted + other.accepted,
+            duplicates=self.duplicates + other.duplicates,
+            rejected=self.rejected + other.rejected,
+        )
+
+
+# A decoded record, or the error that kept it from being decoded (a line that is not JSON).
+RawRecord = tuple[Location, object]
+
+
+class Undecodable:
+    """Stands in for input that could not be decoded, carrying the reason."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: str) -> None:
+        self.error = error
+
+
+class Ingestor:
+    """Parses, prices and writes batches of raw records into one database."""
+
+    def __init__(self, engine: AsyncEngine, options: ParseOptions | None = None) -> None:
+        self.engine = engine
+        self.options = options or ParseOptions()
+
+    @classmethod
+    def configured(cls, engine: AsyncEngine, settings: Settings) -> Ingestor:
+        """An ingestor with the settings' content preview length."""
+        return cls(engine, ParseOptions(preview_chars=settings.content_preview_chars))
+
+    async def ingest(self, records: Sequence[RawRecord]) -> IngestResult:
+        """Store the valid records of `records` in one transaction; report the rest."""
+        batch, feedback_locations, rejected = self.parse(records)
+        if not len(batch):
+            return IngestResult(rejected=rejected)
+        async with self.engine.begin() as connection:
+            priced = price(batch, await load_price_book(connection))
+            written = await write_batch(connection, priced)
+        for position in written.unresolved_feedback:
+            record = batch.feedback[position]
+            rejected.append(
+                Rejection(
+                    location=feedback_locations[position],
+                    id=record.id,
+                    error=f"model: required, and message_id {record.message_id!r} names no"
+                    " stored message with a model",
+                )
+            )
+        rejected.sort(key=lambda r: r.location.number)
+        return IngestResult(
+            accepted=written.accepted, duplicates=written.duplicates, rejected=rejected
+        )
+
+    def parse(self, records: Sequence[RawRecord]) -> tuple[Batch, list[Location], list[Rejection]]:
+        """Split raw records into a batch of valid ones and rejections."""
+        batch = Batch()
+        feedback_locations: list[Location] = []
+        rejected: list[Rejection] = []
+        for location, raw in records:
+            if isinstance(raw, Undecodable):
+                rejected.append(Rejection(location, None, raw.error))
+                continue
+            try:
+                record = parse_record(raw, self.options)
+            except RecordError as error:
+                rejected.append(Rejection(location, record_id(raw), str(error)))
+                continue
+            if isinstance(record, Message):
+                batch.messages.append(record)
+            elif isinstance(record, Feedback):
+                batch.feedback.append(record)
+                feedback_locations.append(location)
+            elif isinstance(record, Chat):
+                batch.chats.append(record)
+        return batch, feedback_locations, rejected
+
+
+def price(batch: Batch, book: PriceBook) -> Batch:
+    """Compute the cost of every request that did not report one; unpriced models stay None."""
+    priced = [
+        replace(m, cost=book.cost(m.app, m.model, m.usage))
+        if m.cost is None and m.role == "assistant"
+        else m
+        for m in batch.messages
+    ]
+    return Batch(messages=priced, feedback=batch.feedback, chats=batch.chats)

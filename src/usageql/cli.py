@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
+import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.printer import print_schema
 
 from usageql import __version__
@@ -17,15 +19,27 @@ from usageql.app import create_app
 from usageql.config import Settings, SettingsError
 from usageql.db.database import Database, DatabaseUnavailableError, open_database
 from usageql.db.embedded import EmbeddedPostgresError
+from usageql.db.tables import ANY_APP
 from usageql.demo.generate import DemoOptions
 from usageql.demo.load import DemoSummary, database_is_empty, load_demo
 from usageql.graphql.schema import schema
+from usageql.ingest.importer import ImportSummary, import_files
 from usageql.ingest.pipeline import Ingestor
+from usageql.ingest.price_table import (
+    ListedPrice,
+    PriceError,
+    delete_prices,
+    entry_json,
+    list_prices,
+    read_price_file,
+    set_prices,
+)
+from usageql.ingest.readers import BodyError
 from usageql.logs import configure_logging
 from usageql.progress import ProgressLine
 from usageql.serve import serve
 
-log = logging.getLogger("usageql")
+T = TypeVar("T")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -39,7 +53,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings)
     try:
         status: int = args.run(args, settings)
-    except (EmbeddedPostgresError, DatabaseUnavailableError, ValueError, OSError) as error:
+    except (
+        EmbeddedPostgresError,
+        DatabaseUnavailableError,
+        BodyError,
+        PriceError,
+        ValueError,
+        OSError,
+    ) as error:
         # OSError: e.g. the database refused the connection.
         print(f"usageql: error: {error}", file=sys.stderr)
         return 1
@@ -75,6 +96,35 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="generate synthetic usage data into the database")
     _demo_arguments(demo, prefix="")
     demo.set_defaults(run=_demo)
+
+    importer = commands.add_parser(
+        "import",
+        help="ingest records from files: NDJSON, JSON array or CSV (.gz too); - reads stdin",
+    )
+    importer.add_argument("files", nargs="+", metavar="FILE")
+    importer.add_argument(
+        "--format", choices=["auto", "ndjson", "json", "csv"], default="auto",
+        help="how to read the files (default: by extension, then by content)",
+    )  # fmt: skip
+    importer.add_argument(
+        "--batch-size", type=int, default=5000, help="records per transaction (default 5000)"
+    )
+    importer.set_defaults(run=_import)
+
+    prices = commands.add_parser("prices", help="list, load or delete model prices")
+    price_commands = prices.add_subparsers(dest="prices_command", required=True, metavar="ACTION")
+    listing = price_commands.add_parser("list", help="the prices in force, as JSON lines")
+    listing.add_argument("--configured", action="store_true", help="only operators' prices")
+    listing.set_defaults(run=_prices_list)
+    loading = price_commands.add_parser(
+        "load", help="set prices from a JSON or CSV file (model, input, output, cache_read, ...)"
+    )
+    loading.add_argument("file", type=Path)
+    loading.set_defaults(run=_prices_load)
+    deleting = price_commands.add_parser("delete", help="remove configured prices")
+    deleting.add_argument("models", nargs="+", metavar="MODEL")
+    deleting.add_argument("--app", default=ANY_APP, help="the app the prices are for (default all)")
+    deleting.set_defaults(run=_prices_delete)
 
     export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     export.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
@@ -194,6 +244,80 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
             return await _load_demo(database, settings, options)
 
     _print_summary(asyncio.run(run()))
+    return 0
+
+
+def _import(args: argparse.Namespace, settings: Settings) -> int:
+    if not 1 <= args.batch_size <= settings.max_batch_records:
+        raise ValueError(f"--batch-size: must be between 1 and {settings.max_batch_records}")
+
+    async def run() -> ImportSummary:
+        async with open_database(settings, migrate=settings.migrate_on_start) as database:
+            ingestor = Ingestor.configured(database.engine, settings)
+            progress = ProgressLine("import: bytes", stream=sys.stderr)
+            try:
+                return await import_files(
+                    ingestor, args.files, fmt=args.format, batch_size=args.batch_size,
+                    progress=progress,
+                )  # fmt: skip
+            finally:
+                progress.finish()
+
+    summary = asyncio.run(run())
+    rate = summary.records / summary.seconds if summary.seconds else 0.0
+    print(
+        f"import: {summary.records:,} records in {summary.seconds:.1f}s ({rate:,.0f}/s):"
+        f" {summary.accepted:,} stored, {summary.duplicates:,} already stored,"
+        f" {len(summary.rejected):,} rejected",
+        file=sys.stderr,
+    )
+    for source, rejection in summary.rejected[:_SHOWN_REJECTIONS]:
+        named = f" (id {rejection.id})" if rejection.id else ""
+        print(f"  {source} {rejection.location}{named}: {rejection.error}", file=sys.stderr)
+    hidden = len(summary.rejected) - _SHOWN_REJECTIONS
+    if hidden > 0:
+        print(f"  ... and {hidden:,} more rejected records", file=sys.stderr)
+    return 1 if summary.rejected else 0
+
+
+_SHOWN_REJECTIONS = 20
+
+
+def _in_transaction(settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """Run `work` in one transaction on the configured database."""
+
+    async def run() -> T:
+        async with (
+            open_database(settings, migrate=settings.migrate_on_start) as database,
+            database.engine.begin() as connection,
+        ):
+            return await work(connection)
+
+    return asyncio.run(run())
+
+
+def _prices_list(args: argparse.Namespace, settings: Settings) -> int:
+    listed_prices: list[ListedPrice] = _in_transaction(
+        settings, lambda connection: list_prices(connection, builtin=not args.configured)
+    )
+    for listed in listed_prices:
+        line = {**entry_json(listed.entry), "source": listed.source}
+        sys.stdout.write(orjson.dumps(line).decode() + "\n")
+    return 0
+
+
+def _prices_load(args: argparse.Namespace, settings: Settings) -> int:
+    entries = read_price_file(args.file)
+    _in_transaction(settings, lambda connection: set_prices(connection, entries))
+    print(f"prices: set {len(entries)} prices from {args.file}", file=sys.stderr)
+    return 0
+
+
+def _prices_delete(args: argparse.Namespace, settings: Settings) -> int:
+    deleted = _in_transaction(
+        settings, lambda connection: delete_prices(connection, args.models, args.app)
+    )
+    print(f"prices: deleted {deleted} prices", file=sys.stderr)
     return 0
 
 

@@ -21,17 +21,22 @@ class ProgressLine:
 
     def __call__(self, done: int, total: int) -> None:
         elapsed = max(time.perf_counter() - self.started, 1e-9)
-        share = min(done / total, 1.0) if total else 1.0
-        text = (
-            f"{self.label} {done:,}/{total:,}{self.unit} ({share:.0%},"
-            f" {done / elapsed:,.0f}{self.unit}/s)"
-        )
-        if self.interactive:
+        rate = f"{done / elapsed:,.0f}{self.unit}/s"
+        if total > 0:
+            share = min(done / total, 1.0)
+            text = f"{self.label} {done:,}/{total:,}{self.unit} ({share:.0%}, {rate})"
+        else:  # the size is unknown (stdin): count without a bar
+            share = 0.0
+            text = f"{self.label} {done:,}{self.unit} ({rate})"
+        if self.interactive and total <= 0:
+            self.stream.write(f"\r{text}")
+            self._drawn = True
+        elif self.interactive:
             width = 24
             bar = "#" * int(share * width) + "-" * (width - int(share * width))
             self.stream.write(f"\r[{bar}] {text}")
             self._drawn = True
-        elif int(share * 10) > self._last_decile:
+        elif total <= 0 or int(share * 10) > self._last_decile:
             self._last_decile = int(share * 10)
             self.stream.write(text + "\n")
         self.stream.flush()

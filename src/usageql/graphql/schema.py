@@ -9,13 +9,22 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 
 from usageql.graphql.apps import AppsQuery
+from usageql.graphql.ingest import IngestMutation
+from usageql.graphql.prices import PricesMutation, PricesQuery
 from usageql.graphql.scalars import SCALARS
 from usageql.graphql.server import ServerQuery
 
 
 @strawberry.type(description="The root of every read.")
-class Query(ServerQuery, AppsQuery):
+class Query(ServerQuery, AppsQuery, PricesQuery):
     pass
 
 
-schema = strawberry.Schema(query=Query, config=StrawberryConfig(scalar_map=SCALARS))
+@strawberry.type(description="The root of every write.")
+class Mutation(IngestMutation, PricesMutation):
+    pass
+
+
+schema = strawberry.Schema(
+    query=Query, mutation=Mutation, config=StrawberryConfig(scalar_map=SCALARS)
+)

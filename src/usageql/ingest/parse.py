@@ -505,4 +505,5 @@ def _show(value: object) -> str:
 
 
 def _num(value: float) -> str:
-    return str(int(value)) if value.is_integer() else str(value)
+    """A number as the sender wrote it: 500, not 500.0."""
+    return str(int(value)) if float(value).is_integer() else str(value)

@@ -36,7 +36,13 @@ class Rejection:
 
     location: Location
     id: str | None
-    error: str
+    field: str  # "" when the record as a whole is at fault
+    problem: str
+
+    @property
+    def error(self) -> str:
+        """`field: problem`, as a person reads it."""
+        return f"{self.field}: {self.problem}" if self.field else self.problem
 
     def __str__(self) -> str:
         return f"{self.location}: {self.error}"
@@ -97,8 +103,9 @@ class Ingestor:
                 Rejection(
                     location=feedback_locations[position],
                     id=record.id,
-                    error=f"model: required, and message_id {record.message_id!r} names no"
-                    " stored message with a model",
+                    field="model",
+                    problem=f"required, and message_id {record.message_id!r} names no stored"
+                    " message with a model",
                 )
             )
         rejected.sort(key=lambda r: r.location.number)
@@ -113,12 +120,12 @@ class Ingestor:
         rejected: list[Rejection] = []
         for location, raw in records:
             if isinstance(raw, Undecodable):
-                rejected.append(Rejection(location, None, raw.error))
+                rejected.append(Rejection(location, None, "", raw.error))
                 continue
             try:
                 record = parse_record(raw, self.options)
             except RecordError as error:
-                rejected.append(Rejection(location, record_id(raw), str(error)))
+                rejected.append(Rejection(location, record_id(raw), error.field, error.problem))
                 continue
             if isinstance(record, Message):
                 batch.messages.append(record)

@@ -84,7 +84,9 @@ def parse_record(raw: object, options: ParseOptions) -> Record:
     """Validate and normalise one decoded record."""
     if not isinstance(raw, Mapping):
         raise RecordError("", f"a record must be a JSON object, got {_kind(raw)}")
-    kind = raw.get("type", "message")
+    kind = raw.get("type")
+    if kind is None:  # null means absent here as everywhere
+        kind = "message"
     if kind == "message":
         return _message(raw, options)
     if kind == "feedback":
@@ -145,7 +147,7 @@ def _feedback(raw: Mapping[str, Any], options: ParseOptions) -> Feedback:
     rating = raw.get("rating")
     if rating is None:
         raise RecordError("rating", "required: 1 or -1 (also 'up' or 'down')")
-    if isinstance(rating, bool) or rating not in RATINGS:
+    if isinstance(rating, bool) or not isinstance(rating, int | str) or rating not in RATINGS:
         raise RecordError("rating", f"expected 1, -1, 'up' or 'down', got {_show(rating)}")
     return Feedback(
         id=_id(raw, "id"),
@@ -380,8 +382,7 @@ def _timestamp(raw: Mapping[str, Any], options: ParseOptions) -> datetime:
             raise RecordError("timestamp", f"needs a UTC offset, e.g. Z or +02:00: {_show(value)}")
         moment = moment.astimezone(UTC)
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        if not math.isfinite(value):
-            raise RecordError("timestamp", f"not a finite number: {value}")
+        _finite("timestamp", value)
         seconds = value / 1000 if abs(value) >= 1e11 else value
         try:
             moment = datetime.fromtimestamp(seconds, UTC)
@@ -403,11 +404,20 @@ def _number(raw: Mapping[str, Any], name: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise RecordError(name, f"expected a number, got {_show(value)}")
-    if not math.isfinite(value):
-        raise RecordError(name, f"not a finite number: {value}")
+    _finite(name, value)
     if value < 0:
         raise RecordError(name, f"must not be negative, got {_num(value)}")
     return float(value)
+
+
+def _finite(name: str, value: float) -> None:
+    """Reject NaN, infinities and integers beyond any float (CSV cells can hold those)."""
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:
+        raise RecordError(name, f"{str(value)[:20]}... is implausibly large") from None
+    if not finite:
+        raise RecordError(name, f"not a finite number: {value}")
 
 
 def _cost(raw: Mapping[str, Any]) -> Decimal | None:

@@ -1,0 +1,338 @@
+"""Decoding NDJSON, JSON arrays and CSV into raw records (usageql.ingest.readers)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from usageql.ingest.parse import ParseOptions, RecordError, parse_record
+from usageql.ingest.pipeline import Location, RawRecord, Undecodable
+from usageql.ingest.readers import BodyError, csv_text, read_csv, read_json, read_ndjson
+from usageql.ingest.records import Feedback, Message, Usage, UserRef
+
+NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
+OPTIONS = ParseOptions(now=NOW)
+
+
+def line(number: int) -> Location:
+    return Location("line", number)
+
+
+def index(number: int) -> Location:
+    return Location("index", number)
+
+
+def read(text: str) -> list[RawRecord]:
+    """CSV text through the same path as a file: bytes, then csv_text, then read_csv."""
+    return list(read_csv(csv_text(text.encode())))
+
+
+def only_record(text: str) -> object:
+    """The single data row of a CSV text, decoded."""
+    records = read(text)
+    assert len(records) == 1
+    assert records[0][0] == line(2)
+    return records[0][1]
+
+
+# NDJSON
+
+
+def test_ndjson_decodes_one_record_per_line() -> None:
+    lines = [b'{"id": "a"}\n', b'{"id": "b", "cost": 0.5}\n']
+    assert list(read_ndjson(lines)) == [
+        (line(1), {"id": "a"}),
+        (line(2), {"id": "b", "cost": 0.5}),
+    ]
+
+
+def test_ndjson_skips_blank_lines_but_keeps_counting_them() -> None:
+    lines = ['{"id": "a"}\n', "\n", "   \t\n", "", '{"id": "b"}\n']
+    assert list(read_ndjson(lines)) == [(line(1), {"id": "a"}), (line(5), {"id": "b"})]
+
+
+def test_ndjson_lines_can_start_at_a_given_number() -> None:
+    assert list(read_ndjson([b"{}", b"[]"], first_line=41)) == [(line(41), {}), (line(42), [])]
+
+
+def test_ndjson_from_a_split_body_tolerates_crlf_and_a_final_newline() -> None:
+    body = b'{"id": "a"}\r\n{"id": "b"}\r\n'
+    assert list(read_ndjson(body.split(b"\n"))) == [
+        (line(1), {"id": "a"}),
+        (line(2), {"id": "b"}),
+    ]
+
+
+def test_a_bad_ndjson_line_is_undecodable_and_its_neighbours_still_decode() -> None:
+    lines = [b'{"id": "a"}', b'{"id": "b",', b'{"id": "c"}']
+    records = list(read_ndjson(lines))
+    assert [location for location, _ in records] == [line(1), line(2), line(3)]
+    assert records[0][1] == {"id": "a"}
+    assert records[2][1] == {"id": "c"}
+    bad = records[1][1]
+    assert isinstance(bad, Undecodable)
+    assert bad.error.startswith("not valid JSON")
+
+
+def test_ndjson_passes_non_object_values_on_for_validation() -> None:
+    assert list(read_ndjson([b"5", b'"text"'])) == [(line(1), 5), (line(2), "text")]
+
+
+# JSON arrays
+
+
+def test_a_json_array_gives_records_with_zero_based_indexes() -> None:
+    data = b'[{"id": "a"}, {"id": "b"}, 5]'
+    assert read_json(data) == [(index(0), {"id": "a"}), (index(1), {"id": "b"}), (index(2), 5)]
+
+
+def test_an_empty_json_array_gives_no_records() -> None:
+    assert read_json(b"[]") == []
+
+
+def test_a_single_json_object_is_one_record_at_index_0() -> None:
+    assert read_json(b'{"id": "a", "model": "gpt-4o"}') == [
+        (index(0), {"id": "a", "model": "gpt-4o"})
+    ]
+
+
+@pytest.mark.parametrize("data", [b"5", b'"records"', b"null", b"true"])
+def test_json_that_is_neither_an_array_nor_an_object_is_a_body_error(data: bytes) -> None:
+    with pytest.raises(BodyError, match="expected a JSON array of records"):
+        read_json(data)
+
+
+@pytest.mark.parametrize("data", [b'[{"id": "a"}', b"", b"{'id': 'a'}", b"[1, 2,]"])
+def test_invalid_json_is_a_body_error(data: bytes) -> None:
+    with pytest.raises(BodyError, match="the body is not valid JSON"):
+        read_json(data)
+
+
+# CSV: shape of the input
+
+
+def test_csv_header_is_line_1_so_data_starts_at_line_2() -> None:
+    records = read("id,model\na,gpt-4o\nb,gpt-4o\n")
+    assert records == [
+        (line(2), {"id": "a", "model": "gpt-4o"}),
+        (line(3), {"id": "b", "model": "gpt-4o"}),
+    ]
+
+
+def test_csv_with_only_a_header_or_nothing_gives_no_records() -> None:
+    assert read("id,model\n") == []
+    assert read("") == []
+
+
+def test_csv_quoted_cells_keep_commas_and_quotes() -> None:
+    record = only_record('id,content\na,"Hello, ""world"""\n')
+    assert record == {"id": "a", "content": 'Hello, "world"'}
+
+
+def test_a_csv_row_with_more_cells_than_the_header_is_undecodable() -> None:
+    records = read("id,model\na,gpt-4o,extra\nb,gpt-4o\n")
+    assert [location for location, _ in records] == [line(2), line(3)]
+    bad = records[0][1]
+    assert isinstance(bad, Undecodable)
+    assert bad.error == "more cells than columns in the header"
+    assert records[1][1] == {"id": "b", "model": "gpt-4o"}
+
+
+def test_a_short_csv_row_leaves_the_missing_cells_absent() -> None:
+    assert only_record("id,model,cost\na\n") == {"id": "a"}
+
+
+def test_empty_csv_cells_are_absent_fields() -> None:
+    assert only_record("id,model,cost,tags,user.name\na,,,,\n") == {"id": "a"}
+
+
+def test_csv_with_a_utf8_bom_reads_the_first_column_name_cleanly() -> None:
+    data = "\ufeffid,model\r\na,gpt-4o\r\n".encode()
+    assert data.startswith(b"\xef\xbb\xbf")
+    assert list(read_csv(csv_text(data))) == [(line(2), {"id": "a", "model": "gpt-4o"})]
+
+
+def test_csv_text_keeps_non_ascii_utf8() -> None:
+    assert only_record("id,content\na,Grüße ☃\n") == {"id": "a", "content": "Grüße ☃"}
+
+
+def test_csv_that_is_not_utf8_is_a_body_error() -> None:
+    with pytest.raises(BodyError, match="CSV is not UTF-8"):
+        csv_text(b"id,content\na,caf\xe9\n")
+
+
+# CSV: columns
+
+
+def test_dotted_csv_columns_build_nested_objects() -> None:
+    text = (
+        "id,user.id,user.name,usage.input_tokens,"
+        "usage.prompt_tokens_details.cached_tokens,metadata.team\n"
+        "m-1,u-1,Ann,100,40,search\n"
+    )
+    assert only_record(text) == {
+        "id": "m-1",
+        "user": {"id": "u-1", "name": "Ann"},
+        "usage": {"input_tokens": 100, "prompt_tokens_details": {"cached_tokens": 40}},
+        "metadata": {"team": "search"},
+    }
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["id,user,user.name\nm-1,u-1,Ann\n", "id,user.name,user\nm-1,Ann,u-1\n"],
+    ids=["user-first", "user-name-first"],
+)
+def test_a_user_column_beside_user_name_is_the_user_id(text: str) -> None:
+    assert only_record(text) == {"id": "m-1", "user": {"id": "u-1", "name": "Ann"}}
+
+
+def test_a_user_column_alone_is_a_string_id() -> None:
+    assert only_record("id,user\nm-1,u-1\n") == {"id": "m-1", "user": "u-1"}
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("a|b", ["a", "b"]),
+        ("feature:summarize", ["feature:summarize"]),
+        ("a||b|", ["a", "b"]),
+        ('"[""a"",""b""]"', ["a", "b"]),
+        ('"[""a|b"",""c""]"', ["a|b", "c"]),
+    ],
+)
+def test_csv_tags_are_pipe_separated_or_a_json_array(cell: str, expected: list[str]) -> None:
+    assert only_record(f"id,tags\na,{cell}\n") == {"id": "a", "tags": expected}
+
+
+def test_csv_numeric_fields_become_numbers() -> None:
+    text = (
+        "timestamp,cost,latency_ms,ttft_ms,rating,usage.output_tokens,"
+        "usage.completion_tokens_details.reasoning_tokens\n"
+        "1748736000,0.25,1500,120.5,-1,200,50\n"
+    )
+    record = only_record(text)
+    assert isinstance(record, dict)
+    assert record == {
+        "timestamp": 1_748_736_000,
+        "cost": 0.25,
+        "latency_ms": 1500,
+        "ttft_ms": 120.5,
+        "rating": -1,
+        "usage": {"output_tokens": 200, "completion_tokens_details": {"reasoning_tokens": 50}},
+    }
+    assert type(record["timestamp"]) is int
+    assert type(record["cost"]) is float
+    assert type(record["latency_ms"]) is int
+    assert type(record["ttft_ms"]) is float
+    assert type(record["rating"]) is int
+
+
+def test_csv_numeric_fields_that_are_not_numbers_stay_text() -> None:
+    text = "timestamp,cost,rating,usage.input_tokens\n2025-06-01T10:00:00Z,abc,up,many\n"
+    assert only_record(text) == {
+        "timestamp": "2025-06-01T10:00:00Z",
+        "cost": "abc",
+        "rating": "up",
+        "usage": {"input_tokens": "many"},
+    }
+
+
+def test_csv_text_fields_stay_text_even_when_they_look_like_numbers() -> None:
+    text = "id,chat_id,user.id,model,content\n007,42,1001,4,3.5\n"
+    assert only_record(text) == {
+        "id": "007",
+        "chat_id": "42",
+        "user": {"id": "1001"},
+        "model": "4",
+        "content": "3.5",
+    }
+
+
+# CSV through the parser
+
+
+def test_a_csv_record_parses_to_the_same_message_as_its_json() -> None:
+    text = (
+        "id,timestamp,app,role,chat_id,user,user.name,user.email,model,provider,source,status,"
+        "usage.prompt_tokens,usage.completion_tokens,usage.total_tokens,"
+        "usage.prompt_tokens_details.cached_tokens,"
+        "usage.completion_tokens_details.reasoning_tokens,"
+        "cost,latency_ms,ttft_ms,tags,metadata.team,content\n"
+        "m-1,2025-06-01T12:30:00+02:00,acme,assistant,c-1,u-1,Ann,ann@example.com,gpt-4o,"
+        "openai,api,success,1000,200,1200,600,50,0.0125,1500,250.5,feature:a|beta,search,"
+        '"Hello, world"\n'
+    )
+    as_json = {
+        "id": "m-1",
+        "timestamp": "2025-06-01T12:30:00+02:00",
+        "app": "acme",
+        "role": "assistant",
+        "chat_id": "c-1",
+        "user": {"id": "u-1", "name": "Ann", "email": "ann@example.com"},
+        "model": "gpt-4o",
+        "provider": "openai",
+        "source": "api",
+        "status": "success",
+        "usage": {
+            "prompt_tokens": 1000,
+            "completion_tokens": 200,
+            "total_tokens": 1200,
+            "prompt_tokens_details": {"cached_tokens": 600},
+            "completion_tokens_details": {"reasoning_tokens": 50},
+        },
+        "cost": 0.0125,
+        "latency_ms": 1500,
+        "ttft_ms": 250.5,
+        "tags": ["feature:a", "beta"],
+        "metadata": {"team": "search"},
+        "content": "Hello, world",
+    }
+    from_csv = parse_record(only_record(text), OPTIONS)
+    assert isinstance(from_csv, Message)
+    assert from_csv == parse_record(as_json, OPTIONS)
+    assert from_csv.timestamp == datetime(2025, 6, 1, 10, 30, tzinfo=UTC)
+    assert from_csv.user == UserRef(id="u-1", name="Ann", email="ann@example.com")
+    assert from_csv.usage == Usage(input=1000, output=200, cache_read=600, reasoning=50)
+    assert from_csv.tags == ("feature:a", "beta")
+    assert from_csv.content_preview == "Hello, world"
+
+
+def test_a_csv_row_with_an_epoch_timestamp_parses_like_iso() -> None:
+    records = read("id,timestamp,model\na,1748736000000,gpt-4o\nb,2025-06-01T00:00:00Z,gpt-4o\n")
+    first, second = (parse_record(raw, OPTIONS) for _, raw in records)
+    assert first.timestamp == second.timestamp == datetime(2025, 6, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("cell", "rating"), [("up", 1), ("down", -1), ("1", 1), ("-1", -1)])
+def test_a_csv_feedback_row_parses_its_rating(cell: str, rating: int) -> None:
+    raw = only_record(f"type,id,timestamp,message_id,rating\nfeedback,f-1,1748736000,m-1,{cell}\n")
+    feedback = parse_record(raw, OPTIONS)
+    assert isinstance(feedback, Feedback)
+    assert feedback.rating == rating
+    assert feedback.model is None
+    assert feedback.message_id == "m-1"
+
+
+def test_a_non_numeric_csv_cost_is_rejected_by_the_parser_with_its_field() -> None:
+    raw = only_record("id,timestamp,model,cost\na,2025-06-01T10:00:00Z,gpt-4o,cheap\n")
+    with pytest.raises(RecordError, match=r"^cost: expected a number, got 'cheap'$"):
+        parse_record(raw, OPTIONS)
+
+
+@pytest.mark.parametrize("field", ["timestamp", "cost", "latency_ms", "ttft_ms"])
+def test_a_csv_number_too_large_for_a_float_is_a_record_error(field: str) -> None:
+    # Python's int() reads any number of digits, so CSV can carry integers JSON cannot.
+    cells = {"id": "a", "timestamp": "2025-06-01T10:00:00Z", "model": "gpt-4o", field: "9" * 400}
+    text = ",".join(cells) + "\n" + ",".join(cells.values()) + "\n"
+    with pytest.raises(RecordError) as caught:
+        parse_record(only_record(text), OPTIONS)
+    assert caught.value.field == field
+
+
+def test_a_future_csv_timestamp_is_rejected_like_json() -> None:
+    future = NOW + timedelta(days=2)
+    raw = only_record(f"id,timestamp,model\na,{int(future.timestamp())},gpt-4o\n")
+    with pytest.raises(RecordError, match="more than a day in the future"):
+        parse_record(raw, OPTIONS)

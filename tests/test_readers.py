@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from usageql.ingest.parse import ParseOptions, RecordError, parse_record
-from usageql.ingest.pipeline import Location, RawRecord, Undecodable
+from usageql.ingest.pipeline import Ingestor, Location, RawRecord, Undecodable
 from usageql.ingest.readers import BodyError, csv_text, read_csv, read_json, read_ndjson
 from usageql.ingest.records import Feedback, Message, Usage, UserRef
 
@@ -39,44 +39,50 @@ def only_record(text: str) -> object:
 # NDJSON
 
 
-def test_ndjson_decodes_one_record_per_line() -> None:
+def test_ndjson_keeps_one_undecoded_line_per_record() -> None:
     lines = [b'{"id": "a"}\n', b'{"id": "b", "cost": 0.5}\n']
-    assert list(read_ndjson(lines)) == [
-        (line(1), {"id": "a"}),
-        (line(2), {"id": "b", "cost": 0.5}),
-    ]
+    assert list(read_ndjson(lines)) == [(line(1), lines[0]), (line(2), lines[1])]
 
 
 def test_ndjson_skips_blank_lines_but_keeps_counting_them() -> None:
     lines = ['{"id": "a"}\n', "\n", "   \t\n", "", '{"id": "b"}\n']
-    assert list(read_ndjson(lines)) == [(line(1), {"id": "a"}), (line(5), {"id": "b"})]
+    assert list(read_ndjson(lines)) == [(line(1), b'{"id": "a"}\n'), (line(5), b'{"id": "b"}\n')]
 
 
 def test_ndjson_lines_can_start_at_a_given_number() -> None:
-    assert list(read_ndjson([b"{}", b"[]"], first_line=41)) == [(line(41), {}), (line(42), [])]
-
-
-def test_ndjson_from_a_split_body_tolerates_crlf_and_a_final_newline() -> None:
-    body = b'{"id": "a"}\r\n{"id": "b"}\r\n'
-    assert list(read_ndjson(body.split(b"\n"))) == [
-        (line(1), {"id": "a"}),
-        (line(2), {"id": "b"}),
+    assert list(read_ndjson([b"{}", b"[]"], first_line=41)) == [
+        (line(41), b"{}"),
+        (line(42), b"[]"),
     ]
 
 
-def test_a_bad_ndjson_line_is_undecodable_and_its_neighbours_still_decode() -> None:
-    lines = [b'{"id": "a"}', b'{"id": "b",', b'{"id": "c"}']
-    records = list(read_ndjson(lines))
-    assert [location for location, _ in records] == [line(1), line(2), line(3)]
-    assert records[0][1] == {"id": "a"}
-    assert records[2][1] == {"id": "c"}
-    bad = records[1][1]
-    assert isinstance(bad, Undecodable)
-    assert bad.error.startswith("not valid JSON")
+def _parsed(body: bytes) -> tuple[list[str], list[tuple[int, str]]]:
+    """Message ids stored and (line, error) rejected when an NDJSON body is parsed."""
+    batch, _, rejected = Ingestor(None, OPTIONS).parse(list(read_ndjson(body.split(b"\n"))))  # type: ignore[arg-type]
+    return [m.id for m in batch.messages], [(r.location.number, r.error) for r in rejected]
 
 
-def test_ndjson_passes_non_object_values_on_for_validation() -> None:
-    assert list(read_ndjson([b"5", b'"text"'])) == [(line(1), 5), (line(2), "text")]
+def test_ndjson_from_a_split_body_tolerates_crlf_and_a_final_newline() -> None:
+    body = b'{"id": "a", "timestamp": 1748772000, "model": "m"}\r\n' * 2
+    assert _parsed(body) == (["a", "a"], [])
+
+
+def test_a_bad_ndjson_line_is_rejected_alone_and_its_neighbours_still_parse() -> None:
+    good = b'{"id": "%s", "timestamp": 1748772000, "model": "m"}'
+    ids, rejected = _parsed(b"\n".join([good % b"a", b'{"id": "b",', good % b"c"]))
+    assert ids == ["a", "c"]
+    assert [number for number, _ in rejected] == [2]
+    assert rejected[0][1].startswith("not valid JSON: ")
+
+
+def test_ndjson_lines_that_are_not_objects_are_rejected_by_validation() -> None:
+    assert _parsed(b'5\n"text"') == (
+        [],
+        [
+            (1, "a record must be a JSON object, got a number"),
+            (2, "a record must be a JSON object, got a string"),
+        ],
+    )
 
 
 # JSON arrays

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -20,11 +21,32 @@ from usageql.graphql.view import STATIC_DIR, STATIC_PATH, GraphQLView
 from usageql.health import healthz, readyz
 from usageql.ingest.http import post_events
 from usageql.ingest.pipeline import Ingestor
+from usageql.logs import configure_logging
 from usageql.requestlog import RequestLogMiddleware
 
 log = logging.getLogger(__name__)
 
 StartupHook = Callable[[Database], Awaitable[None]]
+
+
+def tune_garbage_collector() -> None:
+    """Keep the cyclic GC from rescanning everything the server loaded at start.
+
+    Ingestion allocates millions of short-lived containers; with default settings each
+    generation-2 pass walks every long-lived object too (schema, SQLAlchemy, modules). Freezing
+    what exists after startup and collecting young objects less often roughly halves the CPU
+    time per ingested event.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
+def create_app_from_env() -> Starlette:
+    """The app for settings in the environment (how `serve --workers` starts each worker)."""
+    settings = Settings.from_env()
+    configure_logging(settings)
+    return create_app(settings)
 
 
 def create_app(settings: Settings, *, on_startup: Sequence[StartupHook] = ()) -> Starlette:
@@ -39,10 +61,11 @@ def create_app(settings: Settings, *, on_startup: Sequence[StartupHook] = ()) ->
             log.info(
                 "usageql %s: database open",
                 __version__,
-                extra={"database": database.url, "embedded": database.embedded is not None},
+                extra={"database": database.url, "embedded": database.is_embedded},
             )
             for hook in hooks:
                 await hook(database)
+            tune_garbage_collector()
             yield
 
     async def root(_: object) -> RedirectResponse:

@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.printer import print_schema
 
 from usageql import __version__
-from usageql.app import create_app
 from usageql.config import Settings, SettingsError
 from usageql.db.database import Database, DatabaseUnavailableError, open_database
 from usageql.db.embedded import EmbeddedPostgresError
@@ -86,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--no-migrate", action="store_true", help="do not migrate the database on start"
+    )
+    serve.add_argument(
+        "--workers", type=int, help="worker processes (default: USAGEQL_WORKERS or 1)"
     )
     _demo_arguments(serve, prefix="demo-")
     serve.set_defaults(run=_serve)
@@ -183,7 +185,7 @@ def _demo_options(args: argparse.Namespace) -> DemoOptions:
 
 
 def _describe_database(database: Database, settings: Settings) -> str:
-    if database.embedded is not None:
+    if database.is_embedded:
         return f"embedded PostgreSQL in {settings.embedded_pgdata}"
     return database.url
 
@@ -210,7 +212,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host or settings.host,
         port=settings.port if args.port is None else args.port,
         migrate_on_start=settings.migrate_on_start and not args.no_migrate,
+        workers=settings.workers if args.workers is None else args.workers,
     )
+    if not 1 <= settings.workers <= 64:
+        raise ValueError(f"--workers: must be between 1 and 64, got {settings.workers}")
     options = _demo_options(args) if args.demo else None
 
     async def prepare(database: Database) -> None:
@@ -221,7 +226,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
                 print("demo: the database already holds data; not adding more", file=sys.stderr)
         print(f"database: {_describe_database(database, settings)}", file=sys.stderr)
 
-    return serve(create_app(settings, on_startup=[prepare]), settings)
+    return serve(settings, prepare)
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:

@@ -32,11 +32,37 @@ class Settings:
     max_body_bytes: int = 32 * 1024 * 1024
     max_batch_records: int = 10_000
     content_preview_chars: int = 200
+    workers: int = 1
+    # Set by `usageql serve --workers` for its worker processes: the embedded server the parent
+    # process runs, which the workers use without starting or stopping it.
+    embedded_url: str | None = None
 
     @property
     def embedded(self) -> bool:
         """True when usageql runs its own PostgreSQL in `data_dir`."""
         return self.database_url is None
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that `from_env` reads back as these settings (for worker processes)."""
+        env = {
+            "USAGEQL_DATA_DIR": str(self.data_dir),
+            "USAGEQL_HOST": self.host,
+            "USAGEQL_PORT": str(self.port),
+            "USAGEQL_LOG_LEVEL": self.log_level,
+            "USAGEQL_LOG_FORMAT": self.log_format,
+            "USAGEQL_MIGRATE_ON_START": str(self.migrate_on_start).lower(),
+            "USAGEQL_DB_POOL_SIZE": str(self.pool_size),
+            "USAGEQL_GRAPHIQL": str(self.graphiql).lower(),
+            "USAGEQL_MAX_BODY_BYTES": str(self.max_body_bytes),
+            "USAGEQL_MAX_BATCH_RECORDS": str(self.max_batch_records),
+            "USAGEQL_CONTENT_PREVIEW_CHARS": str(self.content_preview_chars),
+            "USAGEQL_WORKERS": str(self.workers),
+        }
+        if self.database_url is not None:
+            env["DATABASE_URL"] = self.database_url
+        if self.embedded_url is not None:
+            env["USAGEQL_EMBEDDED_URL"] = self.embedded_url
+        return env
 
     @property
     def embedded_pgdata(self) -> Path:
@@ -75,6 +101,8 @@ class Settings:
                 low=0,
                 high=100_000,
             ),
+            workers=_int(env, "USAGEQL_WORKERS", defaults.workers, low=1, high=64),
+            embedded_url=env.get("USAGEQL_EMBEDDED_URL", "").strip() or None,
         )
 
 

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
-from starlette.applications import Starlette
+from uvicorn.supervisors.multiprocess import Multiprocess
 
 from usageql import __version__
+from usageql.app import StartupHook, create_app
 from usageql.config import Settings
+from usageql.db.database import open_database
+from usageql.db.embedded import EmbeddedPostgres
 from usageql.graphql.view import FIRST_QUERY as GRAPHIQL_FIRST_QUERY
 
 # The curl example needs a one-line query.
@@ -34,8 +38,16 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def serve(app: Starlette, settings: Settings) -> int:
-    """Serve until stopped; print how to use the server once it listens."""
+def serve(settings: Settings, prepare: StartupHook) -> int:
+    """Serve until stopped; print how to use the server once it listens.
+
+    `prepare` runs once the database is open and migrated, before requests are served. With
+    more than one worker, this process opens the database (starting the embedded server if
+    needed), migrates and prepares it, then runs the workers, which share it.
+    """
+    if settings.workers > 1:
+        return _serve_workers(settings, prepare)
+    app = create_app(settings, on_startup=[prepare])
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -62,18 +74,55 @@ async def _run(server: uvicorn.Server, settings: Settings) -> int:
     return 0
 
 
+def _serve_workers(settings: Settings, prepare: StartupHook) -> int:
+    embedded = None if settings.database_url else EmbeddedPostgres(settings.embedded_pgdata)
+    try:
+        shared = settings
+        if embedded is not None:
+            shared = settings.with_changes(embedded_url=embedded.start())
+
+        async def setup() -> None:
+            async with open_database(shared, migrate=settings.migrate_on_start) as database:
+                await prepare(database)
+
+        asyncio.run(setup())
+        os.environ.update(shared.with_changes(migrate_on_start=False).to_env())
+        config = uvicorn.Config(
+            "usageql.app:create_app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_config=None,
+            access_log=False,
+        )
+        sock = config.bind_socket()
+        base = f"http://{_display_host(settings.host)}:{settings.port}"
+        print(banner(base, workers=settings.workers), file=sys.stderr, flush=True)
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
 def _display_host(host: str) -> str:
     if host in {"0.0.0.0", "::", ""}:  # noqa: S104 (only for display)
         return "127.0.0.1"
     return f"[{host}]" if ":" in host else host
 
 
-def banner(base: str) -> str:
+def banner(base: str, *, workers: int = 1) -> str:
     """What to open and what to try first."""
+    serving = (
+        f"usageql {__version__} is ready"
+        if workers == 1
+        else (f"usageql {__version__} is starting {workers} workers")
+    )
     return "\n".join(
         (
             "",
-            f"usageql {__version__} is ready.",
+            f"{serving}.",
             f"  GraphiQL:  {base}/graphql  (open it in a browser)",
             f"  Health:    {base}/healthz  {base}/readyz",
             "GraphiQL opens on a first query to run; or try it with curl:",

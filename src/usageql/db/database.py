@@ -30,7 +30,10 @@ class Database:
 
     engine: AsyncEngine
     url: str
-    embedded: EmbeddedPostgres | None
+    embedded: EmbeddedPostgres | None  # the embedded server, when this process runs it
+    is_embedded: (
+        bool  # the database is usageql's embedded PostgreSQL (this process's or a parent's)
+    )
 
     async def server_version(self) -> str:
         """PostgreSQL's version string, e.g. `15.19`."""
@@ -59,14 +62,21 @@ async def open_database(settings: Settings, *, migrate: bool) -> AsyncIterator[D
     On exit the pool is closed and the embedded server, if any, is released.
     """
     embedded: EmbeddedPostgres | None = None
-    if settings.database_url is None:
+    if settings.database_url is not None:
+        url = settings.database_url
+    elif settings.embedded_url is not None:
+        url = settings.embedded_url  # a parent process runs the embedded server
+    else:
         embedded = EmbeddedPostgres(settings.embedded_pgdata)
         url = await asyncio.to_thread(embedded.start)
-    else:
-        url = settings.database_url
     engine = create_engine(url, pool_size=settings.pool_size)
     try:
-        database = Database(engine=engine, url=safe_url(url), embedded=embedded)
+        database = Database(
+            engine=engine,
+            url=safe_url(url),
+            embedded=embedded,
+            is_embedded=settings.database_url is None,
+        )
         if migrate:
             await database.migrate()
         yield database

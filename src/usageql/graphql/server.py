@@ -30,5 +30,5 @@ class ServerQuery:
             version=__version__,
             postgres_version=await database.server_version(),
             schema_revision=state.current,
-            embedded_database=database.embedded is not None,
+            embedded_database=database.is_embedded,
         )

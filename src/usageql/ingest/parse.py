@@ -14,9 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import msgspec
 import orjson
+from msgspec import Meta
 
 from usageql.ingest.records import DEFAULT_APP, Chat, Feedback, Message, Usage, UserRef
 
@@ -281,6 +283,8 @@ def _tokens(raw: Mapping[str, Any], name: str, prefix: str = "usage") -> int:
 
 
 def _known(raw: Mapping[str, Any], allowed: frozenset[str]) -> None:
+    if raw.keys() <= allowed:
+        return
     for key in raw:
         if key not in allowed:
             close = difflib.get_close_matches(str(key), allowed, n=1)
@@ -302,6 +306,8 @@ def _text(raw: Mapping[str, Any], name: str, limit: int) -> str | None:
     value = raw.get(name)
     if value is None:
         return None
+    if type(value) is str and len(value) <= limit:  # the common case, checked cheaply
+        return value or None
     text = _as_text(name, value, limit)
     return text or None
 
@@ -343,6 +349,16 @@ def _user(raw: Mapping[str, Any]) -> UserRef | None:
         return None
     if isinstance(value, str):
         return UserRef(id=_id(raw, "user"))
+    if (  # the common case: {id, name?, email?} with plain, short strings
+        type(value) is dict
+        and value.keys() <= USER_FIELDS
+        and type(user_id := value.get("id")) is str
+        and 0 < len(user_id) <= MAX_ID
+        and user_id.strip()
+        and all(type(v) is str and len(v) <= MAX_NAME for v in value.values())
+        and ("email" not in value or "@" in value["email"])
+    ):
+        return UserRef(id=user_id, name=value.get("name") or None, email=value.get("email") or None)
     if not isinstance(value, Mapping):
         raise RecordError(
             "user", f"expected an id string or {{id, name, email}}, got {_kind(value)}"
@@ -370,7 +386,10 @@ def _prefixed(function: Any, raw: Mapping[str, Any], name: str, prefix: str, *ar
 
 
 def _timestamp(raw: Mapping[str, Any], options: ParseOptions) -> datetime:
-    value = raw.get("timestamp")
+    return _moment(raw.get("timestamp"), options)
+
+
+def _moment(value: object, options: ParseOptions) -> datetime:
     if value is None:
         raise RecordError("timestamp", "required (ISO 8601 with offset, or epoch seconds or ms)")
     if isinstance(value, str):
@@ -422,8 +441,10 @@ def _finite(name: str, value: float) -> None:
 
 def _cost(raw: Mapping[str, Any]) -> Decimal | None:
     value = _number(raw, "cost")
-    if value is None:
-        return None
+    return None if value is None else _usd(value)
+
+
+def _usd(value: float) -> Decimal:
     if value >= 1e8:
         raise RecordError("cost", f"{_num(value)} USD is implausibly large for one request")
     try:
@@ -438,6 +459,8 @@ def _tags(raw: Mapping[str, Any]) -> tuple[str, ...]:
         return ()
     if not isinstance(value, list):
         raise RecordError("tags", f"expected an array of strings, got {_kind(value)}")
+    if len(value) <= MAX_TAGS and all(type(t) is str and 0 < len(t) <= MAX_TAG for t in value):
+        return tuple(dict.fromkeys(value))  # deduplicated, first occurrence first
     if len(value) > MAX_TAGS:
         raise RecordError("tags", f"at most {MAX_TAGS} tags, got {len(value)}")
     tags: dict[str, None] = {}
@@ -458,6 +481,17 @@ def _metadata(raw: Mapping[str, Any]) -> dict[str, str | int | float | bool]:
         raise RecordError("metadata", f"expected an object, got {_kind(value)}")
     if len(value) > MAX_METADATA_KEYS:
         raise RecordError("metadata", f"at most {MAX_METADATA_KEYS} keys, got {len(value)}")
+    if not value:
+        return {}
+    # The common case, checked with C-level map/set calls: short keys, and values that are
+    # strings, integers or booleans, with no string longer than the limit.
+    kinds = set(map(type, value.values()))
+    if (
+        kinds <= _PLAIN_METADATA
+        and 0 < min(map(len, value)) <= max(map(len, value)) <= MAX_METADATA_KEY
+        and (str not in kinds or max(map(_str_len, value.values())) <= MAX_METADATA_VALUE)
+    ):
+        return dict(value)
     for key, item in value.items():
         if not key or len(key) > MAX_METADATA_KEY:
             raise RecordError("metadata", f"keys must be 1 to {MAX_METADATA_KEY} characters")
@@ -471,6 +505,13 @@ def _metadata(raw: Mapping[str, Any]) -> dict[str, str | int | float | bool]:
                 f"metadata.{key}", f"expected a string, number or boolean, got {_kind(item)}"
             )
     return dict(value)
+
+
+_PLAIN_METADATA = frozenset({str, int, bool})
+
+
+def _str_len(item: object) -> int:
+    return len(item) if type(item) is str else 0
 
 
 def _preview(raw: Mapping[str, Any], limit: int) -> str | None:
@@ -517,3 +558,112 @@ def _show(value: object) -> str:
 def _num(value: float) -> str:
     """A number as the sender wrote it: 500, not 500.0."""
     return str(int(value)) if float(value).is_integer() else str(value)
+
+
+# The fast path for NDJSON lines. A line holding a plain, valid message is decoded and type-checked
+# by msgspec in C, and only the checks msgspec cannot express run here, with the same helpers as
+# above. Anything else (another record type, any doubt, any error) returns None, and the caller
+# parses the line with parse_record, which decides and explains: every rejection and its message
+# comes from the rules above. tests/test_fast_path.py checks that both paths agree.
+
+_Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID)]
+_Name = Annotated[str, Meta(max_length=MAX_NAME)]
+_Tag = Annotated[str, Meta(min_length=1, max_length=MAX_TAG)]
+_MetaKey = Annotated[str, Meta(min_length=1, max_length=MAX_METADATA_KEY)]
+_MetaText = Annotated[str, Meta(max_length=MAX_METADATA_VALUE)]
+_NotNegative = Annotated[float, Meta(ge=0)]
+
+
+class _UserLine(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    id: _Id
+    name: _Name | None = None
+    email: Annotated[str, Meta(max_length=320)] | None = None
+
+
+class _MessageLine(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    id: _Id
+    timestamp: str | int | float
+    type: Literal["message"] | None = None
+    app: Annotated[str, Meta(max_length=100)] | None = None
+    role: Literal["user", "assistant", "system", "tool"] | None = None
+    chat_id: Annotated[str, Meta(max_length=MAX_ID)] | None = None
+    user: _Id | _UserLine | None = None
+    model: _Name | None = None
+    provider: _Name | None = None
+    source: _Name | None = None
+    api_key: _Name | None = None
+    status: Literal["success", "error"] | None = None
+    error_type: _Name | None = None
+    usage: dict[str, Any] | None = None
+    cost: Annotated[float, Meta(ge=0, lt=1e8)] | None = None
+    latency_ms: _NotNegative | None = None
+    ttft_ms: _NotNegative | None = None
+    tags: Annotated[list[_Tag], Meta(max_length=MAX_TAGS)] | None = None
+    metadata: (
+        Annotated[
+            dict[_MetaKey, _MetaText | int | float | bool], Meta(max_length=MAX_METADATA_KEYS)
+        ]
+        | None
+    ) = None
+    content: str | None = None
+
+
+_MESSAGE_LINE = msgspec.json.Decoder(_MessageLine)
+
+
+def parse_message_line(line: bytes, options: ParseOptions) -> Message | None:
+    """The Message in one NDJSON line, or None when the line needs `parse_record` to decide."""
+    try:
+        m = _MESSAGE_LINE.decode(line)
+    except msgspec.DecodeError:  # also ValidationError: any doubt goes the long way
+        return None
+    try:
+        return _message_from_line(m, options)
+    except RecordError:
+        return None
+
+
+def _message_from_line(m: _MessageLine, options: ParseOptions) -> Message | None:
+    role = m.role or "assistant"
+    model = m.model or None
+    if (model is None and role == "assistant") or not m.id.strip():
+        return None
+    if m.latency_ms is not None and m.ttft_ms is not None and m.ttft_ms > m.latency_ms:
+        return None
+    if m.app is not None and not APP_ID.fullmatch(m.app):
+        return None
+    user = m.user
+    if isinstance(user, _UserLine):
+        if not user.id.strip() or (user.email is not None and "@" not in user.email):
+            return None
+        user_ref: UserRef | None = UserRef(user.id, user.name or None, user.email or None)
+    elif user is not None:
+        if not user.strip():
+            return None
+        user_ref = UserRef(user)
+    else:
+        user_ref = None
+    content = m.content
+    return Message(
+        id=m.id,
+        timestamp=_moment(m.timestamp, options),
+        app=DEFAULT_APP if m.app is None else m.app,
+        role=role,
+        chat_id=m.chat_id or None,
+        user=user_ref,
+        model=model,
+        provider=m.provider or None,
+        source=m.source or None,
+        api_key=m.api_key or None,
+        status=m.status or "success",
+        error_type=m.error_type or None,
+        usage=parse_usage(m.usage),
+        cost=None if m.cost is None else _usd(m.cost),
+        latency_ms=m.latency_ms,
+        ttft_ms=m.ttft_ms,
+        tags=() if m.tags is None else tuple(dict.fromkeys(m.tags)),
+        metadata={} if m.metadata is None else m.metadata,
+        content_preview=content[: options.preview_chars]
+        if options.preview_chars and content
+        else None,
+    )

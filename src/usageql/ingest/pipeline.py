@@ -7,13 +7,20 @@ stored even when others in the batch are rejected; every rejection is reported w
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from usageql.config import Settings
-from usageql.ingest.parse import ParseOptions, RecordError, parse_record, record_id
+from usageql.ingest.parse import (
+    ParseOptions,
+    RecordError,
+    parse_message_line,
+    parse_record,
+    record_id,
+)
 from usageql.ingest.pricing import PriceBook, load_price_book
 from usageql.ingest.records import Batch, Chat, Feedback, Message
 from usageql.ingest.write import write_batch
@@ -64,7 +71,7 @@ class IngestResult:
         )
 
 
-# A decoded record, or the error that kept it from being decoded (a line that is not JSON).
+# A decoded record, an undecoded NDJSON line (bytes), or the reason input could not be read.
 RawRecord = tuple[Location, object]
 
 
@@ -118,7 +125,18 @@ class Ingestor:
         batch = Batch()
         feedback_locations: list[Location] = []
         rejected: list[Rejection] = []
-        for location, raw in records:
+        options = self.options
+        for location, item in records:
+            raw = item
+            if type(item) is bytes:  # an undecoded NDJSON line
+                message = parse_message_line(item, options)
+                if message is not None:
+                    batch.messages.append(message)
+                    continue
+                try:
+                    raw = orjson.loads(item)
+                except orjson.JSONDecodeError as error:
+                    raw = Undecodable(f"not valid JSON: {error}")
             if isinstance(raw, Undecodable):
                 rejected.append(Rejection(location, None, "", raw.error))
                 continue
@@ -139,10 +157,7 @@ class Ingestor:
 
 def price(batch: Batch, book: PriceBook) -> Batch:
     """Compute the cost of every request that did not report one; unpriced models stay None."""
-    priced = [
-        replace(m, cost=book.cost(m.app, m.model, m.usage))
-        if m.cost is None and m.role == "assistant"
-        else m
-        for m in batch.messages
-    ]
-    return Batch(messages=priced, feedback=batch.feedback, chats=batch.chats)
+    for message in batch.messages:
+        if message.cost is None and message.role == "assistant":
+            message.cost = book.cost(message.app, message.model, message.usage)
+    return batch

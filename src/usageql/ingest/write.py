@@ -15,15 +15,32 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import case, column, func, select, table, text, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from asyncpg.exceptions import UniqueViolationError as AsyncpgUniqueViolation
+from sqlalchemy import (
+    DateTime,
+    Select,
+    Text,
+    bindparam,
+    case,
+    column,
+    func,
+    select,
+    table,
+    text,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import TypeEngine
 
 from usageql.db.tables import apps, chats, feedback, messages, users
 from usageql.ingest.records import Batch, Chat, Feedback, Message, UserRef
+
+_TIME = DateTime(timezone=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +94,15 @@ async def write_batch(connection: AsyncConnection, batch: Batch) -> WriteResult:
     )
 
 
+def _unnest(**columns: tuple[TypeEngine[Any], list[Any]]) -> Select[Any]:
+    """SELECT the rows given column-wise as arrays: one bound parameter per column, whatever the
+    number of rows (asyncpg encodes the arrays in C, where per-row parameters cost microseconds)."""
+    rows = func.unnest(
+        *(bindparam(name, values, type_=ARRAY(kind)) for name, (kind, values) in columns.items())
+    ).table_valued(*(column(name, kind) for name, (kind, _) in columns.items()))
+    return select(*rows.render_derived().c)
+
+
 def _app_ids(batch: Batch) -> set[str]:
     records: Iterable[Message | Feedback | Chat] = (*batch.messages, *batch.feedback, *batch.chats)
     return {record.app for record in records}
@@ -84,8 +110,10 @@ def _app_ids(batch: Batch) -> set[str]:
 
 async def _ensure_apps(connection: AsyncConnection, app_ids: set[str]) -> None:
     if app_ids:
-        rows = [{"app_id": app_id} for app_id in sorted(app_ids)]
-        await connection.execute(insert(apps).on_conflict_do_nothing(), rows)
+        rows = _unnest(app_id=(Text(), sorted(app_ids)))
+        await connection.execute(
+            insert(apps).from_select(["app_id"], rows).on_conflict_do_nothing()
+        )
 
 
 MESSAGE_COLUMNS = (
@@ -103,15 +131,36 @@ _CREATE_STAGING = text(
 _staged = table(_STAGING, *(column(name) for name in MESSAGE_COLUMNS))
 
 
+_KEY = itemgetter(0, 1)  # (app_id, message_id)
+
+
+class UniqueViolationError(Exception):
+    """A copied row's key is already stored."""
+
+
 async def _insert_messages(connection: AsyncConnection, records: list[Message]) -> int:
+    """Store new messages; returns how many were new.
+
+    The fast path copies the batch straight into `messages` under a savepoint. If any id is
+    already stored (a retry, or a concurrent request with the same ids) the COPY fails on the
+    primary key, the savepoint is rolled back, and the batch goes through a staging table and
+    INSERT ... ON CONFLICT DO NOTHING instead, which counts the duplicates.
+    """
     if not records:
         return 0
+    rows = sorted(map(_message_row, records), key=_KEY)
+    unique = len({(row[0], row[1]) for row in rows}) == len(rows)
+    if unique:
+        try:
+            async with connection.begin_nested():
+                await _copy(connection, "messages", rows)
+        except UniqueViolationError:
+            pass  # some are stored already: count them below
+        else:
+            return len(rows)
     # Runs through SQLAlchemy first, so that its transaction is open before the raw COPY.
     await connection.execute(_CREATE_STAGING)
-    raw = await connection.get_raw_connection()
-    driver: Any = raw.driver_connection  # the asyncpg connection under SQLAlchemy's adapter
-    rows = sorted((_message_row(m) for m in records), key=lambda row: (row[0], row[1]))
-    await driver.copy_records_to_table(_STAGING, records=rows, columns=MESSAGE_COLUMNS)
+    await _copy(connection, _STAGING, rows)
     move = (
         insert(messages)
         .from_select(
@@ -124,6 +173,16 @@ async def _insert_messages(connection: AsyncConnection, records: list[Message]) 
         .returning(messages.c.message_id)
     )
     return len((await connection.execute(move)).all())
+
+
+async def _copy(connection: AsyncConnection, table_name: str, rows: list[tuple[Any, ...]]) -> None:
+    """Binary COPY of message rows, inside the transaction SQLAlchemy has open."""
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection  # the asyncpg connection under SQLAlchemy's adapter
+    try:
+        await driver.copy_records_to_table(table_name, records=rows, columns=MESSAGE_COLUMNS)
+    except AsyncpgUniqueViolation as error:
+        raise UniqueViolationError from error
 
 
 def _message_row(message: Message) -> tuple[Any, ...]:
@@ -238,31 +297,39 @@ async def _upsert_users(connection: AsyncConnection, batch: Batch) -> None:
         entry.see(record.user, record.timestamp)
     if not facts:
         return
-    rows = [
-        {
-            "app_id": app_id,
-            "user_id": user_id,
-            "name": f.name,
-            "email": f.email,
-            "profile_at": f.profile_at,
-            "first_seen": f.first_seen,
-            "last_seen": f.last_seen,
-        }
-        for (app_id, user_id), f in sorted(facts.items())
-    ]
-    new = insert(users).excluded
-    newer_profile = (users.c.profile_at.is_(None)) | (new.profile_at >= users.c.profile_at)
-    statement = insert(users).on_conflict_do_update(
-        index_elements=[users.c.app_id, users.c.user_id],
-        set_={
-            "first_seen": func.least(users.c.first_seen, new.first_seen),
-            "last_seen": func.greatest(users.c.last_seen, new.last_seen),
-            "name": _latest(new.name, users.c.name, newer_profile),
-            "email": _latest(new.email, users.c.email, newer_profile),
-            "profile_at": func.greatest(users.c.profile_at, new.profile_at),
-        },
+    keys = sorted(facts)
+    ordered = [facts[key] for key in keys]
+    rows = _unnest(
+        app_id=(Text(), [app_id for app_id, _ in keys]),
+        user_id=(Text(), [user_id for _, user_id in keys]),
+        name=(Text(), [f.name for f in ordered]),
+        email=(Text(), [f.email for f in ordered]),
+        profile_at=(_TIME, [f.profile_at for f in ordered]),
+        first_seen=(_TIME, [f.first_seen for f in ordered]),
+        last_seen=(_TIME, [f.last_seen for f in ordered]),
     )
-    await connection.execute(statement, rows)
+    statement = insert(users).from_select(list(rows.selected_columns.keys()), rows)
+    new = statement.excluded
+    newer_profile = (users.c.profile_at.is_(None)) | (new.profile_at >= users.c.profile_at)
+    changed = (
+        (new.first_seen < users.c.first_seen)
+        | (new.last_seen > users.c.last_seen)
+        | (new.name.is_not(None) & (newer_profile | users.c.name.is_(None)))
+        | (new.email.is_not(None) & (newer_profile | users.c.email.is_(None)))
+    )
+    await connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[users.c.app_id, users.c.user_id],
+            set_={
+                "first_seen": func.least(users.c.first_seen, new.first_seen),
+                "last_seen": func.greatest(users.c.last_seen, new.last_seen),
+                "name": _latest(new.name, users.c.name, newer_profile),
+                "email": _latest(new.email, users.c.email, newer_profile),
+                "profile_at": func.greatest(users.c.profile_at, new.profile_at),
+            },
+            where=changed,  # most batches only see known users again: leave their rows alone
+        )
+    )
 
 
 def _latest(incoming: Any, stored: Any, incoming_is_newer: Any) -> Any:
@@ -290,20 +357,31 @@ async def _upsert_chats_from_messages(connection: AsyncConnection, records: list
             span[2], span[3] = user_id, m.timestamp
     if not spans:
         return
-    rows = [
-        {"app_id": a, "chat_id": c, "created_at": s[0], "updated_at": s[1], "user_id": s[2]}
-        for (a, c), s in sorted(spans.items())
-    ]
-    new = insert(chats).excluded
-    statement = insert(chats).on_conflict_do_update(
-        index_elements=[chats.c.app_id, chats.c.chat_id],
-        set_={
-            "created_at": func.least(chats.c.created_at, new.created_at),
-            "updated_at": func.greatest(chats.c.updated_at, new.updated_at),
-            "user_id": func.coalesce(chats.c.user_id, new.user_id),
-        },
+    keys = sorted(spans)
+    ordered = [spans[key] for key in keys]
+    rows = _unnest(
+        app_id=(Text(), [app_id for app_id, _ in keys]),
+        chat_id=(Text(), [chat_id for _, chat_id in keys]),
+        created_at=(_TIME, [span[0] for span in ordered]),
+        updated_at=(_TIME, [span[1] for span in ordered]),
+        user_id=(Text(), [span[2] for span in ordered]),
     )
-    await connection.execute(statement, rows)
+    statement = insert(chats).from_select(list(rows.selected_columns.keys()), rows)
+    new = statement.excluded
+    await connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[chats.c.app_id, chats.c.chat_id],
+            set_={
+                "created_at": func.least(chats.c.created_at, new.created_at),
+                "updated_at": func.greatest(chats.c.updated_at, new.updated_at),
+                "user_id": func.coalesce(chats.c.user_id, new.user_id),
+            },
+            where=(new.created_at < chats.c.created_at)
+            | (new.updated_at > chats.c.updated_at)
+            | chats.c.created_at.is_(None)
+            | (chats.c.user_id.is_(None) & new.user_id.is_not(None)),
+        )
+    )
 
 
 async def _upsert_chat_records(connection: AsyncConnection, records: list[Chat]) -> None:

@@ -1,0 +1,312 @@
+"""Ingestion benchmark: events per second through POST /v1/events, and the server's memory.
+
+Builds N demo events (cached in bench/work/ by N and seed), starts `usageql serve` on a fresh
+database as users run it, sends the events as NDJSON batches from C concurrent clients, samples the
+server's resident memory, and records the figures in bench/RESULTS.md.
+
+    python bench/ingest.py --events 1000000            # the recorded run
+    python bench/ingest.py --events 100000 --no-record # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gzip
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import orjson
+import psutil
+from sqlalchemy import text
+
+from usageql.db.engine import asyncpg_url, create_engine
+from usageql.demo.generate import DemoGenerator, DemoOptions
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "bench" / "work"
+RESULTS = ROOT / "bench" / "RESULTS.md"
+DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
+END = datetime(2026, 11, 1, tzinfo=UTC)  # fixed, so cached event files stay valid
+
+
+@dataclass
+class Run:
+    """Everything one run measured."""
+
+    events: int
+    batch: int
+    clients: int
+    gzip: bool
+    workers: int
+    seconds: float = 0.0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    latencies: list[float] = field(default_factory=list)
+    rss_samples: list[tuple[float, int]] = field(default_factory=list)
+    database_bytes: int = 0
+    postgres_version: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds
+
+
+def events_file(events: int, seed: int) -> Path:
+    """NDJSON of `events` demo records (messages, chats and ratings), made once and cached."""
+    path = WORK / f"events-{events}-{seed}.ndjson"
+    if path.exists():
+        return path
+    WORK.mkdir(parents=True, exist_ok=True)
+    print(f"bench: generating {events:,} events into {path} ...", file=sys.stderr)
+    partial = path.with_suffix(".partial")
+    written = 0
+    # The demo counts messages; chats and ratings add about 20%: ask for fewer messages.
+    options = DemoOptions(messages=int(events / 1.19), days=90, apps=4, users=3000, seed=seed,
+                          end=END)  # fmt: skip
+    with partial.open("wb") as out:
+        for batch, _ in DemoGenerator(options, batch_size=10_000).batches():
+            for record in batch:
+                if written == events:
+                    break
+                out.write(orjson.dumps(record) + b"\n")
+                written += 1
+    if written < events:
+        raise SystemExit(f"bench: the generator made only {written:,} events")
+    partial.rename(path)
+    return path
+
+
+def batches(path: Path, size: int, compress: bool) -> tuple[list[bytes], int]:
+    """The file as request bodies of `size` lines each, and how many lines are messages."""
+    bodies: list[bytes] = []
+    lines: list[bytes] = []
+    messages = 0
+    with path.open("rb") as source:
+        for line in source:
+            messages += b'"type":' not in line
+            lines.append(line)
+            if len(lines) == size:
+                bodies.append(b"".join(lines))
+                lines = []
+    if lines:
+        bodies.append(b"".join(lines))
+    return ([gzip.compress(b, 1) for b in bodies] if compress else bodies), messages
+
+
+async def create_database(server_url: str) -> str:
+    name = f"usageql_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server_url, pool_size=1).execution_options(isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        quoted = admin.dialect.identifier_preparer.quote(name)
+        await connection.execute(text(f"CREATE DATABASE {quoted}"))
+    await admin.dispose()
+    return asyncpg_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_database(server_url: str, url: str) -> None:
+    name = asyncpg_url(url).database or ""
+    admin = create_engine(server_url, pool_size=1).execution_options(isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        quoted = admin.dialect.identifier_preparer.quote(name)
+        await connection.execute(text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
+    await admin.dispose()
+
+
+async def database_facts(url: str) -> tuple[int, str, int]:
+    engine = create_engine(url, pool_size=1)
+    async with engine.connect() as connection:
+        size = int(await connection.scalar(text("SELECT pg_database_size(current_database())")))
+        version = str(await connection.scalar(text("SHOW server_version")))
+        stored = int(await connection.scalar(text("SELECT count(*) FROM messages")))
+    await engine.dispose()
+    return size, version, stored
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DATABASE_URL": url, "USAGEQL_PORT": str(port)}
+    env.setdefault("USAGEQL_LOG_LEVEL", "warning")
+    if workers > 1:
+        env["USAGEQL_WORKERS"] = str(workers)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "usageql", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    server.kill()
+    raise SystemExit("bench: the server did not become ready")
+
+
+async def sample_memory(pid: int, run: Run, stop: asyncio.Event, started: float) -> None:
+    """The server's resident memory: its process and its workers, together."""
+    process = psutil.Process(pid)
+    while not stop.is_set():
+        rss = sum(p.memory_info().rss for p in [process, *process.children(recursive=True)])
+        run.rss_samples.append((time.perf_counter() - started, rss))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.25)
+
+
+async def send(run: Run, bodies: list[bytes], port: int, server_pid: int) -> None:
+    headers = {"content-type": "application/x-ndjson"}
+    if run.gzip:
+        headers["content-encoding"] = "gzip"
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    # No keep-alive: each request is accepted anew, so the kernel spreads them over the workers.
+    limits = httpx.Limits(max_connections=run.clients, max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits,
+                                 timeout=300) as client:  # fmt: skip
+
+        async def worker() -> None:
+            while not queue.empty():
+                body = queue.get_nowait()
+                began = time.perf_counter()
+                response = await client.post("/v1/events", content=body, headers=headers)
+                run.latencies.append(time.perf_counter() - began)
+                if response.status_code != 200:
+                    raise SystemExit(f"bench: {response.status_code} {response.text[:300]}")
+                answer = response.json()
+                run.accepted += answer["accepted"]
+                run.duplicates += answer["duplicates"]
+                run.rejected += len(answer["rejected"])
+
+        stop = asyncio.Event()
+        started = time.perf_counter()
+        sampler = asyncio.create_task(sample_memory(server_pid, run, stop, started))
+        await asyncio.gather(*(worker() for _ in range(run.clients)))
+        run.seconds = time.perf_counter() - started
+        stop.set()
+        await sampler
+
+
+def machine() -> str:
+    memory = psutil.virtual_memory().total / 2**30
+    return (
+        f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}),"
+        f" {memory:.0f} GiB, Python {platform.python_version()}"
+    )
+
+
+def report(run: Run, command: str) -> str:
+    mib = 2**20
+    rss = [r for _, r in run.rss_samples]
+    quarter = max(len(rss) // 4, 1)
+    latencies = sorted(run.latencies)
+    p50 = statistics.median(latencies)
+    p95 = latencies[int(len(latencies) * 0.95) - 1] if len(latencies) > 1 else latencies[0]
+    verdict = "met" if run.rate >= 50_000 else f"missed by {50_000 - run.rate:,.0f} events/s"
+    flat = "flat" if max(rss[-quarter:]) <= max(rss[:quarter]) * 1.25 else "growing"
+    return "\n".join(
+        [
+            "## Ingestion: POST /v1/events",
+            "",
+            f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}; PostgreSQL"
+            f" {run.postgres_version} on the same machine; `usageql serve` with default"
+            " settings but for `--workers`.",
+            f"Command: `{command}`",
+            "",
+            "| figure | value |",
+            "|---|---|",
+            f"| events sent (messages, chats, ratings) | {run.events:,} |",
+            f"| batch size, concurrent clients, gzip, server workers | {run.batch:,},"
+            f" {run.clients}, {'yes' if run.gzip else 'no'}, {run.workers} |",
+            f"| accepted, duplicates, rejected | {run.accepted:,}, {run.duplicates:,},"
+            f" {run.rejected:,} |",
+            f"| wall time | {run.seconds:.1f} s |",
+            f"| **throughput** | **{run.rate:,.0f} events/s** (target 50,000: {verdict}) |",
+            f"| request latency p50 / p95 | {p50 * 1000:.0f} ms / {p95 * 1000:.0f} ms |",
+            f"| server RSS first quarter / last quarter / peak | {max(rss[:quarter]) / mib:.0f}"
+            f" / {max(rss[-quarter:]) / mib:.0f} / {max(rss) / mib:.0f} MiB ({flat}) |",
+            f"| database size after | {run.database_bytes / mib:,.0f} MiB |",
+            "",
+        ]
+    )
+
+
+def record(section: str) -> None:
+    """Replace the ingestion section of RESULTS.md, keeping the others."""
+    start, end = "<!-- ingest:start -->", "<!-- ingest:end -->"
+    block = f"{start}\n{section}{end}\n"
+    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
+    if start in current:
+        before, rest = current.split(start, 1)
+        current = before + block + rest.split(end, 1)[1].lstrip("\n")
+    else:
+        current = current.rstrip("\n") + "\n\n" + block
+    RESULTS.write_text(current)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--gzip", action="store_true", help="send gzip-compressed bodies")
+    parser.add_argument("--workers", type=int, default=1, help="usageql serve --workers")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--server-url", default=os.environ.get("TEST_DATABASE_URL", DEFAULT_SERVER))
+    parser.add_argument("--no-record", action="store_true", help="print, do not write RESULTS.md")
+    args = parser.parse_args()
+
+    path = events_file(args.events, args.seed)
+    bodies, messages = batches(path, args.batch, args.gzip)
+    url = await create_database(args.server_url)
+    port = free_port()
+    server = start_server(url, port, args.workers)
+    run = Run(
+        events=args.events,
+        batch=args.batch,
+        clients=args.clients,
+        gzip=args.gzip,
+        workers=args.workers,
+    )
+    try:
+        print(f"bench: sending {args.events:,} events in {len(bodies)} requests", file=sys.stderr)
+        await send(run, bodies, port, server.pid)
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(60)
+    run.database_bytes, run.postgres_version, stored = await database_facts(url)
+    await drop_database(args.server_url, url)
+    if stored != messages or run.rejected or run.duplicates:
+        raise SystemExit(f"bench: stored {stored:,} of {messages:,} messages; see the server")
+    command = "python bench/ingest.py " + " ".join(sys.argv[1:])
+    section = report(run, command.strip())
+    print(section)
+    if not args.no_record:
+        record(section)
+        print(f"bench: recorded in {RESULTS}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

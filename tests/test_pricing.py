@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from usageql.ingest.pricing import BUILTIN_PRICES, Price
+import pytest
+
+from usageql.ingest.price_table import PriceEntry, PriceError, parse_price_entries
+from usageql.ingest.pricing import BUILTIN_PRICES, Price, PriceBook, model_aliases
 from usageql.ingest.records import Usage
 
 
@@ -32,3 +35,47 @@ def test_builtin_prices_are_consistent() -> None:
         assert price.output >= price.input > 0, model
         if price.cache_read is not None:
             assert price.cache_read < price.input, model
+
+
+def test_model_aliases_cover_provider_prefixes_and_date_suffixes() -> None:
+    assert model_aliases("openai/gpt-4o-2024-08-06") == [
+        "openai/gpt-4o-2024-08-06",
+        "gpt-4o-2024-08-06",
+        "openai/gpt-4o",
+        "gpt-4o",
+    ]
+    assert model_aliases("claude-sonnet-4-20250514") == [
+        "claude-sonnet-4-20250514",
+        "claude-sonnet-4",
+    ]
+
+
+def test_app_prices_override_prices_for_every_app_which_override_builtin_ones() -> None:
+    cheap, dear = Price(Decimal(1), Decimal(1)), Price(Decimal(9), Decimal(9))
+    book = PriceBook(entries={("vip", "gpt-4o"): cheap, ("*", "gpt-4o"): dear})
+    assert book.lookup("vip", "gpt-4o") is cheap
+    assert book.lookup("other", "gpt-4o-2024-08-06") is dear
+    assert book.lookup("other", "gpt-4o-mini") is BUILTIN_PRICES["gpt-4o-mini"]
+    assert book.lookup("other", "my-finetune") is None
+    usage = Usage(input=1_000_000, output=0)
+    assert book.cost("vip", "gpt-4o", usage) == Decimal(1)
+    assert book.cost("vip", None, usage) is None
+
+
+def test_price_files_are_validated_entry_by_entry() -> None:
+    entries = parse_price_entries({"m": {"input": 1, "output": "2.5", "cache_read": ""}})
+    assert entries == [PriceEntry(model="m", price=Price(Decimal(1), Decimal("2.5")))]
+    bad = {
+        "x": ({"m": {"input": 1}}, "prices.m.output: required (USD per million tokens)"),
+        "y": ([{"model": "m", "input": 1, "output": 1, "nope": 1}], "prices[0]: unknown field"),
+        "z": ({"m": {"input": "cheap", "output": 1}}, "prices.m.input: expected a number"),
+        "w": (
+            [{"model": "m", "input": 1, "output": 1}, {"model": "m", "input": 2, "output": 2}],
+            "prices: m (app *) is priced twice",
+        ),
+        "v": ({"m": {"input": 1, "output": 1, "app": "a b"}}, "prices.m.app: not an app id"),
+    }
+    for raw, message in bad.values():
+        with pytest.raises(PriceError) as raised:
+            parse_price_entries(raw)
+        assert str(raised.value).startswith(message)

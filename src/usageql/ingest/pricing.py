@@ -115,9 +115,19 @@ class PriceBook:
 
     entries: Mapping[tuple[str, str], Price]
     builtin: Mapping[str, Price] = field(default_factory=lambda: BUILTIN_PRICES)
+    # Answers already looked up: a batch names few (app, model) pairs many times over.
+    _found: dict[tuple[str, str], Price | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def lookup(self, app: str, model: str) -> Price | None:
         """The price of `model` for `app`, or None when it has none."""
+        key = (app, model)
+        if key not in self._found:
+            self._found[key] = self._search(app, model)
+        return self._found[key]
+
+    def _search(self, app: str, model: str) -> Price | None:
         for name in model_aliases(model):
             for key in ((app, name), (ANY_APP, name)):
                 price = self.entries.get(key)

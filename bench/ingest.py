@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import gzip
 import os
-import platform
 import signal
 import socket
 import statistics
@@ -32,12 +31,12 @@ import orjson
 import psutil
 from sqlalchemy import text
 
+from results import machine, record_section
 from usageql.db.engine import asyncpg_url, create_engine
 from usageql.demo.generate import DemoGenerator, DemoOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / "work"
-RESULTS = ROOT / "bench" / "RESULTS.md"
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
 END = datetime(2026, 11, 1, tzinfo=UTC)  # fixed, so cached event files stay valid
 
@@ -209,14 +208,6 @@ async def send(run: Run, bodies: list[bytes], port: int, server_pid: int) -> Non
         await sampler
 
 
-def machine() -> str:
-    memory = psutil.virtual_memory().total / 2**30
-    return (
-        f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}),"
-        f" {memory:.0f} GiB, Python {platform.python_version()}"
-    )
-
-
 def report(run: Run, command: str) -> str:
     mib = 2**20
     rss = [r for _, r in run.rss_samples]
@@ -251,19 +242,6 @@ def report(run: Run, command: str) -> str:
             "",
         ]
     )
-
-
-def record(section: str) -> None:
-    """Replace the ingestion section of RESULTS.md, keeping the others."""
-    start, end = "<!-- ingest:start -->", "<!-- ingest:end -->"
-    block = f"{start}\n{section}{end}\n"
-    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    if start in current:
-        before, rest = current.split(start, 1)
-        current = before + block + rest.split(end, 1)[1].lstrip("\n")
-    else:
-        current = current.rstrip("\n") + "\n\n" + block
-    RESULTS.write_text(current)
 
 
 async def main() -> None:
@@ -304,8 +282,7 @@ async def main() -> None:
     section = report(run, command.strip())
     print(section)
     if not args.no_record:
-        record(section)
-        print(f"bench: recorded in {RESULTS}", file=sys.stderr)
+        record_section("ingest", section)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ stored even when others in the batch are rejected; every rejection is reported w
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Literal
 
 import orjson
@@ -126,6 +127,8 @@ class Ingestor:
         feedback_locations: list[Location] = []
         rejected: list[Rejection] = []
         options = self.options
+        if options.now is None:  # one clock reading per batch, not one per record
+            options = replace(options, now=datetime.now(UTC))
         for location, item in records:
             raw = item
             if type(item) is bytes:  # an undecoded NDJSON line

@@ -6,10 +6,12 @@ from pathlib import Path
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.app_client import app_client
 from tests.factories import T0, message
 from tests.graphql_client import graphql
 from tests.sqlcount import count_statements
 from usageql import __version__
+from usageql.config import Settings
 from usageql.db.migrate import head_revision
 from usageql.ingest.records import Batch
 from usageql.ingest.write import write_batch
@@ -104,14 +106,9 @@ async def test_graphiql_is_served_to_browsers_with_its_assets_local(
 
 
 async def test_graphiql_can_be_turned_off(database_url: str, tmp_path: Path) -> None:
-    from usageql.app import create_app  # noqa: PLC0415
-    from usageql.config import Settings  # noqa: PLC0415
-
-    app = create_app(Settings(database_url=database_url, data_dir=tmp_path, graphiql=False))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            response = await client.get("/graphql", headers={"accept": "text/html"})
+    settings = Settings(database_url=database_url, data_dir=tmp_path, graphiql=False)
+    async with app_client(settings) as client:
+        response = await client.get("/graphql", headers={"accept": "text/html"})
     assert response.status_code == 404
 
 

@@ -2,14 +2,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 
-from usageql.app import create_app
+from tests.app_client import app_client
 from usageql.config import Settings
 from usageql.db.migrate import head_revision
 from usageql.logs import JsonFormatter
@@ -27,19 +25,11 @@ async def test_readyz_reports_the_schema_revision(client: httpx.AsyncClient) -> 
     assert response.json() == {"status": "ready", "revision": head_revision()}
 
 
-async def _client_for(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app: Starlette = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            yield client
-
-
 async def test_readyz_is_503_with_the_fix_when_migrations_are_missing(
     empty_database_url: str, tmp_path: Path
 ) -> None:
     settings = Settings(database_url=empty_database_url, data_dir=tmp_path, migrate_on_start=False)
-    async for client in _client_for(settings):
+    async with app_client(settings) as client:
         response = await client.get("/readyz")
         assert response.status_code == 503
         body = response.json()
@@ -52,7 +42,7 @@ async def test_readyz_is_503_when_the_database_is_unreachable(tmp_path: Path) ->
     # Port 1 on loopback: nothing listens there, so the connection is refused at once.
     url = "postgresql://postgres@127.0.0.1:1/nothing"
     settings = Settings(database_url=url, data_dir=tmp_path, migrate_on_start=False)
-    async for client in _client_for(settings):
+    async with app_client(settings) as client:
         assert (await client.get("/healthz")).status_code == 200
         response = await client.get("/readyz")
         assert response.status_code == 503

@@ -15,9 +15,8 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.applications import Starlette
 
-from usageql.app import create_app
+from tests.app_client import app_client
 from usageql.config import Settings
 from usageql.db.tables import feedback, messages, users
 from usageql.ingest.parse import ParseOptions
@@ -149,11 +148,8 @@ async def small_limits(database_url: str, tmp_path: Path) -> AsyncIterator[httpx
         max_batch_records=5,
         content_preview_chars=10,
     )
-    app: Starlette = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            yield client
+    async with app_client(settings) as client:
+        yield client
 
 
 async def test_oversized_bodies_get_413_and_store_nothing(

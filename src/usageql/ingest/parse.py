@@ -186,11 +186,11 @@ def parse_usage(raw: object) -> Usage:
     if not isinstance(raw, Mapping):
         raise RecordError("usage", f"expected an object of token counts, got {_kind(raw)}")
     if "prompt_tokens" in raw or "completion_tokens" in raw:
-        usage = _openai_chat_usage(raw)
+        usage = _openai_usage(raw, "prompt_tokens", "completion_tokens")
     elif "cache_read_input_tokens" in raw or "cache_creation_input_tokens" in raw:
         usage = _anthropic_usage(raw)
     elif "input_tokens_details" in raw or "output_tokens_details" in raw:
-        usage = _openai_responses_usage(raw)
+        usage = _openai_usage(raw, "input_tokens", "output_tokens")
     else:
         usage = Usage(
             input=_tokens(raw, "input_tokens"),
@@ -220,25 +220,16 @@ def parse_usage(raw: object) -> Usage:
     return usage
 
 
-def _openai_chat_usage(raw: Mapping[str, Any]) -> Usage:
-    prompt = _details(raw, "prompt_tokens_details")
-    completion = _details(raw, "completion_tokens_details")
+def _openai_usage(raw: Mapping[str, Any], input_name: str, output_name: str) -> Usage:
+    """OpenAI's shapes: chat completions (prompt/completion) and responses (input/output).
+    Cached tokens are part of the input; reasoning tokens are part of the output."""
+    input_details = _details(raw, f"{input_name}_details")
+    output_details = _details(raw, f"{output_name}_details")
     return Usage(
-        input=_tokens(raw, "prompt_tokens"),
-        output=_tokens(raw, "completion_tokens"),
-        cache_read=_tokens(prompt, "cached_tokens", "usage.prompt_tokens_details"),
-        reasoning=_tokens(completion, "reasoning_tokens", "usage.completion_tokens_details"),
-    )
-
-
-def _openai_responses_usage(raw: Mapping[str, Any]) -> Usage:
-    input_details = _details(raw, "input_tokens_details")
-    output_details = _details(raw, "output_tokens_details")
-    return Usage(
-        input=_tokens(raw, "input_tokens"),
-        output=_tokens(raw, "output_tokens"),
-        cache_read=_tokens(input_details, "cached_tokens", "usage.input_tokens_details"),
-        reasoning=_tokens(output_details, "reasoning_tokens", "usage.output_tokens_details"),
+        input=_tokens(raw, input_name),
+        output=_tokens(raw, output_name),
+        cache_read=_tokens(input_details, "cached_tokens", f"usage.{input_name}_details"),
+        reasoning=_tokens(output_details, "reasoning_tokens", f"usage.{output_name}_details"),
     )
 
 

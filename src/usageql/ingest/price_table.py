@@ -170,13 +170,7 @@ async def list_prices(connection: AsyncConnection, *, builtin: bool = True) -> l
             entry=PriceEntry(
                 model=row.model,
                 app=row.app_id,
-                price=Price(
-                    input=row.input,
-                    output=row.output,
-                    cache_read=row.cache_read,
-                    cache_write=row.cache_write,
-                    reasoning=row.reasoning,
-                ),
+                price=Price.from_row(row),
             ),
             source="configured",
         )

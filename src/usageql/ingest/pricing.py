@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,6 +26,17 @@ class Price:
     cache_read: Decimal | None = None
     cache_write: Decimal | None = None
     reasoning: Decimal | None = None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Price:
+        """A price from a row of the `prices` table."""
+        return cls(
+            input=row.input,
+            output=row.output,
+            cache_read=row.cache_read,
+            cache_write=row.cache_write,
+            reasoning=row.reasoning,
+        )
 
     def cost(self, usage: Usage) -> Decimal:
         """The USD cost of `usage` (input includes cache tokens; output includes reasoning)."""
@@ -151,15 +163,4 @@ _TEN_DECIMALS = Decimal("1e-10")
 async def load_price_book(connection: AsyncConnection) -> PriceBook:
     """The operators' prices from the database, over the built-in table."""
     rows = (await connection.execute(select(prices))).all()
-    return PriceBook(
-        entries={
-            (row.app_id, row.model): Price(
-                input=row.input,
-                output=row.output,
-                cache_read=row.cache_read,
-                cache_write=row.cache_write,
-                reasoning=row.reasoning,
-            )
-            for row in rows
-        }
-    )
+    return PriceBook(entries={(row.app_id, row.model): Price.from_row(row) for row in rows})

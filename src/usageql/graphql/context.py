@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import strawberry
 from starlette.requests import Request
@@ -11,6 +11,7 @@ from starlette.websockets import WebSocket
 
 from usageql.config import Settings
 from usageql.db.database import Database
+from usageql.graphql.loaders import UsageLoader
 
 
 @dataclass
@@ -21,6 +22,11 @@ class Context:
     database: Database
     request: Request | WebSocket
     response: Response | WebSocket | None
+    usage: UsageLoader = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Created per request: answers are never shared between requests.
+        self.usage = UsageLoader(self.database.engine)
 
 
 Info = strawberry.Info[Context, None]

@@ -13,10 +13,11 @@ from usageql.graphql.ingest import IngestMutation
 from usageql.graphql.prices import PricesMutation, PricesQuery
 from usageql.graphql.scalars import SCALARS
 from usageql.graphql.server import ServerQuery
+from usageql.graphql.usage import UsageQuery
 
 
 @strawberry.type(description="The root of every read.")
-class Query(ServerQuery, AppsQuery, PricesQuery):
+class Query(UsageQuery, ServerQuery, AppsQuery, PricesQuery):
     pass
 
 

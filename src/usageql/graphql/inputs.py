@@ -1,0 +1,163 @@
+"""Arguments shared by the analytics fields: filters, orderings, enums, and their checks."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import strawberry
+
+from usageql.graphql.ingest import RequestStatus
+from usageql.query import model
+
+MAX_LIMIT = 1000
+
+
+@strawberry.enum(description="Calendar buckets in the requested time zone (weeks are ISO weeks).")
+class Granularity(enum.Enum):
+    HOUR = "hour"
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
+@strawberry.enum(description="What events can be broken down by.")
+class Dimension(enum.Enum):
+    APP = "app"
+    MODEL = "model"
+    PROVIDER = "provider"
+    USER = "user"
+    CHAT = "chat"
+    TAG = "tag"
+    SOURCE = "source"
+    API_KEY = "api_key"
+    STATUS = "status"
+    ROLE = "role"
+
+
+@strawberry.enum(description="Metrics rows can be ordered by.")
+class Metric(enum.Enum):
+    MESSAGES = "messages"
+    REQUESTS = "requests"
+    SUCCESSFUL_REQUESTS = "successful_requests"
+    FAILED_REQUESTS = "failed_requests"
+    INPUT_TOKENS = "input_tokens"
+    OUTPUT_TOKENS = "output_tokens"
+    CACHE_READ_TOKENS = "cache_read_tokens"
+    CACHE_WRITE_TOKENS = "cache_write_tokens"
+    REASONING_TOKENS = "reasoning_tokens"
+    TOTAL_TOKENS = "total_tokens"
+    SPEND = "spend"
+    USERS = "users"
+    CHATS = "chats"
+    MODELS = "models"
+
+
+@strawberry.enum(description="Sort direction.")
+class SortDirection(enum.Enum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+@strawberry.input(
+    description="Order rows by a metric; ties are broken by the row's key, ascending."
+)
+class MetricOrder:
+    metric: Metric = strawberry.field(description="The metric to order by.")
+    direction: SortDirection = strawberry.field(
+        default=SortDirection.DESC, description="DESC (default): largest first."
+    )
+
+
+@strawberry.input(description="Events whose metadata `key` has one of `values` (as text).")
+class MetadataMatch:
+    key: str = strawberry.field(description="The metadata key.")
+    values: list[str] = strawberry.field(description="Any of these values matches.")
+
+
+@strawberry.input(
+    description="Which events count. Every field is optional; lists match any of their values; "
+    "all fields given must hold."
+)
+class UsageFilter:
+    from_: datetime | None = strawberry.field(
+        default=None, name="from", description="Inclusive start (ISO 8601 with offset)."
+    )
+    to: datetime | None = strawberry.field(default=None, description="Exclusive end.")
+    apps: list[str] | None = strawberry.field(default=None, description="App ids.")
+    models: list[str] | None = strawberry.field(default=None, description="Models.")
+    providers: list[str] | None = strawberry.field(default=None, description="Providers.")
+    users: list[str] | None = strawberry.field(default=None, description="User ids.")
+    chats: list[str] | None = strawberry.field(default=None, description="Chat ids.")
+    api_keys: list[str] | None = strawberry.field(default=None, description="Gateway key ids.")
+    sources: list[str] | None = strawberry.field(default=None, description="Sources.")
+    tags: list[str] | None = strawberry.field(
+        default=None, description="Events carrying any of these tags."
+    )
+    tag_contains: str | None = strawberry.field(
+        default=None, description="Case-insensitive substring of one of an event's tags."
+    )
+    status: RequestStatus | None = strawberry.field(default=None, description="Request status.")
+    metadata: list[MetadataMatch] | None = strawberry.field(
+        default=None, description="Metadata matches; all must hold."
+    )
+
+
+class ArgumentError(ValueError):
+    """An argument a client sent cannot be used; the message names it."""
+
+
+def to_filter(value: UsageFilter | None, argument: str = "filter") -> model.Filter | None:
+    """The query model's Filter for a `UsageFilter` argument (None when absent)."""
+    if value is None:
+        return None
+    for name, moment in (("from", value.from_), ("to", value.to)):
+        if moment is not None and moment.tzinfo is None:
+            raise ArgumentError(f"{argument}.{name}: needs a UTC offset, e.g. Z or +02:00")
+    if value.from_ is not None and value.to is not None and value.from_ > value.to:
+        raise ArgumentError(
+            f"{argument}: from ({value.from_.isoformat()}) is after to ({value.to.isoformat()})"
+        )
+    lists = {
+        model.Dimension.APP: value.apps,
+        model.Dimension.MODEL: value.models,
+        model.Dimension.PROVIDER: value.providers,
+        model.Dimension.USER: value.users,
+        model.Dimension.CHAT: value.chats,
+        model.Dimension.API_KEY: value.api_keys,
+        model.Dimension.SOURCE: value.sources,
+        model.Dimension.TAG: value.tags,
+        model.Dimension.STATUS: None if value.status is None else [value.status.value],
+    }
+    metadata = []
+    for match in value.metadata or []:
+        if not match.key or len(match.key) > 64:
+            raise ArgumentError(f"{argument}.metadata.key: must be 1 to 64 characters")
+        metadata.append((match.key, tuple(match.values)))
+    return model.Filter(
+        start=value.from_,
+        end=value.to,
+        values=tuple(
+            (dimension, tuple(dict.fromkeys(values)))
+            for dimension, values in sorted(lists.items(), key=lambda item: item[0].value)
+            if values is not None
+        ),
+        tag_contains=() if not value.tag_contains else (value.tag_contains,),
+        metadata=tuple(sorted(metadata)),
+    )
+
+
+def to_order(value: MetricOrder | None, default: model.Metric) -> model.Order:
+    """The ordering a list asks for, or its default (largest first)."""
+    if value is None:
+        return model.Order(default)
+    return model.Order(model.Metric(value.metric.value), value.direction is SortDirection.DESC)
+
+
+def checked_limit(value: int, argument: str = "limit") -> int:
+    """`value` when it is 1 to MAX_LIMIT, else an error naming the argument."""
+    if not 1 <= value <= MAX_LIMIT:
+        raise ArgumentError(f"{argument}: must be between 1 and {MAX_LIMIT}, got {value}")
+    return value

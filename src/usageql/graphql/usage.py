@@ -1,0 +1,296 @@
+"""`Query.usage` and the `Usage` scope: every field is a question asked in the scope, and every
+row carries `usage`, the scope narrowed to the row, so breakdowns nest to any depth."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.types.nodes import Selection
+
+from usageql.graphql.context import Info
+from usageql.graphql.inputs import (
+    Dimension,
+    Granularity,
+    MetricOrder,
+    UsageFilter,
+    checked_limit,
+    to_filter,
+    to_order,
+)
+from usageql.graphql.loaders import Ask
+from usageql.graphql.metrics import Metrics, child, selected, wanted
+from usageql.query import model
+from usageql.query.execute import Row
+from usageql.query.time import bucket_end, buckets, span, zone
+
+
+def _selections(info: Info) -> list[Selection]:
+    return list(info.selected_fields[0].selections)
+
+
+@strawberry.type(description="A time bucket of a series.")
+class TimeBucket:
+    start: datetime = strawberry.field(description="Inclusive start, at local midnight etc.")
+    end: datetime = strawberry.field(description="Exclusive end (23 or 25 h later on DST days).")
+    metrics: Metrics = strawberry.field(description="Metrics over the bucket.")
+    usage: Usage = strawberry.field(description="The scope narrowed to this bucket.")
+
+
+@strawberry.type(description="A model's usage.")
+class ModelUsage:
+    model: str = strawberry.field(description="The model, as applications name it.")
+    provider: str | None = strawberry.field(description="Its provider, when reported.")
+    metrics: Metrics = strawberry.field(description="Metrics over the model's events.")
+    usage: Usage = strawberry.field(description="The scope narrowed to this model.")
+
+
+@strawberry.type(description="A request tag's usage (an event counts for each of its tags).")
+class TagUsage:
+    tag: str = strawberry.field(description="The tag.")
+    metrics: Metrics = strawberry.field(description="Metrics over events carrying the tag.")
+    usage: Usage = strawberry.field(description="The scope narrowed to this tag.")
+
+
+@strawberry.type(description="An app's usage.")
+class AppUsage:
+    app: str = strawberry.field(description="The app id.")
+    metrics: Metrics = strawberry.field(description="Metrics over the app's events.")
+    usage: Usage = strawberry.field(description="The scope narrowed to this app.")
+
+
+@strawberry.type(description="One key of a breakdown row.")
+class DimensionKey:
+    dimension: str = strawberry.field(description="A Dimension name, or metadata.KEY.")
+    value: str | None = strawberry.field(description="The value; null when events lack it.")
+
+
+@strawberry.type(description="A row of a breakdown by several dimensions.")
+class BreakdownRow:
+    keys: list[DimensionKey] = strawberry.field(description="The row's key, one per dimension.")
+    metrics: Metrics = strawberry.field(description="Metrics over the row's events.")
+    usage: Usage = strawberry.field(description="The scope narrowed to this row.")
+
+
+def _row_metrics(selections: list[Selection]) -> frozenset[model.Metric]:
+    return wanted(child(selections, "metrics"))
+
+
+async def _rows(
+    info: Info,
+    scope: model.Scope,
+    *,
+    group_by: tuple[model.GroupKey, ...],
+    metrics: frozenset[model.Metric],
+    order: model.Order | None,
+    limit: int | None,
+    exclude_null_keys: bool = True,
+) -> list[Row]:
+    extra = {order.metric} if order is not None else set()
+    question = model.Question(
+        metrics=frozenset(metrics | extra),
+        group_by=group_by,
+        order=order,
+        limit=limit,
+        exclude_null_keys=exclude_null_keys,
+    )
+    rows: list[Row] = await info.context.usage.load(Ask.of(question, scope))
+    return rows
+
+
+@strawberry.type(
+    description="Usage in a scope: the caller's visible events, narrowed by filters "
+    "and by the rows above. Every field may narrow it further with its own filter."
+)
+class Usage:
+    scope: strawberry.Private[model.Scope]
+
+    @strawberry.field(description="Totals over the scope.")
+    async def summary(self, info: Info, filter: UsageFilter | None = None) -> Metrics:
+        metrics = wanted(_selections(info))
+        if not metrics:
+            return Metrics(values={})
+        scope = self.scope.filtered(to_filter(filter))
+        rows = await info.context.usage.load(Ask.of(model.Question(metrics=metrics), scope))
+        return Metrics(values=rows[0].values if rows else {})
+
+    @strawberry.field(
+        description="Metrics per calendar bucket in the scope's time zone. With "
+        "fillGaps, empty buckets across [from, to) (or the data's span) are included."
+    )
+    async def timeseries(
+        self,
+        info: Info,
+        granularity: Granularity,
+        fill_gaps: bool = True,
+        filter: UsageFilter | None = None,
+    ) -> list[TimeBucket]:
+        scope = self.scope.filtered(to_filter(filter))
+        tz = zone(scope.timezone)
+        key = model.TimeBucket(model.Granularity(granularity.value))
+        metrics = _row_metrics(_selections(info)) or frozenset({model.Metric.MESSAGES})
+        rows = await _rows(info, scope, group_by=(key,), metrics=metrics, order=None, limit=None)
+        found = {row.keys[0]: row.values for row in rows}
+        starts: list[datetime] = [start for start in found if isinstance(start, datetime)]
+        if fill_gaps:
+            first, last = span(scope)
+            if starts or (first is not None and last is not None):
+                first = first if first is not None else min(starts)
+                last = last if last is not None else bucket_end(max(starts), key.granularity, tz)
+                starts = list(buckets(first, last, key.granularity, tz))
+        return [
+            TimeBucket(
+                start=start,
+                end=bucket_end(start, key.granularity, tz),
+                metrics=Metrics(values=found.get(start, {})),
+                usage=Usage(scope=scope.narrowed(key, start)),
+            )
+            for start in sorted(starts)
+        ]
+
+    @strawberry.field(description="Usage per model, most messages first by default.")
+    async def models(
+        self,
+        info: Info,
+        order_by: MetricOrder | None = None,
+        limit: int = 50,
+        filter: UsageFilter | None = None,
+    ) -> list[ModelUsage]:
+        scope = self.scope.filtered(to_filter(filter))
+        selections = _selections(info)
+        metrics = _row_metrics(selections)
+        if selected(selections, "provider"):
+            metrics |= {model.Metric.PROVIDER}
+        order = to_order(order_by, model.Metric.MESSAGES)
+        key = model.Dimension.MODEL
+        rows = await _rows(
+            info, scope, group_by=(key,), metrics=metrics, order=order, limit=checked_limit(limit)
+        )
+        return [
+            ModelUsage(
+                model=str(row.keys[0]),
+                provider=row.values.get(model.Metric.PROVIDER),
+                metrics=Metrics(values=row.values),
+                usage=Usage(scope=scope.narrowed(key, row.keys[0])),
+            )
+            for row in rows
+        ]
+
+    @strawberry.field(description="Usage per request tag, most requests first by default.")
+    async def tags(
+        self,
+        info: Info,
+        order_by: MetricOrder | None = None,
+        limit: int = 250,
+        filter: UsageFilter | None = None,
+    ) -> list[TagUsage]:
+        scope = self.scope.filtered(to_filter(filter))
+        order = to_order(order_by, model.Metric.REQUESTS)
+        key = model.Dimension.TAG
+        metrics = _row_metrics(_selections(info))
+        rows = await _rows(
+            info, scope, group_by=(key,), metrics=metrics, order=order, limit=checked_limit(limit)
+        )
+        return [
+            TagUsage(
+                tag=str(row.keys[0]),
+                metrics=Metrics(values=row.values),
+                usage=Usage(scope=scope.narrowed(key, row.keys[0])),
+            )
+            for row in rows
+        ]
+
+    @strawberry.field(description="Usage per app, most messages first by default.")
+    async def apps(
+        self,
+        info: Info,
+        order_by: MetricOrder | None = None,
+        limit: int = 50,
+        filter: UsageFilter | None = None,
+    ) -> list[AppUsage]:
+        scope = self.scope.filtered(to_filter(filter))
+        order = to_order(order_by, model.Metric.MESSAGES)
+        key = model.Dimension.APP
+        metrics = _row_metrics(_selections(info))
+        rows = await _rows(
+            info, scope, group_by=(key,), metrics=metrics, order=order, limit=checked_limit(limit)
+        )
+        return [
+            AppUsage(
+                app=str(row.keys[0]),
+                metrics=Metrics(values=row.values),
+                usage=Usage(scope=scope.narrowed(key, row.keys[0])),
+            )
+            for row in rows
+        ]
+
+    @strawberry.field(
+        description="Usage per combination of dimensions and metadata keys; "
+        "events lacking a key form a row with a null value."
+    )
+    async def breakdown(
+        self,
+        info: Info,
+        *,
+        by: list[Dimension],
+        metadata_keys: list[str] | None = None,
+        order_by: MetricOrder | None = None,
+        limit: int = 100,
+        filter: UsageFilter | None = None,
+    ) -> list[BreakdownRow]:
+        keys: list[model.GroupKey] = [model.Dimension(d.value) for d in by]
+        for name in metadata_keys or []:
+            if not name or len(name) > 64:
+                raise ValueError("metadataKeys: each key must be 1 to 64 characters")
+            keys.append(model.MetadataKey(name))
+        if not keys or len(keys) > 5:
+            raise ValueError("by: give 1 to 5 dimensions and metadata keys in all")
+        scope = self.scope.filtered(to_filter(filter))
+        order = to_order(order_by, model.Metric.MESSAGES)
+        metrics = _row_metrics(_selections(info))
+        rows = await _rows(
+            info,
+            scope,
+            group_by=tuple(keys),
+            metrics=metrics,
+            order=order,
+            limit=checked_limit(limit),
+            exclude_null_keys=False,
+        )
+        result = []
+        for row in rows:
+            narrowed = scope
+            for key, value in zip(keys, row.keys, strict=True):
+                narrowed = narrowed.narrowed(key, value)
+            result.append(
+                BreakdownRow(
+                    keys=[
+                        DimensionKey(dimension=_key_name(k), value=None if v is None else str(v))
+                        for k, v in zip(keys, row.keys, strict=True)
+                    ],
+                    metrics=Metrics(values=row.values),
+                    usage=Usage(scope=narrowed),
+                )
+            )
+        return result
+
+
+def _key_name(key: model.GroupKey) -> str:
+    if isinstance(key, model.Dimension):
+        return key.name
+    if isinstance(key, model.MetadataKey):
+        return f"metadata.{key.key}"
+    return key.granularity.name
+
+
+@strawberry.type
+class UsageQuery:
+    @strawberry.field(
+        description="The usage visible to the caller, narrowed by filter. timezone "
+        "(IANA) decides where days, weeks and months begin for everything below."
+    )
+    def usage(self, filter: UsageFilter | None = None, timezone: str = "UTC") -> Usage:
+        zone(timezone)  # reject unknown names here, with the argument named
+        return Usage(
+            scope=model.Scope(filter=to_filter(filter) or model.Filter(), timezone=timezone)
+        )

@@ -1,0 +1,2 @@
+"""The query layer: model (what to compute), catalog (what each metric and dimension means),
+compile (the SQL), execute (running it)."""

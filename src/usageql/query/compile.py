@@ -1,0 +1,197 @@
+"""The compiler: a Question asked in many sibling scopes becomes ONE SQLAlchemy Select. Pure.
+
+Sibling scopes differ only in their narrowing values (the 20 models of a list, the 90 days of a
+series). The statement filters each narrowing key with `= ANY(:values)` (a time range for time
+buckets), groups by the narrowing keys and the question's own keys, and, when the question has a
+limit, ranks rows within each narrowed scope with row_number(). Values are always bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    literal,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from usageql.db.tables import messages
+from usageql.query.catalog import DIMENSIONS, METRICS, TAG
+from usageql.query.model import (
+    Dimension,
+    Filter,
+    GroupKey,
+    MetadataKey,
+    Metric,
+    Question,
+    TimeBucket,
+)
+from usageql.query.time import bucket_end
+
+m = messages.c
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """A statement and how to read its rows: narrowing keys, group keys, then metrics."""
+
+    statement: Select[Any]
+    narrow_keys: tuple[GroupKey, ...]
+    group_keys: tuple[GroupKey, ...]
+    metrics: tuple[Metric, ...]
+
+
+def key_sql(key: GroupKey, timezone: str) -> ColumnElement[Any]:
+    """The SQL value of a group key for one event (the unnested tag for TAG)."""
+    if isinstance(key, Dimension):
+        return DIMENSIONS[key]
+    if isinstance(key, MetadataKey):
+        value: ColumnElement[Any] = m.metadata[key.key].astext
+        return value
+    if key.granularity.value == "hour":
+        # The instant less its local minutes (see time.bucket_start): exact in every zone.
+        local_minutes = cast(func.extract("minute", func.timezone(timezone, m.ts)), Integer)
+        return func.date_trunc("minute", m.ts) - func.make_interval(0, 0, 0, 0, 0, local_minutes)
+    return func.date_trunc(key.granularity.value, m.ts, timezone)
+
+
+def compile_question(
+    question: Question,
+    filter: Filter,
+    timezone: str,
+    narrow_keys: tuple[GroupKey, ...] = (),
+    narrow_values: Sequence[tuple[str | datetime | None, ...]] = (),
+) -> Compiled:
+    """One statement answering `question` for every tuple of `narrow_values`."""
+    keys = (*narrow_keys, *question.group_by)
+    unnests_tags = Dimension.TAG in keys
+    metrics = tuple(sorted(question.metrics, key=lambda metric: metric.value))
+    narrow_labels = [f"n{i}" for i in range(len(narrow_keys))]
+    group_labels = [f"g{i}" for i in range(len(question.group_by))]
+    columns = [
+        *(
+            key_sql(k, timezone).label(label)
+            for k, label in zip(narrow_keys, narrow_labels, strict=True)
+        ),
+        *(
+            key_sql(k, timezone).label(label)
+            for k, label in zip(question.group_by, group_labels, strict=True)
+        ),
+        *(METRICS[metric].sql().label(metric.value) for metric in metrics),
+    ]
+    conditions = filter_sql(filter, unnests_tags=unnests_tags)
+    for position, key in enumerate(narrow_keys):
+        values = [values[position] for values in narrow_values]
+        conditions.append(_narrowing_sql(key, values, timezone))
+    if question.exclude_null_keys:
+        conditions += [
+            key_sql(k, timezone).is_not(None)
+            for k in question.group_by
+            if not isinstance(k, TimeBucket)
+        ]
+    statement = select(*columns).select_from(messages)
+    if conditions:
+        statement = statement.where(*conditions)
+    labels = [*narrow_labels, *group_labels]
+    if labels:
+        statement = statement.group_by(*(literal_column(label) for label in labels))
+    statement = _order_and_limit(statement, question, narrow_labels, group_labels)
+    return Compiled(statement, narrow_keys, question.group_by, metrics)
+
+
+def filter_sql(filter: Filter, *, unnests_tags: bool) -> list[ColumnElement[bool]]:
+    """Conditions on events (or, when tags are unnested, on each event's tag) for `filter`."""
+    conditions: list[ColumnElement[bool]] = []
+    if filter.start is not None:
+        conditions.append(m.ts >= filter.start)
+    if filter.end is not None:
+        conditions.append(m.ts < filter.end)
+    for dimension, values in filter.values:
+        if dimension is Dimension.TAG and not unnests_tags:
+            conditions.append(m.tags.overlap(_texts(values)))
+        else:
+            conditions.append(DIMENSIONS[dimension] == any_(_texts(values)))
+    for pattern in filter.tag_contains:
+        contains = _contains(pattern)
+        if unnests_tags:
+            conditions.append(TAG.ilike(contains, escape="\\"))
+        else:
+            tag = func.unnest(m.tags).column_valued("event_tag")
+            conditions.append(exists(select(literal(1)).where(tag.ilike(contains, escape="\\"))))
+    for key, values in filter.metadata:
+        conditions.append(key_sql(MetadataKey(key), "UTC") == any_(_texts(values)))
+    return conditions
+
+
+def _texts(values: Sequence[str]) -> ColumnElement[Any]:
+    return bindparam(None, list(values), type_=ARRAY(Text))
+
+
+def _contains(pattern: str) -> str:
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _narrowing_sql(
+    key: GroupKey, values: Sequence[str | datetime | None], timezone: str
+) -> ColumnElement[bool]:
+    if isinstance(key, TimeBucket):
+        starts = [v for v in values if isinstance(v, datetime)]
+        tz = ZoneInfo(timezone)
+        ends = [bucket_end(start, key.granularity, tz) for start in starts]
+        return and_(m.ts >= min(starts), m.ts < max(ends))
+    present = [v for v in values if isinstance(v, str)]
+    column = key_sql(key, timezone)
+    condition = column == any_(_texts(present))
+    if len(present) < len(values):  # a row of events without this key (a null model, say)
+        condition = condition | column.is_(None)
+    return condition
+
+
+def _order_and_limit(
+    statement: Select[Any],
+    question: Question,
+    narrow_labels: list[str],
+    group_labels: list[str],
+) -> Select[Any]:
+    if not narrow_labels or question.limit is None:
+        order = _ordering(question, group_labels, literal_column)
+        statement = statement.order_by(*(literal_column(n) for n in narrow_labels), *order)
+        return statement if question.limit is None else statement.limit(question.limit)
+    ranked = statement.subquery("per_scope")
+    rank = func.row_number().over(
+        partition_by=[ranked.c[label] for label in narrow_labels],
+        order_by=_ordering(question, group_labels, lambda label: ranked.c[label]) or None,
+    )
+    numbered = select(*ranked.c, rank.label("rank_in_scope")).subquery("numbered")
+    final = select(*(c for c in numbered.c if c.name != "rank_in_scope"))
+    if question.limit is not None:
+        final = final.where(numbered.c.rank_in_scope <= question.limit)
+    return final.order_by(*(numbered.c[label] for label in narrow_labels), numbered.c.rank_in_scope)
+
+
+def _ordering(
+    question: Question, group_labels: list[str], column: Callable[[str], ColumnElement[Any]]
+) -> list[ColumnElement[Any]]:
+    """By the ordering metric (if any), then by the group keys ascending: a total order."""
+    order: list[ColumnElement[Any]] = []
+    if question.order is not None:
+        metric = column(question.order.metric.value)
+        order.append(metric.desc().nulls_last() if question.order.descending else metric.asc())
+    return order + [column(label).asc().nulls_last() for label in group_labels]

@@ -1,0 +1,271 @@
+"""Query.usage on a small fixture whose numbers are worked out by hand below."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.graphql_client import graphql
+from tests.sqlcount import count_statements
+
+# Five messages in two apps. In Berlin (UTC+1 in March) m3 falls on 3 March, in UTC on 2 March.
+FIXTURE: list[dict[str, Any]] = [
+    {"id": "m1", "app": "a", "timestamp": "2026-03-01T10:00:00Z", "model": "gpt-4o",
+     "user": "u1", "chat_id": "c1", "usage": {"input_tokens": 100, "output_tokens": 10},
+     "cost": 0.5, "latency_ms": 100, "tags": ["UA:x", "f:1"], "metadata": {"plan": "pro"}},
+    {"id": "m2", "app": "a", "timestamp": "2026-03-02T10:00:00Z", "model": "gpt-4o",
+     "user": "u2", "chat_id": "c2", "usage": {"input_tokens": 200, "output_tokens": 20},
+     "cost": 0.25, "latency_ms": 300, "status": "error", "tags": ["UA:y"]},
+    {"id": "m3", "app": "a", "timestamp": "2026-03-02T23:30:00Z", "model": "local-llm",
+     "user": "u1", "chat_id": "c1", "usage": {"input_tokens": 50, "output_tokens": 5},
+     "latency_ms": 200, "tags": ["UA:x"], "metadata": {"plan": "free"}},
+    {"id": "m4", "app": "b", "timestamp": "2026-03-03T08:00:00Z", "role": "user",
+     "user": "u3", "chat_id": "c3"},
+    {"id": "m5", "app": "b", "timestamp": "2026-03-05T12:00:00Z", "model": "claude-x",
+     "usage": {"input_tokens": 10, "output_tokens": 1}, "cost": 1.0, "latency_ms": 400},
+]  # fmt: skip
+
+
+@pytest.fixture
+async def data(client: httpx.AsyncClient) -> None:
+    response = await client.post("/v1/events", json=FIXTURE)
+    assert response.json() == {"accepted": 5, "duplicates": 0, "rejected": []}
+
+
+async def _ask(
+    client: httpx.AsyncClient, engine: AsyncEngine, query: str, statements: int
+) -> dict[str, Any]:
+    with count_statements(engine) as sql:
+        data = await graphql(client, query)
+    assert sql.count == statements, sql
+    return data
+
+
+@pytest.mark.usefixtures("data")
+async def test_summary_computes_every_metric(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    data = await _ask(
+        client,
+        engine,
+        """{ usage { summary {
+            messages requests successfulRequests failedRequests unpricedRequests
+            users chats models spend
+            tokens { input output cacheRead cacheWrite reasoning total }
+            latencyMs { avg p50 p90 max } ttftMs { p50 }
+        } } }""",
+        statements=1,
+    )
+    assert data["usage"]["summary"] == {
+        "messages": 5,
+        "requests": 4,  # m4 is a user message
+        "successfulRequests": 3,
+        "failedRequests": 1,
+        "unpricedRequests": 1,  # local-llm has no price and reported no cost
+        "users": 3,
+        "chats": 3,
+        "models": 3,
+        "spend": 1.75,
+        "tokens": {
+            "input": 360,
+            "output": 36,
+            "cacheRead": 0,
+            "cacheWrite": 0,
+            "reasoning": 0,
+            "total": 396,
+        },
+        # latencies 100, 200, 300, 400: continuous percentiles
+        "latencyMs": {"avg": 250.0, "p50": 250.0, "p90": 370.0, "max": 400.0},
+        "ttftMs": {"p50": None},
+    }
+
+
+@pytest.mark.usefixtures("data")
+async def test_models_are_ordered_with_ties_broken_by_name(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    data = await _ask(
+        client,
+        engine,
+        "{ usage { models(orderBy: {metric: REQUESTS}) { model provider metrics { requests } } } }",
+        statements=1,
+    )
+    assert [(m["model"], m["metrics"]["requests"]) for m in data["usage"]["models"]] == [
+        ("gpt-4o", 2),
+        ("claude-x", 1),
+        ("local-llm", 1),
+    ]
+    ascending = await _ask(
+        client,
+        engine,
+        "{ usage { models(orderBy: {metric: SPEND, direction: ASC}, limit: 2) { model } } }",
+        statements=1,
+    )
+    # spend: local-llm 0 (unpriced), gpt-4o 0.75, claude-x 1.0
+    assert [m["model"] for m in ascending["usage"]["models"]] == ["local-llm", "gpt-4o"]
+
+
+@pytest.mark.usefixtures("data")
+async def test_days_begin_at_midnight_in_the_requested_zone(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    query = """{ usage(filter: {from: "2026-03-01T00:00:00Z", to: "2026-03-06T00:00:00Z"}%s) {
+        timeseries(granularity: DAY) { start end metrics { messages } } } }"""
+    utc = await _ask(client, engine, query % "", statements=1)
+    assert [(b["start"][:10], b["metrics"]["messages"]) for b in utc["usage"]["timeseries"]] == [
+        ("2026-03-01", 1), ("2026-03-02", 2), ("2026-03-03", 1), ("2026-03-04", 0),
+        ("2026-03-05", 1),
+    ]  # fmt: skip
+    berlin = await _ask(client, engine, query % ', timezone: "Europe/Berlin"', statements=1)
+    series = berlin["usage"]["timeseries"]
+    assert series[0]["start"] == "2026-02-28T23:00:00+00:00"  # 1 March, 00:00 in Berlin
+    assert series[0]["end"] == "2026-03-01T23:00:00+00:00"
+    # m3 (23:30 UTC on 2 March) is on 3 March in Berlin; the last bucket starts before `to`.
+    assert [b["metrics"]["messages"] for b in series] == [1, 1, 2, 0, 1, 0]
+
+
+@pytest.mark.usefixtures("data")
+async def test_each_level_of_drill_down_costs_one_statement(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    data = await _ask(
+        client,
+        engine,
+        """{ usage(timezone: "UTC") { models { model
+              usage { timeseries(granularity: DAY, fillGaps: false) { start
+                usage { summary { users } tags { tag } } } } } } }""",
+        statements=4,  # models; their days; each day's summary; each day's tags
+    )
+    gpt = data["usage"]["models"][0]
+    assert gpt["model"] == "gpt-4o"
+    assert [
+        (d["start"][:10], d["usage"]["summary"]["users"], [t["tag"] for t in d["usage"]["tags"]])
+        for d in gpt["usage"]["timeseries"]
+    ] == [("2026-03-01", 1, ["UA:x", "f:1"]), ("2026-03-02", 1, ["UA:y"])]
+
+
+@pytest.mark.usefixtures("data")
+async def test_tags_filter_on_the_tag_itself_and_rows_narrow_their_usage(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    data = await _ask(
+        client,
+        engine,
+        """{ usage { tags(filter: {tagContains: "ua:"}) { tag
+              metrics { requests users } usage { summary { messages } } } } }""",
+        statements=2,
+    )
+    assert data["usage"]["tags"] == [
+        {
+            "tag": "UA:x",
+            "metrics": {"requests": 2, "users": 1},
+            "usage": {"summary": {"messages": 2}},
+        },
+        {
+            "tag": "UA:y",
+            "metrics": {"requests": 1, "users": 1},
+            "usage": {"summary": {"messages": 1}},
+        },
+    ]
+
+
+@pytest.mark.usefixtures("data")
+async def test_breakdown_keeps_rows_without_a_key(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    data = await _ask(
+        client,
+        engine,
+        """{ usage { breakdown(by: [APP, MODEL], metadataKeys: ["plan"],
+              orderBy: {metric: MESSAGES, direction: ASC}) {
+              keys { dimension value } metrics { messages } usage { summary { requests } } } } }""",
+        statements=2,
+    )
+    rows = [
+        ([k["value"] for k in row["keys"]], row["metrics"]["messages"], row["usage"]["summary"])
+        for row in data["usage"]["breakdown"]
+    ]
+    assert rows == [
+        (["a", "gpt-4o", "pro"], 1, {"requests": 1}),  # ties: by keys, nulls last
+        (["a", "gpt-4o", None], 1, {"requests": 1}),
+        (["a", "local-llm", "free"], 1, {"requests": 1}),
+        (["b", "claude-x", None], 1, {"requests": 1}),
+        (["b", None, None], 1, {"requests": 0}),  # the user message has no model
+    ]
+    assert data["usage"]["breakdown"][0]["keys"][2]["dimension"] == "metadata.plan"
+
+
+@pytest.mark.usefixtures("data")
+async def test_filters_combine_down_the_tree(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    data = await _ask(
+        client,
+        engine,
+        """{ usage(filter: {apps: ["a"]}) {
+              summary(filter: {status: SUCCESS}) { requests }
+              models(filter: {users: ["u1"]}) { model usage { summary(filter: {apps: ["b"]}) {
+                messages } } } } }""",
+        statements=3,
+    )
+    assert data["usage"]["summary"] == {"requests": 2}
+    assert data["usage"]["models"] == [
+        {"model": "gpt-4o", "usage": {"summary": {"messages": 0}}},
+        {"model": "local-llm", "usage": {"summary": {"messages": 0}}},
+    ]
+
+
+async def _statements_for(client: httpx.AsyncClient, engine: AsyncEngine, query: str) -> int:
+    with count_statements(engine) as sql:
+        await graphql(client, query)
+    return sql.count
+
+
+DASHBOARD = """{ usage(timezone: "Europe/Berlin") {
+  summary { messages users spend }
+  timeseries(granularity: DAY) { start metrics { messages } }
+  models(limit: 60) { model metrics { requests latencyMs { p95 } }
+    usage { timeseries(granularity: DAY) { start metrics { requests } } } }
+  tags { tag usage { summary { users } } } } }"""
+
+
+async def test_statements_do_not_depend_on_models_or_days(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    one = [{"id": "x", "timestamp": "2026-03-01T10:00:00Z", "model": "m0", "tags": ["t"]}]
+    await client.post("/v1/events", json=one)
+    small = await _statements_for(client, engine, DASHBOARD)
+    many = [
+        {"id": f"y{n}", "timestamp": f"2025-{1 + n % 12:02}-{1 + n % 28:02}T10:00:00Z",
+         "model": f"m{n % 50}", "tags": [f"t{n % 9}"]}
+        for n in range(730)
+    ]  # fmt: skip
+    await client.post("/v1/events", json=many)
+    large = await _statements_for(client, engine, DASHBOARD)
+    data = await graphql(client, DASHBOARD)
+    assert len(data["usage"]["models"]) == 50
+    assert len(data["usage"]["timeseries"]) > 365
+    assert small == large == 6
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ('{ usage(timezone: "Mars/Olympus") { summary { messages } } }',
+         "timezone: 'Mars/Olympus' is not an IANA time zone name"),
+        ('{ usage(filter: {from: "2026-02-01T00:00:00Z", to: "2026-01-01T00:00:00Z"}) {'
+         " summary { messages } } }", "filter: from (2026-02-01T00:00:00+00:00) is after to"),
+        ("{ usage { models(limit: 1001) { model } } }", "limit: must be between 1 and 1000"),
+        ("{ usage { tags(limit: 0) { tag } } }", "limit: must be between 1 and 1000, got 0"),
+        ("{ usage { breakdown(by: []) { keys { value } } } }", "by: give 1 to 5 dimensions"),
+    ],
+)  # fmt: skip
+async def test_bad_arguments_get_clear_errors(
+    client: httpx.AsyncClient, query: str, message: str
+) -> None:
+    response = await client.post("/graphql", json={"query": query})
+    errors = response.json()["errors"]
+    assert message in errors[0]["message"]

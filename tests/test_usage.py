@@ -14,7 +14,8 @@ from tests.sqlcount import count_statements
 # Five messages in two apps. In Berlin (UTC+1 in March) m3 falls on 3 March, in UTC on 2 March.
 FIXTURE: list[dict[str, Any]] = [
     {"id": "m1", "app": "a", "timestamp": "2026-03-01T10:00:00Z", "model": "gpt-4o",
-     "user": "u1", "chat_id": "c1", "usage": {"input_tokens": 100, "output_tokens": 10},
+     "user": {"id": "u1", "name": "Ada", "email": "ada@example.com"}, "chat_id": "c1",
+     "usage": {"input_tokens": 100, "output_tokens": 10},
      "cost": 0.5, "latency_ms": 100, "tags": ["UA:x", "f:1"], "metadata": {"plan": "pro"}},
     {"id": "m2", "app": "a", "timestamp": "2026-03-02T10:00:00Z", "model": "gpt-4o",
      "user": "u2", "chat_id": "c2", "usage": {"input_tokens": 200, "output_tokens": 20},
@@ -269,3 +270,66 @@ async def test_bad_arguments_get_clear_errors(
     response = await client.post("/graphql", json={"query": query})
     errors = response.json()["errors"]
     assert message in errors[0]["message"]
+
+
+USERS = """query($after: String) { usage {
+  users(first: 2, after: $after, orderBy: {metric: SUCCESSFUL_REQUESTS}) {
+    totalCount pageInfo { hasNextPage endCursor }
+    edges { cursor node { user { id name email firstSeen lastSeen }
+      metrics { successfulRequests failedRequests requests tokens { total } spend }
+      usage { tags(limit: 1, filter: {tagContains: "UA:"}) { tag } } } } } } }"""
+
+
+@pytest.mark.usefixtures("data")
+async def test_users_page_with_cursors_profiles_and_nested_tags(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    with count_statements(engine) as sql:
+        first = await graphql(client, USERS)
+    assert sql.count == 3  # the rows, the users' profiles, each user's top tag
+    page = first["usage"]["users"]
+    assert page["totalCount"] == 3
+    assert page["pageInfo"]["hasNextPage"] is True
+    nodes = [edge["node"] for edge in page["edges"]]
+    # u1: 2 successful requests; u2 and u3: none, so the tie goes by id.
+    assert [n["user"]["id"] for n in nodes] == ["u1", "u2"]
+    assert nodes[0]["user"] == {
+        "id": "u1",
+        "name": "Ada",
+        "email": "ada@example.com",
+        "firstSeen": "2026-03-01T10:00:00+00:00",
+        "lastSeen": "2026-03-02T23:30:00+00:00",
+    }
+    assert nodes[0]["metrics"] == {
+        "successfulRequests": 2,
+        "failedRequests": 0,
+        "requests": 2,
+        "tokens": {"total": 165},
+        "spend": 0.5,
+    }
+    assert nodes[0]["usage"]["tags"] == [{"tag": "UA:x"}]
+    assert nodes[1]["usage"]["tags"] == [{"tag": "UA:y"}]
+    assert page["pageInfo"]["endCursor"] == page["edges"][-1]["cursor"]
+
+    second = await graphql(client, USERS, {"after": page["pageInfo"]["endCursor"]})
+    rest = second["usage"]["users"]
+    assert [e["node"]["user"]["id"] for e in rest["edges"]] == ["u3"]
+    assert rest["pageInfo"]["hasNextPage"] is False
+    assert rest["totalCount"] == 3
+
+    past = await graphql(client, USERS, {"after": rest["pageInfo"]["endCursor"]})
+    assert past["usage"]["users"]["edges"] == []
+    assert past["usage"]["users"]["pageInfo"] == {"hasNextPage": False, "endCursor": None}
+    assert past["usage"]["users"]["totalCount"] == 3
+
+
+@pytest.mark.usefixtures("data")
+async def test_tampered_cursors_are_refused(client: httpx.AsyncClient) -> None:
+    page = (await graphql(client, USERS))["usage"]["users"]
+    cursor = page["pageInfo"]["endCursor"]
+    for bad in (cursor[:-3] + "xyz", "not-a-cursor", ""):
+        response = await client.post("/graphql", json={"query": USERS, "variables": {"after": bad}})
+        (error,) = response.json()["errors"]
+        assert error["message"] == (
+            "after: not a cursor from this list; use pageInfo.endCursor of the previous page"
+        )

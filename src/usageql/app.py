@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -17,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 from usageql import __version__
 from usageql.config import Settings
 from usageql.db.database import Database, open_database
+from usageql.db.secrets import server_secret
 from usageql.graphql.view import STATIC_DIR, STATIC_PATH, GraphQLView
 from usageql.health import healthz, readyz
 from usageql.ingest.http import post_events
@@ -42,6 +44,15 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
+async def _cursor_key(database: Database) -> bytes | None:
+    """The cursor signing key, or None while the database cannot give it (not migrated yet)."""
+    try:
+        return await server_secret(database.engine, "cursor")
+    except (OSError, DBAPIError):
+        log.warning("cursor key not available yet; it is read on first use", exc_info=True)
+        return None
+
+
 def create_app_from_env() -> Starlette:
     """The app for settings in the environment (how `serve --workers` starts each worker)."""
     settings = Settings.from_env()
@@ -63,6 +74,7 @@ def create_app(settings: Settings, *, on_startup: Sequence[StartupHook] = ()) ->
                 __version__,
                 extra={"database": database.url, "embedded": database.is_embedded},
             )
+            app.state.cursor_key = await _cursor_key(database)
             for hook in hooks:
                 await hook(database)
             tune_garbage_collector()

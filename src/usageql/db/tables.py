@@ -185,3 +185,14 @@ prices = Table(
     ),
     comment="USD per million tokens. Missing cache or reasoning prices fall back to input/output.",
 )
+
+secrets = Table(
+    "secrets",
+    metadata,
+    Column("app_id", Text, nullable=False, comment="'*' for server-wide secrets"),
+    Column("name", Text, nullable=False),
+    Column("value", Text, nullable=False),
+    _timestamp("created_at", default_now=True),
+    PrimaryKeyConstraint("app_id", "name"),
+    comment="Server secrets made once and shared by every process (e.g. the cursor signing key).",
+)

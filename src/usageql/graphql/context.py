@@ -11,7 +11,8 @@ from starlette.websockets import WebSocket
 
 from usageql.config import Settings
 from usageql.db.database import Database
-from usageql.graphql.loaders import UsageLoader
+from usageql.db.secrets import server_secret
+from usageql.graphql.loaders import ProfileLoader, UsageLoader
 
 
 @dataclass
@@ -23,10 +24,20 @@ class Context:
     request: Request | WebSocket
     response: Response | WebSocket | None
     usage: UsageLoader = field(init=False)
+    profiles: ProfileLoader = field(init=False)
 
     def __post_init__(self) -> None:
         # Created per request: answers are never shared between requests.
         self.usage = UsageLoader(self.database.engine)
+        self.profiles = ProfileLoader(self.database.engine)
+
+    async def cursor_key(self) -> bytes:
+        """The key that signs cursors: read at startup, or on first use if it was not."""
+        state = self.request.app.state
+        if getattr(state, "cursor_key", None) is None:
+            state.cursor_key = await server_secret(self.database.engine, "cursor")
+        key: bytes = state.cursor_key
+        return key
 
 
 Info = strawberry.Info[Context, None]

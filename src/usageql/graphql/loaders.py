@@ -10,7 +10,7 @@ from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from usageql.query.compile import compile_question
-from usageql.query.execute import KeyValue, Row, run
+from usageql.query.execute import KeyValue, Profile, Row, run, user_profiles
 from usageql.query.model import Filter, GroupKey, Question, Scope
 
 
@@ -67,3 +67,25 @@ class UsageLoader(DataLoader[Ask, list[Row]]):
         for part in await asyncio.gather(*(answer(group) for group in groups.values())):
             answers.update(part)
         return [answers[ask] for ask in asks]
+
+
+class ProfileLoader(DataLoader[tuple[str, tuple[str, ...] | None], Profile | None]):
+    """Users' profiles by (user id, apps in scope); one statement per set of apps."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(cache=True)
+        self.engine = engine
+
+    async def batch_load_fn(
+        self, keys: list[tuple[str, tuple[str, ...] | None]]
+    ) -> list[Profile | None]:
+        by_apps: dict[tuple[str, ...] | None, list[str]] = defaultdict(list)
+        for user_id, apps in keys:
+            by_apps[apps].append(user_id)
+        found: dict[tuple[str, tuple[str, ...] | None], Profile] = {}
+        parts = await asyncio.gather(
+            *(user_profiles(self.engine, ids, apps) for apps, ids in by_apps.items())
+        )
+        for apps, profiles in zip(by_apps, parts, strict=True):
+            found.update({(user_id, apps): p for user_id, p in profiles.items()})
+        return [found.get(key) for key in keys]

@@ -5,8 +5,12 @@ Export it with `usageql export-schema`, which writes schema.graphql.
 
 from __future__ import annotations
 
+import logging
+
 import strawberry
+from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from usageql.graphql.apps import AppsQuery
 from usageql.graphql.ingest import IngestMutation
@@ -14,6 +18,8 @@ from usageql.graphql.prices import PricesMutation, PricesQuery
 from usageql.graphql.scalars import SCALARS
 from usageql.graphql.server import ServerQuery
 from usageql.graphql.usage import UsageQuery
+
+log = logging.getLogger(__name__)
 
 
 @strawberry.type(description="The root of every read.")
@@ -26,6 +32,20 @@ class Mutation(IngestMutation, PricesMutation):
     pass
 
 
-schema = strawberry.Schema(
-    query=Query, mutation=Mutation, config=StrawberryConfig(scalar_map=SCALARS)
-)
+class Schema(strawberry.Schema):
+    """Client mistakes (bad arguments, cursors, time zones) are answered, not logged as faults."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        faults = []
+        for error in errors:
+            if error.original_error is None or isinstance(error.original_error, ValueError):
+                log.info("client error: %s", error.message, extra={"path": error.path})
+            else:
+                faults.append(error)
+        if faults:
+            super().process_errors(faults, execution_context)
+
+
+schema = Schema(query=Query, mutation=Mutation, config=StrawberryConfig(scalar_map=SCALARS))

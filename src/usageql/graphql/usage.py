@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types.nodes import Selection
 
 from usageql.graphql.context import Info
+from usageql.graphql.cursors import decode, encode
 from usageql.graphql.inputs import (
     Dimension,
     Granularity,
@@ -70,6 +71,58 @@ class BreakdownRow:
     keys: list[DimensionKey] = strawberry.field(description="The row's key, one per dimension.")
     metrics: Metrics = strawberry.field(description="Metrics over the row's events.")
     usage: Usage = strawberry.field(description="The scope narrowed to this row.")
+
+
+@strawberry.type(description="A person, or an end user of an app.")
+class User:
+    id: strawberry.ID = strawberry.field(description="The user's id in the app.")
+    name: str | None = strawberry.field(description="The latest name reported.")
+    email: str | None = strawberry.field(description="The latest email reported.")
+    first_seen: datetime | None = strawberry.field(description="The earliest event of the user.")
+    last_seen: datetime | None = strawberry.field(description="The latest event of the user.")
+
+
+@strawberry.type(description="A user's usage.")
+class UserUsage:
+    user_id: strawberry.Private[str]
+    apps: strawberry.Private[tuple[str, ...] | None]
+    metrics: Metrics = strawberry.field(description="Metrics over the user's events.")
+    usage: Usage = strawberry.field(description="The scope narrowed to this user.")
+
+    @strawberry.field(description="Who the user is.")
+    async def user(self, info: Info) -> User:
+        profile = await info.context.profiles.load((self.user_id, self.apps))
+        if profile is None:  # events named the user, but no profile row exists (yet)
+            return User(id=strawberry.ID(self.user_id), name=None, email=None,
+                        first_seen=None, last_seen=None)  # fmt: skip
+        return User(
+            id=strawberry.ID(profile.id),
+            name=profile.name,
+            email=profile.email,
+            first_seen=profile.first_seen,
+            last_seen=profile.last_seen,
+        )
+
+
+@strawberry.type(description="Where a page ends.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="True when more rows follow.")
+    end_cursor: str | None = strawberry.field(
+        description="Pass as `after` for the next page; null on an empty page."
+    )
+
+
+@strawberry.type(description="A user row and its cursor.")
+class UserUsageEdge:
+    cursor: str = strawberry.field(description="Opaque; pass as `after` to continue after it.")
+    node: UserUsage = strawberry.field(description="The row.")
+
+
+@strawberry.type(description="A page of users.")
+class UserUsageConnection:
+    edges: list[UserUsageEdge] = strawberry.field(description="The page's rows.")
+    page_info: PageInfo = strawberry.field(description="Where the page ends.")
+    total_count: int = strawberry.field(description="Users in the scope, on every page.")
 
 
 def _row_metrics(selections: list[Selection]) -> frozenset[model.Metric]:
@@ -175,6 +228,64 @@ class Usage:
             )
             for row in rows
         ]
+
+    @strawberry.field(
+        description="Usage per user (events without a user are left out), most messages first "
+        "by default; paginated with cursors."
+    )
+    async def users(
+        self,
+        info: Info,
+        order_by: MetricOrder | None = None,
+        first: int = 50,
+        after: str | None = None,
+        filter: UsageFilter | None = None,
+    ) -> UserUsageConnection:
+        key = await info.context.cursor_key()
+        offset = 0 if after is None else decode(key, "users", after) + 1
+        scope = self.scope.filtered(to_filter(filter))
+        selections = _selections(info)
+        node = child(child(selections, "edges"), "node")
+        question = model.Question(
+            metrics=_row_metrics(node) | {to_order(order_by, model.Metric.MESSAGES).metric},
+            group_by=(model.Dimension.USER,),
+            order=to_order(order_by, model.Metric.MESSAGES),
+            limit=checked_limit(first, "first"),
+            offset=offset,
+            with_total=True,
+        )
+        rows: list[Row] = await info.context.usage.load(Ask.of(question, scope))
+        total = rows[0].total if rows else await self._count_users(info, scope, offset)
+        apps = scope.filter.allowed(model.Dimension.APP)
+        edges = [
+            UserUsageEdge(
+                cursor=encode(key, "users", offset + position),
+                node=UserUsage(
+                    user_id=str(row.keys[0]),
+                    apps=apps,
+                    metrics=Metrics(values=row.values),
+                    usage=Usage(scope=scope.narrowed(model.Dimension.USER, row.keys[0])),
+                ),
+            )
+            for position, row in enumerate(rows)
+        ]
+        return UserUsageConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=offset + len(rows) < (total or 0),
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            total_count=total or 0,
+        )
+
+    @staticmethod
+    async def _count_users(info: Info, scope: model.Scope, offset: int) -> int:
+        """The total when a page past the end came back empty (0 when nothing is there)."""
+        if offset == 0:
+            return 0
+        users = model.Question(metrics=frozenset({model.Metric.USERS}))
+        rows: list[Row] = await info.context.usage.load(Ask.of(users, scope))
+        return int(rows[0].values.get(model.Metric.USERS) or 0) if rows else 0
 
     @strawberry.field(description="Usage per request tag, most requests first by default.")
     async def tags(

@@ -55,6 +55,7 @@ class Compiled:
     narrow_keys: tuple[GroupKey, ...]
     group_keys: tuple[GroupKey, ...]
     metrics: tuple[Metric, ...]
+    with_total: bool = False  # a last column: the scope's row count before offset and limit
 
 
 def key_sql(key: GroupKey, timezone: str) -> ColumnElement[Any]:
@@ -112,7 +113,7 @@ def compile_question(
     if labels:
         statement = statement.group_by(*(literal_column(label) for label in labels))
     statement = _order_and_limit(statement, question, narrow_labels, group_labels)
-    return Compiled(statement, narrow_keys, question.group_by, metrics)
+    return Compiled(statement, narrow_keys, question.group_by, metrics, question.with_total)
 
 
 def filter_sql(filter: Filter, *, unnests_tags: bool) -> list[ColumnElement[bool]]:
@@ -124,9 +125,9 @@ def filter_sql(filter: Filter, *, unnests_tags: bool) -> list[ColumnElement[bool
         conditions.append(m.ts < filter.end)
     for dimension, values in filter.values:
         if dimension is Dimension.TAG and not unnests_tags:
-            conditions.append(m.tags.overlap(_texts(values)))
+            conditions.append(m.tags.overlap(texts(values)))
         else:
-            conditions.append(DIMENSIONS[dimension] == any_(_texts(values)))
+            conditions.append(DIMENSIONS[dimension] == any_(texts(values)))
     for pattern in filter.tag_contains:
         contains = _contains(pattern)
         if unnests_tags:
@@ -135,11 +136,12 @@ def filter_sql(filter: Filter, *, unnests_tags: bool) -> list[ColumnElement[bool
             tag = func.unnest(m.tags).column_valued("event_tag")
             conditions.append(exists(select(literal(1)).where(tag.ilike(contains, escape="\\"))))
     for key, values in filter.metadata:
-        conditions.append(key_sql(MetadataKey(key), "UTC") == any_(_texts(values)))
+        conditions.append(key_sql(MetadataKey(key), "UTC") == any_(texts(values)))
     return conditions
 
 
-def _texts(values: Sequence[str]) -> ColumnElement[Any]:
+def texts(values: Sequence[str]) -> ColumnElement[Any]:
+    """A text[] bound parameter, for `= ANY(...)`."""
     return bindparam(None, list(values), type_=ARRAY(Text))
 
 
@@ -158,7 +160,7 @@ def _narrowing_sql(
         return and_(m.ts >= min(starts), m.ts < max(ends))
     present = [v for v in values if isinstance(v, str)]
     column = key_sql(key, timezone)
-    condition = column == any_(_texts(present))
+    condition = column == any_(texts(present))
     if len(present) < len(values):  # a row of events without this key (a null model, say)
         condition = condition | column.is_(None)
     return condition
@@ -170,19 +172,27 @@ def _order_and_limit(
     narrow_labels: list[str],
     group_labels: list[str],
 ) -> Select[Any]:
-    if not narrow_labels or question.limit is None:
+    paged = bool(question.offset) or question.with_total
+    if not paged and (not narrow_labels or question.limit is None):
         order = _ordering(question, group_labels, literal_column)
         statement = statement.order_by(*(literal_column(n) for n in narrow_labels), *order)
         return statement if question.limit is None else statement.limit(question.limit)
+    # Rank rows within each narrowed scope (or overall), to page and count per scope.
     ranked = statement.subquery("per_scope")
+    partition = [ranked.c[label] for label in narrow_labels]
     rank = func.row_number().over(
-        partition_by=[ranked.c[label] for label in narrow_labels],
+        partition_by=partition or None,
         order_by=_ordering(question, group_labels, lambda label: ranked.c[label]) or None,
     )
-    numbered = select(*ranked.c, rank.label("rank_in_scope")).subquery("numbered")
+    extra = [rank.label("rank_in_scope")]
+    if question.with_total:
+        extra.append(func.count().over(partition_by=partition or None).label("rows_in_scope"))
+    numbered = select(*ranked.c, *extra).subquery("numbered")
     final = select(*(c for c in numbered.c if c.name != "rank_in_scope"))
+    if question.offset:
+        final = final.where(numbered.c.rank_in_scope > question.offset)
     if question.limit is not None:
-        final = final.where(numbered.c.rank_in_scope <= question.limit)
+        final = final.where(numbered.c.rank_in_scope <= question.offset + question.limit)
     return final.order_by(*(numbered.c[label] for label in narrow_labels), numbered.c.rank_in_scope)
 
 

@@ -8,10 +8,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import any_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from usageql.db.tables import users
 from usageql.query.catalog import FLOAT_METRICS
-from usageql.query.compile import Compiled
+from usageql.query.compile import Compiled, texts
 from usageql.query.model import Metric
 
 KeyValue = str | datetime | None
@@ -35,6 +37,7 @@ class Row:
 
     keys: tuple[KeyValue, ...]
     values: dict[Metric, Any]
+    total: int | None = None  # rows in the scope before offset and limit, when asked for
 
 
 async def run(
@@ -59,7 +62,8 @@ async def run(
             metric: _value(metric, record[narrow + groups + i])
             for i, metric in enumerate(compiled.metrics)
         }
-        rows.append(Row(keys=tuple(record[narrow : narrow + groups]), values=values))
+        total = int(record[-1]) if compiled.with_total else None
+        rows.append(Row(keys=tuple(record[narrow : narrow + groups]), values=values, total=total))
     return [by_scope[scope] for scope in scopes]
 
 
@@ -73,3 +77,56 @@ def _value(metric: Metric, raw: Any) -> Any:
     if isinstance(raw, Decimal) and metric is not Metric.SPEND:
         return int(raw)
     return raw
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What is known of a user: the latest name and email, first and last activity."""
+
+    id: str
+    name: str | None
+    email: str | None
+    first_seen: datetime | None
+    last_seen: datetime | None
+
+
+async def user_profiles(
+    engine: AsyncEngine, ids: Sequence[str], apps: Sequence[str] | None
+) -> dict[str, Profile]:
+    """Profiles of `ids` (across `apps`, or every app): one statement for any number of ids."""
+    statement = select(users).where(users.c.user_id == any_(texts(ids)))
+    if apps is not None:
+        statement = statement.where(users.c.app_id == any_(texts(apps)))
+    async with engine.connect() as connection:
+        rows = (await connection.execute(statement)).all()
+    merged: dict[str, Profile] = {}
+    newest: dict[str, datetime | None] = {}
+    for row in rows:
+        seen = merged.get(row.user_id)
+        if seen is None:
+            merged[row.user_id] = Profile(
+                row.user_id, row.name, row.email, row.first_seen, row.last_seen
+            )
+            newest[row.user_id] = row.profile_at
+            continue
+        is_newer = row.profile_at is not None and (
+            newest[row.user_id] is None or row.profile_at > newest[row.user_id]
+        )
+        merged[row.user_id] = Profile(
+            row.user_id,
+            (row.name if is_newer and row.name else seen.name) or row.name,
+            (row.email if is_newer and row.email else seen.email) or row.email,
+            _min(seen.first_seen, row.first_seen),
+            _max(seen.last_seen, row.last_seen),
+        )
+        if is_newer:
+            newest[row.user_id] = row.profile_at
+    return merged
+
+
+def _min(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _max(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else max(a, b)

@@ -169,4 +169,6 @@ class Question:
     group_by: tuple[GroupKey, ...] = ()
     order: Order | None = None
     limit: int | None = None
+    offset: int = 0  # rows skipped in each scope (pagination)
+    with_total: bool = False  # also count every row of each scope, before offset and limit
     exclude_null_keys: bool = True  # rows whose key is null (no model, no user) are left out

@@ -30,10 +30,20 @@ FIXTURE: list[dict[str, Any]] = [
 ]  # fmt: skip
 
 
+RATINGS: list[dict[str, Any]] = [
+    {"type": "feedback", "id": "f1", "app": "a", "timestamp": "2026-03-01T11:00:00Z",
+     "message_id": "m1", "rating": "up"},
+    {"type": "feedback", "id": "f2", "app": "a", "timestamp": "2026-03-02T12:00:00Z",
+     "message_id": "m2", "rating": "down"},
+    {"type": "feedback", "id": "f3", "app": "b", "timestamp": "2026-03-05T13:00:00Z",
+     "model": "claude-x", "rating": 1},
+]  # fmt: skip
+
+
 @pytest.fixture
 async def data(client: httpx.AsyncClient) -> None:
-    response = await client.post("/v1/events", json=FIXTURE)
-    assert response.json() == {"accepted": 5, "duplicates": 0, "rejected": []}
+    response = await client.post("/v1/events", json=FIXTURE + RATINGS)
+    assert response.json() == {"accepted": 8, "duplicates": 0, "rejected": []}
 
 
 async def _ask(
@@ -333,3 +343,69 @@ async def test_tampered_cursors_are_refused(client: httpx.AsyncClient) -> None:
         assert error["message"] == (
             "after: not a cursor from this list; use pageInfo.endCursor of the previous page"
         )
+
+
+PERIOD = '(filter: {from: "2026-03-01T00:00:00Z", to: "2026-03-06T00:00:00Z"})'
+
+
+@pytest.mark.usefixtures("data")
+async def test_active_users_by_calendar_period_and_rolling_window(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    data = await _ask(
+        client,
+        engine,
+        "{ usage" + PERIOD + " { daily: activeUsers(period: DAY) { start users }"
+        " weekly: activeUsers(period: WEEK) { start end users }"
+        " rolling: activeUsers(period: WEEK, window: ROLLING) { start end users } } }",
+        statements=4,  # daily, weekly, the rolling series' days, its windows
+    )
+    usage = data["usage"]
+    # users: 1 March u1; 2 March u2 and u1 (m3); 3 March u3; m5 on 5 March has no user.
+    assert [d["users"] for d in usage["daily"]] == [1, 2, 1, 0, 0]
+    # ISO weeks: 1 March 2026 is a Sunday, so it closes the week of 23 February.
+    assert [(w["start"][:10], w["users"]) for w in usage["weekly"]] == [
+        ("2026-02-23", 1),
+        ("2026-03-02", 3),
+    ]
+    assert [(r["start"][:10], r["end"][:10], r["users"]) for r in usage["rolling"]] == [
+        ("2026-02-23", "2026-03-02", 1),
+        ("2026-02-24", "2026-03-03", 2),
+        ("2026-02-25", "2026-03-04", 3),
+        ("2026-02-26", "2026-03-05", 3),
+        ("2026-02-27", "2026-03-06", 3),
+    ]
+
+
+@pytest.mark.usefixtures("data")
+async def test_feedback_per_day_per_model_and_per_tag_of_the_rated_message(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    data = await _ask(
+        client,
+        engine,
+        "{ usage" + PERIOD + " { feedback { start positive negative }"
+        " models { model usage { feedback(fillGaps: false) { start positive negative } } }"
+        ' tags(filter: {tagContains: "UA:"}) { tag usage { feedback(fillGaps: false) {'
+        " positive negative } } } } }",
+        statements=5,  # feedback; models; their feedback; tags; their feedback
+    )
+    usage = data["usage"]
+    assert [(b["positive"], b["negative"]) for b in usage["feedback"]] == [
+        (1, 0), (0, 1), (0, 0), (0, 0), (1, 0),
+    ]  # fmt: skip
+    per_model = {
+        m["model"]: [
+            (b["start"][:10], b["positive"], b["negative"]) for b in m["usage"]["feedback"]
+        ]
+        for m in usage["models"]
+    }
+    assert per_model == {
+        "gpt-4o": [("2026-03-01", 1, 0), ("2026-03-02", 0, 1)],
+        "claude-x": [("2026-03-05", 1, 0)],  # rated by model name, without a message
+        "local-llm": [],
+    }
+    assert [(t["tag"], t["usage"]["feedback"]) for t in usage["tags"]] == [
+        ("UA:x", [{"positive": 1, "negative": 0}]),
+        ("UA:y", [{"positive": 0, "negative": 1}]),
+    ]

@@ -3,7 +3,11 @@ row carries `usage`, the scope narrowed to the row, so breakdowns nest to any de
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from strawberry.types.nodes import Selection
@@ -23,7 +27,7 @@ from usageql.graphql.loaders import Ask
 from usageql.graphql.metrics import Metrics, child, selected, wanted
 from usageql.query import model
 from usageql.query.execute import Row
-from usageql.query.time import bucket_end, buckets, span, zone
+from usageql.query.time import bucket_end, buckets, span, window_start, zone
 
 
 def _selections(info: Info) -> list[Selection]:
@@ -125,6 +129,75 @@ class UserUsageConnection:
     total_count: int = strawberry.field(description="Users in the scope, on every page.")
 
 
+@strawberry.enum(description="How active-user periods are cut.")
+class ActivityWindow(enum.Enum):
+    CALENDAR = "calendar"
+    ROLLING = "rolling"
+
+
+@strawberry.type(description="Distinct users active in a period.")
+class ActiveUsers:
+    start: datetime = strawberry.field(description="Inclusive start.")
+    end: datetime = strawberry.field(description="Exclusive end.")
+    users: int = strawberry.field(description="Distinct users with an event in [start, end).")
+
+
+@strawberry.type(description="Ratings in a time bucket.")
+class FeedbackBucket:
+    start: datetime = strawberry.field(description="Inclusive start.")
+    end: datetime = strawberry.field(description="Exclusive end.")
+    positive: int = strawberry.field(description="Thumbs up (won).")
+    negative: int = strawberry.field(description="Thumbs down (lost).")
+
+
+Series = list[tuple[datetime, datetime, Mapping[model.Metric, Any]]]
+
+
+async def _series(
+    info: Info,
+    scope: model.Scope,
+    key: model.TimeBucket,
+    metrics: frozenset[model.Metric],
+    *,
+    fill_gaps: bool,
+    source: model.Source = model.Source.EVENTS,
+) -> Series:
+    """Metrics per bucket; with fill_gaps, every bucket of the scope's period (or of the span
+    of the data when the period is open), empty ones included."""
+    tz = zone(scope.timezone)
+    question = model.Question(metrics=metrics, group_by=(key,), source=source)
+    rows: list[Row] = await info.context.usage.load(Ask.of(question, scope))
+    found = {row.keys[0]: row.values for row in rows}
+    starts: list[datetime] = [start for start in found if isinstance(start, datetime)]
+    if fill_gaps:
+        first, last = span(scope)
+        if starts or (first is not None and last is not None):
+            first = first if first is not None else min(starts)
+            last = last if last is not None else bucket_end(max(starts), key.granularity, tz)
+            starts = list(buckets(first, last, key.granularity, tz))
+    return [
+        (start, bucket_end(start, key.granularity, tz), found.get(start, {}))
+        for start in sorted(starts)
+    ]
+
+
+async def _rolling(info: Info, scope: model.Scope, period: model.Granularity) -> Series:
+    """Distinct users in the period ending at the end of each day with data (or of the scope)."""
+    tz = zone(scope.timezone)
+    days = await _series(
+        info, scope, model.TimeBucket(model.Granularity.DAY), frozenset(), fill_gaps=True
+    )
+    windows = [(window_start(end, period, tz), end) for _, end, _ in days]
+    question = model.Question(
+        metrics=frozenset({model.Metric.USERS}), group_by=(model.Windows(tuple(windows)),)
+    )
+    # from/to choose the days reported; each day's window looks back a whole period.
+    looking_back = replace(scope, filter=replace(scope.filter, start=None, end=None))
+    rows: list[Row] = await info.context.usage.load(Ask.of(question, looking_back))
+    found = {row.keys[0]: row.values for row in rows}
+    return [(start, end, found.get(start, {})) for start, end in windows]
+
+
 def _row_metrics(selections: list[Selection]) -> frozenset[model.Metric]:
     return wanted(child(selections, "metrics"))
 
@@ -179,26 +252,67 @@ class Usage:
         filter: UsageFilter | None = None,
     ) -> list[TimeBucket]:
         scope = self.scope.filtered(to_filter(filter))
-        tz = zone(scope.timezone)
-        key = model.TimeBucket(model.Granularity(granularity.value))
         metrics = _row_metrics(_selections(info)) or frozenset({model.Metric.MESSAGES})
-        rows = await _rows(info, scope, group_by=(key,), metrics=metrics, order=None, limit=None)
-        found = {row.keys[0]: row.values for row in rows}
-        starts: list[datetime] = [start for start in found if isinstance(start, datetime)]
-        if fill_gaps:
-            first, last = span(scope)
-            if starts or (first is not None and last is not None):
-                first = first if first is not None else min(starts)
-                last = last if last is not None else bucket_end(max(starts), key.granularity, tz)
-                starts = list(buckets(first, last, key.granularity, tz))
+        key = model.TimeBucket(model.Granularity(granularity.value))
+        series = await _series(info, scope, key, metrics, fill_gaps=fill_gaps)
         return [
             TimeBucket(
                 start=start,
-                end=bucket_end(start, key.granularity, tz),
-                metrics=Metrics(values=found.get(start, {})),
+                end=end,
+                metrics=Metrics(values=values),
                 usage=Usage(scope=scope.narrowed(key, start)),
             )
-            for start in sorted(starts)
+            for start, end, values in series
+        ]
+
+    @strawberry.field(
+        description="Distinct active users per period: calendar periods (DAY, WEEK, MONTH...) in "
+        "the scope's time zone; or, with window ROLLING, for each day of the scope the period "
+        "ending at that day's end (e.g. MONTH: the last calendar month), looking back before "
+        "`from` when needed."
+    )
+    async def active_users(
+        self,
+        info: Info,
+        period: Granularity,
+        window: ActivityWindow = ActivityWindow.CALENDAR,
+        filter: UsageFilter | None = None,
+    ) -> list[ActiveUsers]:
+        scope = self.scope.filtered(to_filter(filter))
+        granularity = model.Granularity(period.value)
+        users = frozenset({model.Metric.USERS})
+        if window is ActivityWindow.CALENDAR:
+            key = model.TimeBucket(granularity)
+            series = await _series(info, scope, key, users, fill_gaps=True)
+        else:
+            series = await _rolling(info, scope, granularity)
+        return [
+            ActiveUsers(start=start, end=end, users=int(values.get(model.Metric.USERS) or 0))
+            for start, end, values in series
+        ]
+
+    @strawberry.field(description="Thumbs up and down per bucket; empty buckets included.")
+    async def feedback(
+        self,
+        info: Info,
+        granularity: Granularity = Granularity.DAY,
+        fill_gaps: bool = True,
+        filter: UsageFilter | None = None,
+    ) -> list[FeedbackBucket]:
+        scope = self.scope.filtered(to_filter(filter))
+        key = model.TimeBucket(model.Granularity(granularity.value))
+        ratings = frozenset({model.Metric.POSITIVE_FEEDBACK, model.Metric.NEGATIVE_FEEDBACK})
+        series = await _series(
+            info, scope, key, ratings, fill_gaps=fill_gaps, source=model.Source.FEEDBACK
+        )
+        return [
+            FeedbackBucket(
+                start=start,
+                end=end,
+                positive=int(values.get(model.Metric.POSITIVE_FEEDBACK) or 0),
+                negative=int(values.get(model.Metric.NEGATIVE_FEEDBACK) or 0),
+            )
+            for start, end, values in series
         ]
 
     @strawberry.field(description="Usage per model, most messages first by default.")
@@ -391,7 +505,7 @@ def _key_name(key: model.GroupKey) -> str:
         return key.name
     if isinstance(key, model.MetadataKey):
         return f"metadata.{key.key}"
-    return key.granularity.name
+    raise TypeError(f"breakdowns are by dimensions and metadata keys, not {key!r}")
 
 
 @strawberry.type

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func
 
-from usageql.db.tables import messages
+from usageql.db.tables import feedback, messages
 from usageql.query.model import Dimension, Metric
 
 m = messages.c
@@ -28,6 +28,15 @@ DIMENSIONS: dict[Dimension, ColumnElement[str]] = {
     Dimension.API_KEY: m.api_key,
     Dimension.STATUS: m.status,
     Dimension.ROLE: m.role,
+}
+
+
+# What a rating row says itself; every other dimension is the rated message's.
+FEEDBACK_DIMENSIONS: dict[Dimension, ColumnElement[str]] = {
+    Dimension.APP: feedback.c.app_id,
+    Dimension.MODEL: feedback.c.model,
+    Dimension.USER: feedback.c.user_id,
+    Dimension.CHAT: feedback.c.chat_id,
 }
 
 
@@ -84,6 +93,12 @@ METRICS: dict[Metric, MetricDef] = {
     Metric.TTFT_P95: MetricDef(_percentile(m.ttft_ms, 0.95), additive=False),
     Metric.TTFT_P99: MetricDef(_percentile(m.ttft_ms, 0.99), additive=False),
     Metric.TTFT_MAX: MetricDef(lambda: func.max(m.ttft_ms), additive=False),
+    Metric.POSITIVE_FEEDBACK: MetricDef(
+        lambda: func.count().filter(feedback.c.rating == 1), additive=True
+    ),
+    Metric.NEGATIVE_FEEDBACK: MetricDef(
+        lambda: func.count().filter(feedback.c.rating == -1), additive=True
+    ),
     Metric.PROVIDER: MetricDef(
         lambda: func.max(m.provider).filter(m.provider.is_not(None)), additive=False
     ),

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
+    DateTime,
     Integer,
     Select,
     Text,
@@ -31,8 +32,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from usageql.db.tables import messages
-from usageql.query.catalog import DIMENSIONS, METRICS, TAG
+from usageql.db.tables import feedback, messages
+from usageql.query.catalog import DIMENSIONS, FEEDBACK_DIMENSIONS, METRICS, TAG
 from usageql.query.model import (
     Dimension,
     Filter,
@@ -40,7 +41,9 @@ from usageql.query.model import (
     MetadataKey,
     Metric,
     Question,
+    Source,
     TimeBucket,
+    Windows,
 )
 from usageql.query.time import bucket_end
 
@@ -58,18 +61,69 @@ class Compiled:
     with_total: bool = False  # a last column: the scope's row count before offset and limit
 
 
-def key_sql(key: GroupKey, timezone: str) -> ColumnElement[Any]:
-    """The SQL value of a group key for one event (the unnested tag for TAG)."""
+class _From:
+    """The table a statement counts, and whether it reaches the rated messages of feedback."""
+
+    def __init__(self, source: Source) -> None:
+        self.feedback = source is Source.FEEDBACK
+        self.joins_messages = False
+
+    @property
+    def ts(self) -> ColumnElement[datetime]:
+        return feedback.c.ts if self.feedback else m.ts
+
+    def dimension(self, dimension: Dimension) -> ColumnElement[Any]:
+        if self.feedback and dimension in FEEDBACK_DIMENSIONS:
+            return FEEDBACK_DIMENSIONS[dimension]
+        return self.of_messages(DIMENSIONS[dimension])
+
+    def of_messages(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        self.joins_messages = self.joins_messages or self.feedback
+        return column
+
+    def table(self, windows: Any = None) -> Any:
+        table: Any = messages
+        if self.feedback:
+            table = feedback
+            if self.joins_messages:
+                rated = and_(m.app_id == feedback.c.app_id, m.message_id == feedback.c.message_id)
+                table = feedback.join(messages, rated)
+        if windows is not None:
+            inside = and_(self.ts >= windows.c.window_start, self.ts < windows.c.window_end)
+            table = table.join(windows, inside)
+        return table
+
+
+def _windows(key: Windows) -> Any:
+    """unnest(:starts, :ends) AS w(window_start, window_end)."""
+    starts = [start for start, _ in key.bounds]
+    ends = [end for _, end in key.bounds]
+    time_array = ARRAY(DateTime(timezone=True))
+    return (
+        func.unnest(
+            bindparam(None, starts, type_=time_array), bindparam(None, ends, type_=time_array)
+        )
+        .table_valued("window_start", "window_end")
+        .render_derived(name="w")
+    )
+
+
+def key_sql(key: GroupKey, timezone: str, source: _From | None = None) -> ColumnElement[Any]:
+    """The SQL value of a group key for one row (the unnested tag for TAG)."""
+    source = source or _From(Source.EVENTS)
     if isinstance(key, Dimension):
-        return DIMENSIONS[key]
+        return source.dimension(key)
+    if isinstance(key, Windows):
+        raise TypeError("windows are joined by compile_question, not computed per row")
     if isinstance(key, MetadataKey):
         value: ColumnElement[Any] = m.metadata[key.key].astext
-        return value
+        return source.of_messages(value)
+    ts = source.ts
     if key.granularity.value == "hour":
         # The instant less its local minutes (see time.bucket_start): exact in every zone.
-        local_minutes = cast(func.extract("minute", func.timezone(timezone, m.ts)), Integer)
-        return func.date_trunc("minute", m.ts) - func.make_interval(0, 0, 0, 0, 0, local_minutes)
-    return func.date_trunc(key.granularity.value, m.ts, timezone)
+        local_minutes = cast(func.extract("minute", func.timezone(timezone, ts)), Integer)
+        return func.date_trunc("minute", ts) - func.make_interval(0, 0, 0, 0, 0, local_minutes)
+    return func.date_trunc(key.granularity.value, ts, timezone)
 
 
 def compile_question(
@@ -80,6 +134,16 @@ def compile_question(
     narrow_values: Sequence[tuple[str | datetime | None, ...]] = (),
 ) -> Compiled:
     """One statement answering `question` for every tuple of `narrow_values`."""
+    source = _From(question.source)
+    windowed = [k for k in question.group_by if isinstance(k, Windows)]
+    windows = _windows(windowed[0]) if windowed else None
+
+    def value_of(key: GroupKey) -> ColumnElement[Any]:
+        if isinstance(key, Windows) and windows is not None:
+            start: ColumnElement[Any] = windows.c.window_start
+            return start
+        return key_sql(key, timezone, source)
+
     keys = (*narrow_keys, *question.group_by)
     unnests_tags = Dimension.TAG in keys
     metrics = tuple(sorted(question.metrics, key=lambda metric: metric.value))
@@ -87,26 +151,26 @@ def compile_question(
     group_labels = [f"g{i}" for i in range(len(question.group_by))]
     columns = [
         *(
-            key_sql(k, timezone).label(label)
+            key_sql(k, timezone, source).label(label)
             for k, label in zip(narrow_keys, narrow_labels, strict=True)
         ),
         *(
-            key_sql(k, timezone).label(label)
+            value_of(k).label(label)
             for k, label in zip(question.group_by, group_labels, strict=True)
         ),
         *(METRICS[metric].sql().label(metric.value) for metric in metrics),
     ]
-    conditions = filter_sql(filter, unnests_tags=unnests_tags)
+    conditions = filter_sql(filter, unnests_tags=unnests_tags, source=source)
     for position, key in enumerate(narrow_keys):
         values = [values[position] for values in narrow_values]
-        conditions.append(_narrowing_sql(key, values, timezone))
+        conditions.append(_narrowing_sql(key, values, timezone, source))
     if question.exclude_null_keys:
         conditions += [
-            key_sql(k, timezone).is_not(None)
+            key_sql(k, timezone, source).is_not(None)
             for k in question.group_by
-            if not isinstance(k, TimeBucket)
+            if not isinstance(k, TimeBucket | Windows)
         ]
-    statement = select(*columns).select_from(messages)
+    statement = select(*columns).select_from(source.table(windows))
     if conditions:
         statement = statement.where(*conditions)
     labels = [*narrow_labels, *group_labels]
@@ -116,27 +180,30 @@ def compile_question(
     return Compiled(statement, narrow_keys, question.group_by, metrics, question.with_total)
 
 
-def filter_sql(filter: Filter, *, unnests_tags: bool) -> list[ColumnElement[bool]]:
-    """Conditions on events (or, when tags are unnested, on each event's tag) for `filter`."""
+def filter_sql(
+    filter: Filter, *, unnests_tags: bool, source: _From | None = None
+) -> list[ColumnElement[bool]]:
+    """Conditions on rows (or, when tags are unnested, on each event's tag) for `filter`."""
+    source = source or _From(Source.EVENTS)
     conditions: list[ColumnElement[bool]] = []
     if filter.start is not None:
-        conditions.append(m.ts >= filter.start)
+        conditions.append(source.ts >= filter.start)
     if filter.end is not None:
-        conditions.append(m.ts < filter.end)
+        conditions.append(source.ts < filter.end)
     for dimension, values in filter.values:
         if dimension is Dimension.TAG and not unnests_tags:
-            conditions.append(m.tags.overlap(texts(values)))
+            conditions.append(source.of_messages(m.tags).overlap(texts(values)))
         else:
-            conditions.append(DIMENSIONS[dimension] == any_(texts(values)))
+            conditions.append(source.dimension(dimension) == any_(texts(values)))
     for pattern in filter.tag_contains:
         contains = _contains(pattern)
         if unnests_tags:
             conditions.append(TAG.ilike(contains, escape="\\"))
         else:
-            tag = func.unnest(m.tags).column_valued("event_tag")
+            tag = func.unnest(source.of_messages(m.tags)).column_valued("event_tag")
             conditions.append(exists(select(literal(1)).where(tag.ilike(contains, escape="\\"))))
     for key, values in filter.metadata:
-        conditions.append(key_sql(MetadataKey(key), "UTC") == any_(texts(values)))
+        conditions.append(key_sql(MetadataKey(key), "UTC", source) == any_(texts(values)))
     return conditions
 
 
@@ -151,15 +218,15 @@ def _contains(pattern: str) -> str:
 
 
 def _narrowing_sql(
-    key: GroupKey, values: Sequence[str | datetime | None], timezone: str
+    key: GroupKey, values: Sequence[str | datetime | None], timezone: str, source: _From
 ) -> ColumnElement[bool]:
     if isinstance(key, TimeBucket):
         starts = [v for v in values if isinstance(v, datetime)]
         tz = ZoneInfo(timezone)
         ends = [bucket_end(start, key.granularity, tz) for start in starts]
-        return and_(m.ts >= min(starts), m.ts < max(ends))
+        return and_(source.ts >= min(starts), source.ts < max(ends))
     present = [v for v in values if isinstance(v, str)]
-    column = key_sql(key, timezone)
+    column = key_sql(key, timezone, source)
     condition = column == any_(texts(present))
     if len(present) < len(values):  # a row of events without this key (a null model, say)
         condition = condition | column.is_(None)

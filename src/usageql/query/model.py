@@ -68,8 +68,18 @@ class Metric(enum.Enum):
     TTFT_P95 = "ttft_p95"
     TTFT_P99 = "ttft_p99"
     TTFT_MAX = "ttft_max"
+    # Over the feedback table (questions whose source is FEEDBACK).
+    POSITIVE_FEEDBACK = "positive_feedback"
+    NEGATIVE_FEEDBACK = "negative_feedback"
     # Not numbers, and not in the GraphQL Metric enum: labels computed alongside metrics.
     PROVIDER = "provider"  # the provider of a model (the most recent one, if it changed)
+
+
+class Source(enum.Enum):
+    """The table a question counts rows of."""
+
+    EVENTS = "events"  # messages
+    FEEDBACK = "feedback"  # ratings; other dimensions via the rated message
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +96,15 @@ class MetadataKey:
     key: str
 
 
-GroupKey = Dimension | TimeBucket | MetadataKey
+@dataclass(frozen=True, slots=True)
+class Windows:
+    """Grouping by given [start, end) windows, which may overlap (rolling periods): an event
+    counts in every window that holds it. Rows are keyed by the window's start."""
+
+    bounds: tuple[tuple[datetime, datetime], ...]
+
+
+GroupKey = Dimension | TimeBucket | MetadataKey | Windows
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,3 +190,4 @@ class Question:
     offset: int = 0  # rows skipped in each scope (pagination)
     with_total: bool = False  # also count every row of each scope, before offset and limit
     exclude_null_keys: bool = True  # rows whose key is null (no model, no user) are left out
+    source: Source = Source.EVENTS

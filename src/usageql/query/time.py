@@ -7,7 +7,7 @@ hours; weeks are ISO weeks starting on Monday; months, quarters and years are ca
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from usageql.query.model import Granularity, Scope, TimeBucket
@@ -93,3 +93,22 @@ def span(scope: Scope) -> tuple[datetime | None, datetime | None]:
             start = narrowing.value if start is None else max(start, narrowing.value)
             end = bucket_stop if end is None else min(end, bucket_stop)
     return start, end
+
+
+def window_start(end: datetime, period: Granularity, tz: ZoneInfo) -> datetime:
+    """The start of the rolling window of one `period` that ends at `end` (local calendar)."""
+    if period is Granularity.HOUR:
+        return end - timedelta(hours=1)
+    local = end.astimezone(tz)
+    if period is Granularity.DAY:
+        day = local.date() - timedelta(days=1)
+    elif period is Granularity.WEEK:
+        day = local.date() - timedelta(days=7)
+    else:
+        months = {Granularity.MONTH: 1, Granularity.QUARTER: 3, Granularity.YEAR: 12}[period]
+        index = local.year * 12 + local.month - 1 - months
+        year, month = index // 12, index % 12 + 1
+        last_day = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).day
+        day = date(year, month, min(local.day, last_day))
+    start = datetime.combine(day, local.time(), tzinfo=tz)
+    return start.astimezone(UTC)

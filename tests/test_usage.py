@@ -24,7 +24,7 @@ FIXTURE: list[dict[str, Any]] = [
      "user": "u1", "chat_id": "c1", "usage": {"input_tokens": 50, "output_tokens": 5},
      "latency_ms": 200, "tags": ["UA:x"], "metadata": {"plan": "free"}},
     {"id": "m4", "app": "b", "timestamp": "2026-03-03T08:00:00Z", "role": "user",
-     "user": "u3", "chat_id": "c3"},
+     "user": "u3", "chat_id": "c3", "content": "Where is my invoice? " + "x" * 300},
     {"id": "m5", "app": "b", "timestamp": "2026-03-05T12:00:00Z", "model": "claude-x",
      "usage": {"input_tokens": 10, "output_tokens": 1}, "cost": 1.0, "latency_ms": 400},
 ]  # fmt: skip
@@ -37,13 +37,17 @@ RATINGS: list[dict[str, Any]] = [
      "message_id": "m2", "rating": "down"},
     {"type": "feedback", "id": "f3", "app": "b", "timestamp": "2026-03-05T13:00:00Z",
      "model": "claude-x", "rating": 1},
+    {"type": "chat", "id": "c1", "app": "a", "timestamp": "2026-03-01T09:00:00Z",
+     "title": "Plans", "tags": ["how-to", "billing"]},
+    {"type": "chat", "id": "c2", "app": "a", "timestamp": "2026-03-02T09:00:00Z",
+     "title": "Bug", "tags": ["bug"]},
 ]  # fmt: skip
 
 
 @pytest.fixture
 async def data(client: httpx.AsyncClient) -> None:
     response = await client.post("/v1/events", json=FIXTURE + RATINGS)
-    assert response.json() == {"accepted": 8, "duplicates": 0, "rejected": []}
+    assert response.json() == {"accepted": 10, "duplicates": 0, "rejected": []}
 
 
 async def _ask(
@@ -409,3 +413,77 @@ async def test_feedback_per_day_per_model_and_per_tag_of_the_rated_message(
         ("UA:x", [{"positive": 1, "negative": 0}]),
         ("UA:y", [{"positive": 0, "negative": 1}]),
     ]
+
+
+CHATS = """query($after: String, $order: ChatOrder) { usage { chats(first: 2, after: $after,
+  orderBy: $order) { totalCount pageInfo { hasNextPage endCursor } edges { node {
+    app id title user { id name } firstMessage createdAt updatedAt messages models tags
+    metrics { requests spend } } } } } }"""
+
+
+@pytest.mark.usefixtures("data")
+async def test_the_chat_browser_pages_through_described_chats(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    with count_statements(engine) as sql:
+        data = await graphql(client, CHATS)
+    assert sql.count == 3, sql  # the chats, their users, their first user messages
+    page = data["usage"]["chats"]
+    assert page["totalCount"] == 3
+    assert page["pageInfo"]["hasNextPage"] is True
+    # Latest update first: c3 (3 March), c1 (m3, 2 March 23:30), c2 (2 March 10:00).
+    c3, c1 = (edge["node"] for edge in page["edges"])
+    assert (
+        c3
+        == {
+            "app": "b",
+            "id": "c3",
+            "title": None,  # no chat record was sent
+            "user": {"id": "u3", "name": None},
+            "firstMessage": ("Where is my invoice? " + "x" * 300)[:200],
+            "createdAt": "2026-03-03T08:00:00+00:00",
+            "updatedAt": "2026-03-03T08:00:00+00:00",
+            "messages": 1,
+            "models": [],
+            "tags": [],
+            "metrics": {"requests": 0, "spend": 0.0},
+        }
+    )
+    assert c1["title"] == "Plans"
+    assert c1["user"] == {"id": "u1", "name": "Ada"}
+    assert c1["firstMessage"] is None  # c1 holds assistant messages only
+    assert (c1["messages"], c1["models"], c1["tags"]) == (2, ["gpt-4o", "local-llm"],
+                                                         ["how-to", "billing"])  # fmt: skip
+    assert c1["metrics"] == {"requests": 2, "spend": 0.5}
+
+    rest = await graphql(client, CHATS, {"after": page["pageInfo"]["endCursor"]})
+    assert [e["node"]["id"] for e in rest["usage"]["chats"]["edges"]] == ["c2"]
+    assert rest["usage"]["chats"]["pageInfo"]["hasNextPage"] is False
+
+    by_title = await graphql(client, CHATS, {"order": {"field": "TITLE", "direction": "ASC"}})
+    assert [e["node"]["title"] for e in by_title["usage"]["chats"]["edges"]] == ["Bug", "Plans"]
+    by_user = await graphql(client, CHATS, {"order": {"field": "USER_NAME", "direction": "ASC"}})
+    assert [e["node"]["id"] for e in by_user["usage"]["chats"]["edges"]] == ["c1", "c2"]
+
+
+@pytest.mark.usefixtures("data")
+async def test_chat_tags_count_the_chats_in_scope(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    data = await _ask(
+        client,
+        engine,
+        """{ usage { chatTags { tag count }
+              models { model usage { chatTags(limit: 1) { tag count } } } } }""",
+        statements=3,  # chat tags; models; each model's chat tags
+    )
+    assert data["usage"]["chatTags"] == [
+        {"tag": "billing", "count": 1},
+        {"tag": "bug", "count": 1},
+        {"tag": "how-to", "count": 1},
+    ]
+    assert {m["model"]: m["usage"]["chatTags"] for m in data["usage"]["models"]} == {
+        "gpt-4o": [{"tag": "billing", "count": 1}],
+        "local-llm": [{"tag": "billing", "count": 1}],
+        "claude-x": [],  # its message has no chat
+    }

@@ -12,7 +12,7 @@ from starlette.websockets import WebSocket
 from usageql.config import Settings
 from usageql.db.database import Database
 from usageql.db.secrets import server_secret
-from usageql.graphql.loaders import ProfileLoader, UsageLoader
+from usageql.graphql.loaders import FirstMessageLoader, ProfileLoader, UsageLoader
 
 
 @dataclass
@@ -25,11 +25,13 @@ class Context:
     response: Response | WebSocket | None
     usage: UsageLoader = field(init=False)
     profiles: ProfileLoader = field(init=False)
+    first_messages: FirstMessageLoader = field(init=False)
 
     def __post_init__(self) -> None:
         # Created per request: answers are never shared between requests.
         self.usage = UsageLoader(self.database.engine)
         self.profiles = ProfileLoader(self.database.engine)
+        self.first_messages = FirstMessageLoader(self.database.engine)
 
     async def cursor_key(self) -> bytes:
         """The key that signs cursors: read at startup, or on first use if it was not."""

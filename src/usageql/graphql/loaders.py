@@ -10,7 +10,14 @@ from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from usageql.query.compile import compile_question
-from usageql.query.execute import KeyValue, Profile, Row, run, user_profiles
+from usageql.query.execute import (
+    KeyValue,
+    Profile,
+    Row,
+    first_user_messages,
+    run,
+    user_profiles,
+)
 from usageql.query.model import Filter, GroupKey, Question, Scope
 
 
@@ -70,7 +77,7 @@ class UsageLoader(DataLoader[Ask, list[Row]]):
 
 
 class ProfileLoader(DataLoader[tuple[str, tuple[str, ...] | None], Profile | None]):
-    """Users' profiles by (user id, apps in scope); one statement per set of apps."""
+    """Users' profiles by (user id, apps in scope): one statement per batch."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__(cache=True)
@@ -79,13 +86,17 @@ class ProfileLoader(DataLoader[tuple[str, tuple[str, ...] | None], Profile | Non
     async def batch_load_fn(
         self, keys: list[tuple[str, tuple[str, ...] | None]]
     ) -> list[Profile | None]:
-        by_apps: dict[tuple[str, ...] | None, list[str]] = defaultdict(list)
-        for user_id, apps in keys:
-            by_apps[apps].append(user_id)
-        found: dict[tuple[str, tuple[str, ...] | None], Profile] = {}
-        parts = await asyncio.gather(
-            *(user_profiles(self.engine, ids, apps) for apps, ids in by_apps.items())
-        )
-        for apps, profiles in zip(by_apps, parts, strict=True):
-            found.update({(user_id, apps): p for user_id, p in profiles.items()})
+        found = await user_profiles(self.engine, keys)
+        return [found.get(key) for key in keys]
+
+
+class FirstMessageLoader(DataLoader[tuple[str, str], str | None]):
+    """Each chat's first user message preview, by (app, chat): one statement per batch."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(cache=True)
+        self.engine = engine
+
+    async def batch_load_fn(self, keys: list[tuple[str, str]]) -> list[str | None]:
+        found = await first_user_messages(self.engine, keys)
         return [found.get(key) for key in keys]

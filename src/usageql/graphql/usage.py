@@ -18,6 +18,7 @@ from usageql.graphql.inputs import (
     Dimension,
     Granularity,
     MetricOrder,
+    SortDirection,
     UsageFilter,
     checked_limit,
     to_filter,
@@ -95,17 +96,79 @@ class UserUsage:
 
     @strawberry.field(description="Who the user is.")
     async def user(self, info: Info) -> User:
-        profile = await info.context.profiles.load((self.user_id, self.apps))
-        if profile is None:  # events named the user, but no profile row exists (yet)
-            return User(id=strawberry.ID(self.user_id), name=None, email=None,
-                        first_seen=None, last_seen=None)  # fmt: skip
+        return await _user(info, self.user_id, self.apps)
+
+
+async def _user(info: Info, user_id: str, apps: tuple[str, ...] | None) -> User:
+    profile = await info.context.profiles.load((user_id, apps))
+    if profile is None:  # events named the user, but no profile row exists (yet)
         return User(
-            id=strawberry.ID(profile.id),
-            name=profile.name,
-            email=profile.email,
-            first_seen=profile.first_seen,
-            last_seen=profile.last_seen,
+            id=strawberry.ID(user_id), name=None, email=None, first_seen=None, last_seen=None
         )
+    return User(
+        id=strawberry.ID(profile.id),
+        name=profile.name,
+        email=profile.email,
+        first_seen=profile.first_seen,
+        last_seen=profile.last_seen,
+    )
+
+
+PREVIEW_CHARS = 200
+
+
+@strawberry.type(description="A conversation with events in the scope.")
+class Chat:
+    app: str = strawberry.field(description="The chat's app.")
+    id: strawberry.ID = strawberry.field(description="The chat id.")
+    title: str | None = strawberry.field(description="The latest title reported.")
+    created_at: datetime = strawberry.field(description="The chat's first message.")
+    updated_at: datetime = strawberry.field(description="The chat's latest message.")
+    messages: int = strawberry.field(description="The chat's messages in the scope.")
+    models: list[str] = strawberry.field(description="Models that answered in the scope.")
+    tags: list[str] = strawberry.field(description="The chat's tags.")
+    metrics: Metrics = strawberry.field(description="Metrics over the chat's events in scope.")
+    user_id: strawberry.Private[str | None]
+
+    @strawberry.field(description="The chat's user (the first one seen in it).")
+    async def user(self, info: Info) -> User | None:
+        return None if self.user_id is None else await _user(info, self.user_id, (self.app,))
+
+    @strawberry.field(
+        description="The first user message, cut to 200 characters (as much as was kept)."
+    )
+    async def first_message(self, info: Info) -> str | None:
+        preview = await info.context.first_messages.load((self.app, str(self.id)))
+        return None if preview is None else preview[:PREVIEW_CHARS]
+
+
+@strawberry.type(description="A chat and its cursor.")
+class ChatEdge:
+    cursor: str = strawberry.field(description="Opaque; pass as `after` to continue after it.")
+    node: Chat = strawberry.field(description="The chat.")
+
+
+@strawberry.type(description="A page of chats.")
+class ChatConnection:
+    edges: list[ChatEdge] = strawberry.field(description="The page's chats.")
+    page_info: PageInfo = strawberry.field(description="Where the page ends.")
+    total_count: int = strawberry.field(description="Chats in the scope, on every page.")
+
+
+@strawberry.enum(description="What chats can be sorted by.")
+class ChatOrderField(enum.Enum):
+    UPDATED_AT = "updated_at"
+    TITLE = "title"
+    USER_NAME = "user_name"
+    MESSAGES = "message_count"
+
+
+@strawberry.input(description="A chat list's order; ties are broken by app and id.")
+class ChatOrder:
+    field: ChatOrderField = strawberry.field(description="What to sort by.")
+    direction: SortDirection = strawberry.field(
+        default=SortDirection.DESC, description="DESC (default): latest, largest or Z first."
+    )
 
 
 @strawberry.type(description="Where a page ends.")
@@ -140,6 +203,12 @@ class ActiveUsers:
     start: datetime = strawberry.field(description="Inclusive start.")
     end: datetime = strawberry.field(description="Exclusive end.")
     users: int = strawberry.field(description="Distinct users with an event in [start, end).")
+
+
+@strawberry.type(description="A chat tag and how many chats carry it.")
+class TagCount:
+    tag: str = strawberry.field(description="The tag.")
+    count: int = strawberry.field(description="Chats in the scope with this tag.")
 
 
 @strawberry.type(description="Ratings in a time bucket.")
@@ -196,6 +265,31 @@ async def _rolling(info: Info, scope: model.Scope, period: model.Granularity) ->
     rows: list[Row] = await info.context.usage.load(Ask.of(question, looking_back))
     found = {row.keys[0]: row.values for row in rows}
     return [(start, end, found.get(start, {})) for start, end in windows]
+
+
+def _chat(row: Row) -> Chat:
+    fields = row.fields or {}
+    return Chat(
+        app=str(row.keys[0]),
+        id=strawberry.ID(str(row.keys[1])),
+        title=fields["title"],
+        created_at=fields["created_at"],
+        updated_at=fields["updated_at"],
+        messages=int(fields["message_count"]),
+        models=list(fields["models"] or []),
+        tags=list(fields["tags"] or []),
+        metrics=Metrics(values=row.values),
+        user_id=fields["user_id"],
+    )
+
+
+async def _count_chats(info: Info, scope: model.Scope, offset: int) -> int:
+    """The total when a page past the end came back empty (0 when nothing is there)."""
+    if offset == 0:
+        return 0
+    chats = model.Question(metrics=frozenset({model.Metric.CHATS}))
+    rows: list[Row] = await info.context.usage.load(Ask.of(chats, scope))
+    return int(rows[0].values.get(model.Metric.CHATS) or 0) if rows else 0
 
 
 def _row_metrics(selections: list[Selection]) -> frozenset[model.Metric]:
@@ -315,6 +409,27 @@ class Usage:
             for start, end, values in series
         ]
 
+    @strawberry.field(
+        description="The most common chat tags among the chats with an event in the scope, "
+        "with how many of those chats carry each."
+    )
+    async def chat_tags(
+        self, info: Info, limit: int = 10, filter: UsageFilter | None = None
+    ) -> list[TagCount]:
+        scope = self.scope.filtered(to_filter(filter))
+        question = model.Question(
+            metrics=frozenset({model.Metric.CHATS}),
+            group_by=(model.Dimension.TAG,),
+            order=model.Order(model.Metric.CHATS),
+            limit=checked_limit(limit),
+            source=model.Source.CHAT_TAGS,
+        )
+        rows: list[Row] = await info.context.usage.load(Ask.of(question, scope))
+        return [
+            TagCount(tag=str(row.keys[0]), count=int(row.values[model.Metric.CHATS]))
+            for row in rows
+        ]
+
     @strawberry.field(description="Usage per model, most messages first by default.")
     async def models(
         self,
@@ -384,6 +499,50 @@ class Usage:
             for position, row in enumerate(rows)
         ]
         return UserUsageConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=offset + len(rows) < (total or 0),
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            total_count=total or 0,
+        )
+
+    @strawberry.field(
+        description="The chat browser: chats with events in the scope, latest update first by "
+        "default, with their title, user, first message, models, tags and metrics."
+    )
+    async def chats(
+        self,
+        info: Info,
+        first: int = 50,
+        after: str | None = None,
+        order_by: ChatOrder | None = None,
+        filter: UsageFilter | None = None,
+    ) -> ChatConnection:
+        key = await info.context.cursor_key()
+        offset = 0 if after is None else decode(key, "chats", after) + 1
+        scope = self.scope.filtered(to_filter(filter))
+        node = child(child(_selections(info), "edges"), "node")
+        sort = model.ChatSort()
+        if order_by is not None:
+            sort = model.ChatSort(
+                model.ChatField(order_by.field.value), order_by.direction is SortDirection.DESC
+            )
+        question = model.Question(
+            metrics=_row_metrics(node),
+            limit=checked_limit(first, "first"),
+            offset=offset,
+            with_total=True,
+            source=model.Source.CHATS,
+            chat_sort=sort,
+        )
+        rows: list[Row] = await info.context.usage.load(Ask.of(question, scope))
+        total = rows[0].total if rows else await _count_chats(info, scope, offset)
+        edges = [
+            ChatEdge(cursor=encode(key, "chats", offset + position), node=_chat(row))
+            for position, row in enumerate(rows)
+        ]
+        return ChatConnection(
             edges=edges,
             page_info=PageInfo(
                 has_next_page=offset + len(rows) < (total or 0),

@@ -32,9 +32,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from usageql.db.tables import feedback, messages
+from usageql.db.tables import chats, feedback, messages, users
 from usageql.query.catalog import DIMENSIONS, FEEDBACK_DIMENSIONS, METRICS, TAG
 from usageql.query.model import (
+    ChatField,
+    ChatSort,
     Dimension,
     Filter,
     GroupKey,
@@ -59,6 +61,7 @@ class Compiled:
     group_keys: tuple[GroupKey, ...]
     metrics: tuple[Metric, ...]
     with_total: bool = False  # a last column: the scope's row count before offset and limit
+    fields: tuple[str, ...] = ()  # other columns, after the metrics: described rows (chats)
 
 
 class _From:
@@ -134,6 +137,10 @@ def compile_question(
     narrow_values: Sequence[tuple[str | datetime | None, ...]] = (),
 ) -> Compiled:
     """One statement answering `question` for every tuple of `narrow_values`."""
+    if question.source is Source.CHAT_TAGS:
+        return _compile_chat_tags(question, filter, timezone, narrow_keys, narrow_values)
+    if question.source is Source.CHATS:
+        return _compile_chats(question, filter, timezone, narrow_keys, narrow_values)
     source = _From(question.source)
     windowed = [k for k in question.group_by if isinstance(k, Windows)]
     windows = _windows(windowed[0]) if windowed else None
@@ -178,6 +185,136 @@ def compile_question(
         statement = statement.group_by(*(literal_column(label) for label in labels))
     statement = _order_and_limit(statement, question, narrow_labels, group_labels)
     return Compiled(statement, narrow_keys, question.group_by, metrics, question.with_total)
+
+
+def _compile_chat_tags(
+    question: Question,
+    filter: Filter,
+    timezone: str,
+    narrow_keys: tuple[GroupKey, ...],
+    narrow_values: Sequence[tuple[str | datetime | None, ...]],
+) -> Compiled:
+    """Chats per chat tag, among the chats with an event in each scope."""
+    source = _From(Source.EVENTS)
+    narrow_labels = [f"n{i}" for i in range(len(narrow_keys))]
+    conditions = filter_sql(filter, unnests_tags=Dimension.TAG in narrow_keys, source=source)
+    for position, key in enumerate(narrow_keys):
+        values = [values[position] for values in narrow_values]
+        conditions.append(_narrowing_sql(key, values, timezone, source))
+    in_scope = (
+        select(
+            *(
+                key_sql(k, timezone, source).label(label)
+                for k, label in zip(narrow_keys, narrow_labels, strict=True)
+            ),
+            m.app_id,
+            m.chat_id,
+        )
+        .where(m.chat_id.is_not(None), *conditions)
+        .distinct()
+        .subquery("chats_in_scope")
+    )
+    chat_tag = func.unnest(chats.c.tags).column_valued("chat_tag")
+    joined = in_scope.join(
+        chats, and_(chats.c.app_id == in_scope.c.app_id, chats.c.chat_id == in_scope.c.chat_id)
+    )
+    statement: Select[Any] = (
+        select(
+            *(in_scope.c[label] for label in narrow_labels),
+            chat_tag.label("g0"),
+            func.count().label(Metric.CHATS.value),
+        )
+        .select_from(joined)
+        .group_by(*(literal_column(label) for label in [*narrow_labels, "g0"]))
+    )
+    statement = _order_and_limit(statement, question, narrow_labels, ["g0"])
+    return Compiled(statement, narrow_keys, (Dimension.TAG,), (Metric.CHATS,), False)
+
+
+CHAT_FIELDS = ("title", "tags", "user_id", "created_at", "updated_at", "message_count", "models")
+
+
+def _compile_chats(
+    question: Question,
+    filter: Filter,
+    timezone: str,
+    narrow_keys: tuple[GroupKey, ...],
+    narrow_values: Sequence[tuple[str | datetime | None, ...]],
+) -> Compiled:
+    """The chats with an event in each scope, described, with metrics over those events."""
+    source = _From(Source.EVENTS)
+    narrow_labels = [f"n{i}" for i in range(len(narrow_keys))]
+    metrics = tuple(sorted(question.metrics, key=lambda metric: metric.value))
+    conditions = filter_sql(filter, unnests_tags=Dimension.TAG in narrow_keys, source=source)
+    for position, key in enumerate(narrow_keys):
+        values = [values[position] for values in narrow_values]
+        conditions.append(_narrowing_sql(key, values, timezone, source))
+    per_chat = (
+        select(
+            *(
+                key_sql(k, timezone, source).label(label)
+                for k, label in zip(narrow_keys, narrow_labels, strict=True)
+            ),
+            m.app_id.label("g0"),
+            m.chat_id.label("g1"),
+            func.count().label("message_count"),
+            func.array_remove(func.array_agg(m.model.distinct()), None).label("models"),
+            *(METRICS[metric].sql().label(metric.value) for metric in metrics),
+        )
+        .where(m.chat_id.is_not(None), *conditions)
+        .group_by(*(literal_column(label) for label in [*narrow_labels, "g0", "g1"]))
+        .subquery("per_chat")
+    )
+    described = per_chat.join(
+        chats, and_(chats.c.app_id == per_chat.c.g0, chats.c.chat_id == per_chat.c.g1)
+    )
+    sort = question.chat_sort or ChatSort()
+    sort_column: ColumnElement[Any]
+    if sort.field is ChatField.USER_NAME:
+        named = and_(users.c.app_id == chats.c.app_id, users.c.user_id == chats.c.user_id)
+        described = described.outerjoin(users, named)
+        sort_column = users.c.name
+    elif sort.field is ChatField.MESSAGES:
+        sort_column = per_chat.c.message_count
+    else:
+        sort_column = chats.c[sort.field.value]
+    partition = [per_chat.c[label] for label in narrow_labels]
+    ordering = [
+        sort_column.desc().nulls_last() if sort.descending else sort_column.asc().nulls_last(),
+        per_chat.c.g0.asc(),
+        per_chat.c.g1.asc(),
+    ]
+    numbered = (
+        select(
+            *(per_chat.c[label] for label in narrow_labels),
+            per_chat.c.g0,
+            per_chat.c.g1,
+            *(per_chat.c[metric.value] for metric in metrics),
+            chats.c.title,
+            chats.c.tags,
+            chats.c.user_id,
+            chats.c.created_at,
+            chats.c.updated_at,
+            per_chat.c.message_count,
+            per_chat.c.models,
+            func.row_number()
+            .over(partition_by=partition or None, order_by=ordering)
+            .label("rank_in_scope"),
+            func.count().over(partition_by=partition or None).label("rows_in_scope"),
+        )
+        .select_from(described)
+        .subquery("numbered")
+    )
+    final = select(*(c for c in numbered.c if c.name != "rank_in_scope")).where(
+        numbered.c.rank_in_scope > question.offset
+    )
+    if question.limit is not None:
+        final = final.where(numbered.c.rank_in_scope <= question.offset + question.limit)
+    final = final.order_by(
+        *(numbered.c[label] for label in narrow_labels), numbered.c.rank_in_scope
+    )
+    keys = (Dimension.APP, Dimension.CHAT)
+    return Compiled(final, narrow_keys, keys, metrics, True, CHAT_FIELDS)
 
 
 def filter_sql(

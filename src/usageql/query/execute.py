@@ -8,10 +8,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import any_, select
+from sqlalchemy import any_, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from usageql.db.tables import users
+from usageql.db.tables import messages, users
 from usageql.query.catalog import FLOAT_METRICS
 from usageql.query.compile import Compiled, texts
 from usageql.query.model import Metric
@@ -38,6 +38,7 @@ class Row:
     keys: tuple[KeyValue, ...]
     values: dict[Metric, Any]
     total: int | None = None  # rows in the scope before offset and limit, when asked for
+    fields: dict[str, Any] | None = None  # a described row's other columns (chats)
 
 
 async def run(
@@ -62,8 +63,17 @@ async def run(
             metric: _value(metric, record[narrow + groups + i])
             for i, metric in enumerate(compiled.metrics)
         }
+        after_metrics = narrow + groups + len(compiled.metrics)
+        fields = dict(zip(compiled.fields, record[after_metrics:], strict=False))
         total = int(record[-1]) if compiled.with_total else None
-        rows.append(Row(keys=tuple(record[narrow : narrow + groups]), values=values, total=total))
+        rows.append(
+            Row(
+                keys=tuple(record[narrow : narrow + groups]),
+                values=values,
+                total=total,
+                fields=fields or None,
+            )
+        )
     return [by_scope[scope] for scope in scopes]
 
 
@@ -91,42 +101,55 @@ class Profile:
 
 
 async def user_profiles(
-    engine: AsyncEngine, ids: Sequence[str], apps: Sequence[str] | None
-) -> dict[str, Profile]:
-    """Profiles of `ids` (across `apps`, or every app): one statement for any number of ids."""
+    engine: AsyncEngine, wanted: Sequence[tuple[str, Sequence[str] | None]]
+) -> dict[tuple[str, tuple[str, ...] | None], Profile]:
+    """Profiles by (user id, apps to look in, or None for every app): one statement for all."""
+    ids = sorted({user_id for user_id, _ in wanted})
     statement = select(users).where(users.c.user_id == any_(texts(ids)))
-    if apps is not None:
-        statement = statement.where(users.c.app_id == any_(texts(apps)))
     async with engine.connect() as connection:
         rows = (await connection.execute(statement)).all()
-    merged: dict[str, Profile] = {}
-    newest: dict[str, datetime | None] = {}
-    for row in rows:
-        seen = merged.get(row.user_id)
-        if seen is None:
-            merged[row.user_id] = Profile(
-                row.user_id, row.name, row.email, row.first_seen, row.last_seen
-            )
-            newest[row.user_id] = row.profile_at
-            continue
-        is_newer = row.profile_at is not None and (
-            newest[row.user_id] is None or row.profile_at > newest[row.user_id]
-        )
-        merged[row.user_id] = Profile(
-            row.user_id,
-            (row.name if is_newer and row.name else seen.name) or row.name,
-            (row.email if is_newer and row.email else seen.email) or row.email,
-            _min(seen.first_seen, row.first_seen),
-            _max(seen.last_seen, row.last_seen),
-        )
-        if is_newer:
-            newest[row.user_id] = row.profile_at
-    return merged
+    found: dict[tuple[str, tuple[str, ...] | None], Profile] = {}
+    for user_id, apps in wanted:
+        key = (user_id, None if apps is None else tuple(apps))
+        mine = [r for r in rows if r.user_id == user_id and (apps is None or r.app_id in apps)]
+        if mine:
+            found[key] = _merge(mine)
+    return found
 
 
-def _min(a: datetime | None, b: datetime | None) -> datetime | None:
-    return b if a is None else a if b is None else min(a, b)
+def _merge(rows: Sequence[Any]) -> Profile:
+    """One profile from a user's rows in several apps: the newest name and email."""
+    by_recency = sorted(rows, key=lambda r: (r.profile_at is not None, r.profile_at or 0))
+    name = next((r.name for r in reversed(by_recency) if r.name), None)
+    email = next((r.email for r in reversed(by_recency) if r.email), None)
+    firsts = [r.first_seen for r in rows if r.first_seen is not None]
+    lasts = [r.last_seen for r in rows if r.last_seen is not None]
+    return Profile(
+        rows[0].user_id,
+        name,
+        email,
+        min(firsts) if firsts else None,
+        max(lasts) if lasts else None,
+    )
 
 
-def _max(a: datetime | None, b: datetime | None) -> datetime | None:
-    return b if a is None else a if b is None else max(a, b)
+async def first_user_messages(
+    engine: AsyncEngine, chats: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], str | None]:
+    """The preview of each chat's first user message: one statement for every chat asked."""
+    keys = tuple_(messages.c.app_id, messages.c.chat_id)
+    place = func.row_number().over(
+        partition_by=[messages.c.app_id, messages.c.chat_id],
+        order_by=[messages.c.ts, messages.c.message_id],
+    )
+    ranked = (
+        select(messages.c.app_id, messages.c.chat_id, messages.c.content_preview, place.label("n"))
+        .where(keys.in_(list(chats)), messages.c.role == "user")
+        .subquery("user_messages")
+    )
+    statement = select(ranked.c.app_id, ranked.c.chat_id, ranked.c.content_preview).where(
+        ranked.c.n == 1
+    )
+    async with engine.connect() as connection:
+        rows = (await connection.execute(statement)).all()
+    return {(row.app_id, row.chat_id): row.content_preview for row in rows}

@@ -80,6 +80,25 @@ class Source(enum.Enum):
 
     EVENTS = "events"  # messages
     FEEDBACK = "feedback"  # ratings; other dimensions via the rated message
+    CHAT_TAGS = "chat_tags"  # tags of the chats that have an event in scope (metric: CHATS)
+    CHATS = "chats"  # the chats that have an event in scope, with their descriptions
+
+
+class ChatField(enum.Enum):
+    """What a chat list can be sorted by."""
+
+    UPDATED_AT = "updated_at"
+    TITLE = "title"
+    USER_NAME = "user_name"
+    MESSAGES = "message_count"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSort:
+    """A chat list's order; ties are broken by app and chat id, ascending."""
+
+    field: ChatField = ChatField.UPDATED_AT
+    descending: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,3 +210,4 @@ class Question:
     with_total: bool = False  # also count every row of each scope, before offset and limit
     exclude_null_keys: bool = True  # rows whose key is null (no model, no user) are left out
     source: Source = Source.EVENTS
+    chat_sort: ChatSort | None = None  # for Source.CHATS

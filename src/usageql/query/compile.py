@@ -281,8 +281,8 @@ def _compile_chats(
     partition = [per_chat.c[label] for label in narrow_labels]
     ordering = [
         sort_column.desc().nulls_last() if sort.descending else sort_column.asc().nulls_last(),
-        per_chat.c.g0.asc(),
-        per_chat.c.g1.asc(),
+        per_chat.c.g0.collate("C").asc(),
+        per_chat.c.g1.collate("C").asc(),
     ]
     numbered = (
         select(
@@ -378,9 +378,13 @@ def _order_and_limit(
 ) -> Select[Any]:
     paged = bool(question.offset) or question.with_total
     if not paged and (not narrow_labels or question.limit is None):
-        order = _ordering(question, group_labels, literal_column)
-        statement = statement.order_by(*(literal_column(n) for n in narrow_labels), *order)
-        return statement if question.limit is None else statement.limit(question.limit)
+        if not group_labels and question.order is None:
+            return statement.order_by(*(literal_column(n) for n in narrow_labels))
+        # Ordered outside, where the labels are columns (ORDER BY takes aliases bare only).
+        rows = statement.subquery("per_scope")
+        order = _ordering(question, group_labels, lambda label: rows.c[label])
+        ordered = select(*rows.c).order_by(*(rows.c[n] for n in narrow_labels), *order)
+        return ordered if question.limit is None else ordered.limit(question.limit)
     # Rank rows within each narrowed scope (or overall), to page and count per scope.
     ranked = statement.subquery("per_scope")
     partition = [ranked.c[label] for label in narrow_labels]
@@ -408,4 +412,9 @@ def _ordering(
     if question.order is not None:
         metric = column(question.order.metric.value)
         order.append(metric.desc().nulls_last() if question.order.descending else metric.asc())
-    return order + [column(label).asc().nulls_last() for label in group_labels]
+    for key, label in zip(question.group_by, group_labels, strict=True):
+        value = column(label)
+        if isinstance(key, Dimension | MetadataKey):  # text: byte order, whatever the collation
+            value = value.collate("C")
+        order.append(value.asc().nulls_last())
+    return order

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
+from tests.usage_data import load_usage_data
 from usageql.app import create_app
 from usageql.config import Settings
 from usageql.db.embedded import EmbeddedPostgres
@@ -136,3 +137,9 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://usageql.test") as client:
         yield client
+
+
+@pytest.fixture
+async def usage_data(client: httpx.AsyncClient) -> None:
+    """The hand-computed data set of tests/usage_data.py, stored through the HTTP API."""
+    await load_usage_data(client)

@@ -11,44 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.graphql_client import graphql
 from tests.sqlcount import count_statements
 
-# Five messages in two apps. In Berlin (UTC+1 in March) m3 falls on 3 March, in UTC on 2 March.
-FIXTURE: list[dict[str, Any]] = [
-    {"id": "m1", "app": "a", "timestamp": "2026-03-01T10:00:00Z", "model": "gpt-4o",
-     "user": {"id": "u1", "name": "Ada", "email": "ada@example.com"}, "chat_id": "c1",
-     "usage": {"input_tokens": 100, "output_tokens": 10},
-     "cost": 0.5, "latency_ms": 100, "tags": ["UA:x", "f:1"], "metadata": {"plan": "pro"}},
-    {"id": "m2", "app": "a", "timestamp": "2026-03-02T10:00:00Z", "model": "gpt-4o",
-     "user": "u2", "chat_id": "c2", "usage": {"input_tokens": 200, "output_tokens": 20},
-     "cost": 0.25, "latency_ms": 300, "status": "error", "tags": ["UA:y"]},
-    {"id": "m3", "app": "a", "timestamp": "2026-03-02T23:30:00Z", "model": "local-llm",
-     "user": "u1", "chat_id": "c1", "usage": {"input_tokens": 50, "output_tokens": 5},
-     "latency_ms": 200, "tags": ["UA:x"], "metadata": {"plan": "free"}},
-    {"id": "m4", "app": "b", "timestamp": "2026-03-03T08:00:00Z", "role": "user",
-     "user": "u3", "chat_id": "c3", "content": "Where is my invoice? " + "x" * 300},
-    {"id": "m5", "app": "b", "timestamp": "2026-03-05T12:00:00Z", "model": "claude-x",
-     "usage": {"input_tokens": 10, "output_tokens": 1}, "cost": 1.0, "latency_ms": 400},
-]  # fmt: skip
-
-
-RATINGS: list[dict[str, Any]] = [
-    {"type": "feedback", "id": "f1", "app": "a", "timestamp": "2026-03-01T11:00:00Z",
-     "message_id": "m1", "rating": "up"},
-    {"type": "feedback", "id": "f2", "app": "a", "timestamp": "2026-03-02T12:00:00Z",
-     "message_id": "m2", "rating": "down"},
-    {"type": "feedback", "id": "f3", "app": "b", "timestamp": "2026-03-05T13:00:00Z",
-     "model": "claude-x", "rating": 1},
-    {"type": "chat", "id": "c1", "app": "a", "timestamp": "2026-03-01T09:00:00Z",
-     "title": "Plans", "tags": ["how-to", "billing"]},
-    {"type": "chat", "id": "c2", "app": "a", "timestamp": "2026-03-02T09:00:00Z",
-     "title": "Bug", "tags": ["bug"]},
-]  # fmt: skip
-
-
-@pytest.fixture
-async def data(client: httpx.AsyncClient) -> None:
-    response = await client.post("/v1/events", json=FIXTURE + RATINGS)
-    assert response.json() == {"accepted": 10, "duplicates": 0, "rejected": []}
-
 
 async def _ask(
     client: httpx.AsyncClient, engine: AsyncEngine, query: str, statements: int
@@ -59,7 +21,7 @@ async def _ask(
     return data
 
 
-@pytest.mark.usefixtures("data")
+@pytest.mark.usefixtures("usage_data")
 async def test_summary_computes_every_metric(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
@@ -98,7 +60,7 @@ async def test_summary_computes_every_metric(
     }
 
 
-@pytest.mark.usefixtures("data")
+@pytest.mark.usefixtures("usage_data")
 async def test_models_are_ordered_with_ties_broken_by_name(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
@@ -123,7 +85,7 @@ async def test_models_are_ordered_with_ties_broken_by_name(
     assert [m["model"] for m in ascending["usage"]["models"]] == ["local-llm", "gpt-4o"]
 
 
-@pytest.mark.usefixtures("data")
+@pytest.mark.usefixtures("usage_data")
 async def test_days_begin_at_midnight_in_the_requested_zone(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
@@ -142,7 +104,7 @@ async def test_days_begin_at_midnight_in_the_requested_zone(
     assert [b["metrics"]["messages"] for b in series] == [1, 1, 2, 0, 1, 0]
 
 
-@pytest.mark.usefixtures("data")
+@pytest.mark.usefixtures("usage_data")
 async def test_each_level_of_drill_down_costs_one_statement(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
@@ -162,7 +124,7 @@ async def test_each_level_of_drill_down_costs_one_statement(
     ] == [("2026-03-01", 1, ["UA:x", "f:1"]), ("2026-03-02", 1, ["UA:y"])]
 
 
-@pytest.mark.usefixtures("data")
+@pytest.mark.usefixtures("usage_data")
 async def test_tags_filter_on_the_tag_itself_and_rows_narrow_their_usage(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
@@ -187,7 +149,7 @@ async def test_tags_filter_on_the_tag_itself_and_rows_narrow_their_usage(
     ]
 
 
-@pytest.mark.usefixtures("data")
+@pytest.mark.usefixtures("usage_data")
 async def test_breakdown_keeps_rows_without_a_key(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
@@ -213,7 +175,7 @@ async def test_breakdown_keeps_rows_without_a_key(
     assert data["usage"]["breakdown"][0]["keys"][2]["dimension"] == "metadata.plan"
 
 
-@pytest.mark.usefixtures("data")
+@pytest.mark.usefixtures("usage_data")
 async def test_filters_combine_down_the_tree(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
@@ -294,7 +256,7 @@ USERS = """query($after: String) { usage {
       usage { tags(limit: 1, filter: {tagContains: "UA:"}) { tag } } } } } } }"""
 
 
-@pytest.mark.usefixtures("data")
+@pytest.mark.usefixtures("usage_data")
 async def test_users_page_with_cursors_profiles_and_nested_tags(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
@@ -337,7 +299,7 @@ async def test_users_page_with_cursors_profiles_and_nested_tags(
     assert past["usage"]["users"]["totalCount"] == 3
 
 
-@pytest.mark.usefixtures("data")
+@pytest.mark.usefixtures("usage_data")
 async def test_tampered_cursors_are_refused(client: httpx.AsyncClient) -> None:
     page = (await graphql(client, USERS))["usage"]["users"]
     cursor = page["pageInfo"]["endCursor"]
@@ -352,7 +314,7 @@ async def test_tampered_cursors_are_refused(client: httpx.AsyncClient) -> None:
 PERIOD = '(filter: {from: "2026-03-01T00:00:00Z", to: "2026-03-06T00:00:00Z"})'
 
 
-@pytest.mark.usefixtures("data")
+@pytest.mark.usefixtures("usage_data")
 async def test_active_users_by_calendar_period_and_rolling_window(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
@@ -381,7 +343,7 @@ async def test_active_users_by_calendar_period_and_rolling_window(
     ]
 
 
-@pytest.mark.usefixtures("data")
+@pytest.mark.usefixtures("usage_data")
 async def test_feedback_per_day_per_model_and_per_tag_of_the_rated_message(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
@@ -421,7 +383,7 @@ CHATS = """query($after: String, $order: ChatOrder) { usage { chats(first: 2, af
     metrics { requests spend } } } } } }"""
 
 
-@pytest.mark.usefixtures("data")
+@pytest.mark.usefixtures("usage_data")
 async def test_the_chat_browser_pages_through_described_chats(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
@@ -466,7 +428,7 @@ async def test_the_chat_browser_pages_through_described_chats(
     assert [e["node"]["id"] for e in by_user["usage"]["chats"]["edges"]] == ["c1", "c2"]
 
 
-@pytest.mark.usefixtures("data")
+@pytest.mark.usefixtures("usage_data")
 async def test_chat_tags_count_the_chats_in_scope(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:

@@ -160,6 +160,10 @@ def local_bucket(moment: datetime, granularity: str, zone: ZoneInfo) -> datetime
         day -= timedelta(days=day.weekday())
     if granularity == "MONTH":
         day = day.replace(day=1)
+    if granularity == "QUARTER":
+        day = day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+    if granularity == "YEAR":
+        day = day.replace(month=1, day=1)
     return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
 
 
@@ -209,7 +213,7 @@ async def test_every_dimension_and_metric(
 
 @pytest.mark.usefixtures("loaded")
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"])
-@pytest.mark.parametrize("granularity", ["HOUR", "DAY", "WEEK", "MONTH"])
+@pytest.mark.parametrize("granularity", ["HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR"])
 async def test_every_granularity_in_every_zone(
     client: httpx.AsyncClient, engine: AsyncEngine, zone: str, granularity: str
 ) -> None:

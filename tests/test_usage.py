@@ -195,6 +195,24 @@ async def test_filters_combine_down_the_tree(
     ]
 
 
+@pytest.mark.usefixtures("usage_data")
+async def test_apps_rank_apps_and_narrow_to_them(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    data = await _ask(
+        client,
+        engine,
+        "{ usage { apps { app metrics { messages spend } usage { models { model } } } } }",
+        statements=2,
+    )
+    assert data["usage"]["apps"] == [
+        {"app": "a", "metrics": {"messages": 3, "spend": 0.75},
+         "usage": {"models": [{"model": "gpt-4o"}, {"model": "local-llm"}]}},
+        {"app": "b", "metrics": {"messages": 2, "spend": 1.0},
+         "usage": {"models": [{"model": "claude-x"}]}},
+    ]  # fmt: skip
+
+
 async def _statements_for(client: httpx.AsyncClient, engine: AsyncEngine, query: str) -> int:
     with count_statements(engine) as sql:
         await graphql(client, query)
@@ -238,6 +256,13 @@ async def test_statements_do_not_depend_on_models_or_days(
         ("{ usage { models(limit: 1001) { model } } }", "limit: must be between 1 and 1000"),
         ("{ usage { tags(limit: 0) { tag } } }", "limit: must be between 1 and 1000, got 0"),
         ("{ usage { breakdown(by: []) { keys { value } } } }", "by: give 1 to 5 dimensions"),
+        ('{ usage { breakdown(by: [APP], metadataKeys: [""]) { keys { value } } } }',
+         "metadataKeys: each key must be 1 to 64 characters"),
+        ('{ usage(filter: {metadata: [{key: "", values: ["x"]}]}) { summary { messages } } }',
+         "filter.metadata.key: must be 1 to 64 characters"),
+        ('{ usage(filter: {from: "2026-01-01T00:00:00"}) { summary { messages } } }',
+         "filter.from: needs a UTC offset"),
+        ("{ usage { users(first: 5000) { totalCount } } }", "first: must be between 1 and 1000"),
     ],
 )  # fmt: skip
 async def test_bad_arguments_get_clear_errors(
@@ -380,7 +405,7 @@ async def test_feedback_per_day_per_model_and_per_tag_of_the_rated_message(
 CHATS = """query($after: String, $order: ChatOrder) { usage { chats(first: 2, after: $after,
   orderBy: $order) { totalCount pageInfo { hasNextPage endCursor } edges { node {
     app id title user { id name } firstMessage createdAt updatedAt messages models tags
-    metrics { requests spend } } } } } }"""
+    metrics { requests spend } usage { models { model } } } } } } }"""
 
 
 @pytest.mark.usefixtures("usage_data")
@@ -389,7 +414,7 @@ async def test_the_chat_browser_pages_through_described_chats(
 ) -> None:
     with count_statements(engine) as sql:
         data = await graphql(client, CHATS)
-    assert sql.count == 3, sql  # the chats, their users, their first user messages
+    assert sql.count == 4, sql  # the chats, their users, first user messages, models per chat
     page = data["usage"]["chats"]
     assert page["totalCount"] == 3
     assert page["pageInfo"]["hasNextPage"] is True
@@ -409,6 +434,7 @@ async def test_the_chat_browser_pages_through_described_chats(
             "models": [],
             "tags": [],
             "metrics": {"requests": 0, "spend": 0.0},
+            "usage": {"models": []},  # its only message has no model
         }
     )
     assert c1["title"] == "Plans"
@@ -417,6 +443,7 @@ async def test_the_chat_browser_pages_through_described_chats(
     assert (c1["messages"], c1["models"], c1["tags"]) == (2, ["gpt-4o", "local-llm"],
                                                          ["how-to", "billing"])  # fmt: skip
     assert c1["metrics"] == {"requests": 2, "spend": 0.5}
+    assert c1["usage"] == {"models": [{"model": "gpt-4o"}, {"model": "local-llm"}]}
 
     rest = await graphql(client, CHATS, {"after": page["pageInfo"]["endCursor"]})
     assert [e["node"]["id"] for e in rest["usage"]["chats"]["edges"]] == ["c2"]

@@ -128,6 +128,7 @@ class Chat:
     models: list[str] = strawberry.field(description="Models that answered in the scope.")
     tags: list[str] = strawberry.field(description="The chat's tags.")
     metrics: Metrics = strawberry.field(description="Metrics over the chat's events in scope.")
+    usage: Usage = strawberry.field(description="The scope narrowed to this chat.")
     user_id: strawberry.Private[str | None]
 
     @strawberry.field(description="The chat's user (the first one seen in it).")
@@ -267,8 +268,9 @@ async def _rolling(info: Info, scope: model.Scope, period: model.Granularity) ->
     return [(start, end, found.get(start, {})) for start, end in windows]
 
 
-def _chat(row: Row) -> Chat:
+def _chat(row: Row, scope: model.Scope) -> Chat:
     fields = row.fields or {}
+    app, chat_id = row.keys
     return Chat(
         app=str(row.keys[0]),
         id=strawberry.ID(str(row.keys[1])),
@@ -279,6 +281,9 @@ def _chat(row: Row) -> Chat:
         models=list(fields["models"] or []),
         tags=list(fields["tags"] or []),
         metrics=Metrics(values=row.values),
+        usage=Usage(
+            scope=scope.narrowed(model.Dimension.APP, app).narrowed(model.Dimension.CHAT, chat_id)
+        ),
         user_id=fields["user_id"],
     )
 
@@ -539,7 +544,7 @@ class Usage:
         rows: list[Row] = await info.context.usage.load(Ask.of(question, scope))
         total = rows[0].total if rows else await _count_chats(info, scope, offset)
         edges = [
-            ChatEdge(cursor=encode(key, "chats", offset + position), node=_chat(row))
+            ChatEdge(cursor=encode(key, "chats", offset + position), node=_chat(row, scope))
             for position, row in enumerate(rows)
         ]
         return ChatConnection(

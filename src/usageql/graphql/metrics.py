@@ -205,4 +205,3 @@ class Metrics:
         return Distribution(values=self.values, names=_TTFT)
 
 
-EMPTY: Mapping[Metric, Any] = {}

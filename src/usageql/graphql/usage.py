@@ -288,17 +288,38 @@ def _chat(row: Row, scope: model.Scope) -> Chat:
     )
 
 
-async def _count_chats(info: Info, scope: model.Scope, offset: int) -> int:
-    """The total when a page past the end came back empty (0 when nothing is there)."""
+async def _count(info: Info, scope: model.Scope, metric: model.Metric, offset: int) -> int:
+    """A page's total when it came back empty past the end (0 when nothing is there)."""
     if offset == 0:
         return 0
-    chats = model.Question(metrics=frozenset({model.Metric.CHATS}))
-    rows: list[Row] = await info.context.usage.load(Ask.of(chats, scope))
-    return int(rows[0].values.get(model.Metric.CHATS) or 0) if rows else 0
+    question = model.Question(metrics=frozenset({metric}))
+    rows: list[Row] = await info.context.usage.load(Ask.of(question, scope))
+    return int(rows[0].values.get(metric) or 0) if rows else 0
 
 
 def _row_metrics(selections: list[Selection]) -> frozenset[model.Metric]:
     return wanted(child(selections, "metrics"))
+
+
+async def _ranked(
+    info: Info,
+    parent: model.Scope,
+    key: model.Dimension,
+    *,
+    order_by: MetricOrder | None,
+    default: model.Metric,
+    limit: int,
+    filter: UsageFilter | None,
+    extra: frozenset[model.Metric] = frozenset(),
+) -> tuple[model.Scope, list[Row]]:
+    """Rows keyed by one dimension, ordered and limited: what models, tags and apps share."""
+    scope = parent.filtered(to_filter(filter))
+    metrics = _row_metrics(_selections(info)) | extra
+    order = to_order(order_by, default)
+    rows = await _rows(
+        info, scope, group_by=(key,), metrics=metrics, order=order, limit=checked_limit(limit)
+    )
+    return scope, rows
 
 
 async def _rows(
@@ -443,16 +464,12 @@ class Usage:
         limit: int = 50,
         filter: UsageFilter | None = None,
     ) -> list[ModelUsage]:
-        scope = self.scope.filtered(to_filter(filter))
-        selections = _selections(info)
-        metrics = _row_metrics(selections)
-        if selected(selections, "provider"):
-            metrics |= {model.Metric.PROVIDER}
-        order = to_order(order_by, model.Metric.MESSAGES)
         key = model.Dimension.MODEL
-        rows = await _rows(
-            info, scope, group_by=(key,), metrics=metrics, order=order, limit=checked_limit(limit)
-        )
+        provider = {model.Metric.PROVIDER} if selected(_selections(info), "provider") else set()
+        scope, rows = await _ranked(
+            info, self.scope, key, order_by=order_by, default=model.Metric.MESSAGES,
+            limit=limit, filter=filter, extra=frozenset(provider),
+        )  # fmt: skip
         return [
             ModelUsage(
                 model=str(row.keys[0]),
@@ -489,7 +506,7 @@ class Usage:
             with_total=True,
         )
         rows: list[Row] = await info.context.usage.load(Ask.of(question, scope))
-        total = rows[0].total if rows else await self._count_users(info, scope, offset)
+        total = rows[0].total if rows else await _count(info, scope, model.Metric.USERS, offset)
         apps = scope.filter.allowed(model.Dimension.APP)
         edges = [
             UserUsageEdge(
@@ -542,7 +559,7 @@ class Usage:
             chat_sort=sort,
         )
         rows: list[Row] = await info.context.usage.load(Ask.of(question, scope))
-        total = rows[0].total if rows else await _count_chats(info, scope, offset)
+        total = rows[0].total if rows else await _count(info, scope, model.Metric.CHATS, offset)
         edges = [
             ChatEdge(cursor=encode(key, "chats", offset + position), node=_chat(row, scope))
             for position, row in enumerate(rows)
@@ -556,15 +573,6 @@ class Usage:
             total_count=total or 0,
         )
 
-    @staticmethod
-    async def _count_users(info: Info, scope: model.Scope, offset: int) -> int:
-        """The total when a page past the end came back empty (0 when nothing is there)."""
-        if offset == 0:
-            return 0
-        users = model.Question(metrics=frozenset({model.Metric.USERS}))
-        rows: list[Row] = await info.context.usage.load(Ask.of(users, scope))
-        return int(rows[0].values.get(model.Metric.USERS) or 0) if rows else 0
-
     @strawberry.field(description="Usage per request tag, most requests first by default.")
     async def tags(
         self,
@@ -573,13 +581,11 @@ class Usage:
         limit: int = 250,
         filter: UsageFilter | None = None,
     ) -> list[TagUsage]:
-        scope = self.scope.filtered(to_filter(filter))
-        order = to_order(order_by, model.Metric.REQUESTS)
         key = model.Dimension.TAG
-        metrics = _row_metrics(_selections(info))
-        rows = await _rows(
-            info, scope, group_by=(key,), metrics=metrics, order=order, limit=checked_limit(limit)
-        )
+        scope, rows = await _ranked(
+            info, self.scope, key, order_by=order_by, default=model.Metric.REQUESTS,
+            limit=limit, filter=filter,
+        )  # fmt: skip
         return [
             TagUsage(
                 tag=str(row.keys[0]),
@@ -597,13 +603,11 @@ class Usage:
         limit: int = 50,
         filter: UsageFilter | None = None,
     ) -> list[AppUsage]:
-        scope = self.scope.filtered(to_filter(filter))
-        order = to_order(order_by, model.Metric.MESSAGES)
         key = model.Dimension.APP
-        metrics = _row_metrics(_selections(info))
-        rows = await _rows(
-            info, scope, group_by=(key,), metrics=metrics, order=order, limit=checked_limit(limit)
-        )
+        scope, rows = await _ranked(
+            info, self.scope, key, order_by=order_by, default=model.Metric.MESSAGES,
+            limit=limit, filter=filter,
+        )  # fmt: skip
         return [
             AppUsage(
                 app=str(row.keys[0]),

@@ -167,10 +167,9 @@ def compile_question(
         ),
         *(METRICS[metric].sql().label(metric.value) for metric in metrics),
     ]
-    conditions = filter_sql(filter, unnests_tags=unnests_tags, source=source)
-    for position, key in enumerate(narrow_keys):
-        values = [values[position] for values in narrow_values]
-        conditions.append(_narrowing_sql(key, values, timezone, source))
+    conditions = _scope_conditions(
+        filter, timezone, narrow_keys, narrow_values, source, unnests_tags=unnests_tags
+    )
     if question.exclude_null_keys:
         conditions += [
             key_sql(k, timezone, source).is_not(None)
@@ -187,6 +186,23 @@ def compile_question(
     return Compiled(statement, narrow_keys, question.group_by, metrics, question.with_total)
 
 
+def _scope_conditions(
+    filter: Filter,
+    timezone: str,
+    narrow_keys: tuple[GroupKey, ...],
+    narrow_values: Sequence[tuple[str | datetime | None, ...]],
+    source: _From,
+    *,
+    unnests_tags: bool,
+) -> list[ColumnElement[bool]]:
+    """The filter's conditions and each narrowing key's `= ANY(values)` (or time range)."""
+    conditions = filter_sql(filter, unnests_tags=unnests_tags, source=source)
+    for position, key in enumerate(narrow_keys):
+        values = [values[position] for values in narrow_values]
+        conditions.append(_narrowing_sql(key, values, timezone, source))
+    return conditions
+
+
 def _compile_chat_tags(
     question: Question,
     filter: Filter,
@@ -197,10 +213,14 @@ def _compile_chat_tags(
     """Chats per chat tag, among the chats with an event in each scope."""
     source = _From(Source.EVENTS)
     narrow_labels = [f"n{i}" for i in range(len(narrow_keys))]
-    conditions = filter_sql(filter, unnests_tags=Dimension.TAG in narrow_keys, source=source)
-    for position, key in enumerate(narrow_keys):
-        values = [values[position] for values in narrow_values]
-        conditions.append(_narrowing_sql(key, values, timezone, source))
+    conditions = _scope_conditions(
+        filter,
+        timezone,
+        narrow_keys,
+        narrow_values,
+        source,
+        unnests_tags=Dimension.TAG in narrow_keys,
+    )
     in_scope = (
         select(
             *(
@@ -245,10 +265,14 @@ def _compile_chats(
     source = _From(Source.EVENTS)
     narrow_labels = [f"n{i}" for i in range(len(narrow_keys))]
     metrics = tuple(sorted(question.metrics, key=lambda metric: metric.value))
-    conditions = filter_sql(filter, unnests_tags=Dimension.TAG in narrow_keys, source=source)
-    for position, key in enumerate(narrow_keys):
-        values = [values[position] for values in narrow_values]
-        conditions.append(_narrowing_sql(key, values, timezone, source))
+    conditions = _scope_conditions(
+        filter,
+        timezone,
+        narrow_keys,
+        narrow_values,
+        source,
+        unnests_tags=Dimension.TAG in narrow_keys,
+    )
     per_chat = (
         select(
             *(

@@ -203,5 +203,3 @@ class Metrics:
     @strawberry.field(description="Time to first token in milliseconds.")
     def ttft_ms(self) -> Distribution:
         return Distribution(values=self.values, names=_TTFT)
-
-

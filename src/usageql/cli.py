@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import TypeVar
 
 import orjson
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from strawberry.printer import print_schema
 
 from usageql import __version__
+from usageql.auth import Role, create_key, list_keys, revoke_key
 from usageql.config import Settings, SettingsError
 from usageql.db.database import Database, DatabaseUnavailableError, open_database
 from usageql.db.embedded import EmbeddedPostgresError
@@ -127,6 +128,23 @@ def _parser() -> argparse.ArgumentParser:
     deleting.add_argument("models", nargs="+", metavar="MODEL")
     deleting.add_argument("--app", default=ANY_APP, help="the app the prices are for (default all)")
     deleting.set_defaults(run=_prices_delete)
+
+    keys = commands.add_parser("keys", help="create, list or revoke API keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    creating = key_commands.add_parser(
+        "create", help="a new key, shown once: keep it (only a hash is stored)"
+    )
+    creating.add_argument("--role", required=True, choices=[r.value for r in Role])
+    creating.add_argument("--app", action="append", default=[], help="bind to an app (repeat)")
+    creating.add_argument("--user", action="append", default=[], help="bind to a user (repeat)")
+    creating.add_argument("--name", help="a label for listings, e.g. who holds the key")
+    creating.set_defaults(run=_keys_create)
+    key_listing = key_commands.add_parser("list", help="keys as JSON lines (never secrets)")
+    key_listing.add_argument("--all", action="store_true", help="include revoked keys")
+    key_listing.set_defaults(run=_keys_list)
+    revoking = key_commands.add_parser("revoke", help="stop a key from working (within seconds)")
+    revoking.add_argument("key_id", metavar="KEY_ID", help="the part after uq_, as keys list shows")
+    revoking.set_defaults(run=_keys_revoke)
 
     export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     export.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
@@ -291,14 +309,11 @@ _SHOWN_REJECTIONS = 20
 def _in_transaction(settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
     """Run `work` in one transaction on the configured database."""
 
-    async def run() -> T:
-        async with (
-            open_database(settings, migrate=settings.migrate_on_start) as database,
-            database.engine.begin() as connection,
-        ):
+    async def in_transaction(engine: AsyncEngine) -> T:
+        async with engine.begin() as connection:
             return await work(connection)
 
-    return asyncio.run(run())
+    return _on_database(settings, in_transaction)
 
 
 def _prices_list(args: argparse.Namespace, settings: Settings) -> int:
@@ -323,6 +338,63 @@ def _prices_delete(args: argparse.Namespace, settings: Settings) -> int:
         settings, lambda connection: delete_prices(connection, args.models, args.app)
     )
     print(f"prices: deleted {deleted} prices", file=sys.stderr)
+    return 0
+
+
+def _on_database(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Run `work` against the configured database (migrated when settings say so)."""
+
+    async def run() -> T:
+        async with open_database(settings, migrate=settings.migrate_on_start) as database:
+            return await work(database.engine)
+
+    return asyncio.run(run())
+
+
+def _keys_create(args: argparse.Namespace, settings: Settings) -> int:
+    role = Role(args.role)
+    key, info = _on_database(
+        settings,
+        lambda engine: create_key(engine, role, apps=args.app, users=args.user, name=args.name),
+    )
+    scope = ", ".join(
+        part
+        for part in (
+            f"apps {', '.join(info.apps)}" if info.apps else "",
+            f"users {', '.join(info.users)}" if info.users else "",
+        )
+        if part
+    )
+    print(key)
+    print(
+        f"keys: created {role.value} key {info.key_id} ({scope or 'every app and user'})."
+        " It is shown once: store it now. Send it as `Authorization: Bearer <key>`.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _keys_list(args: argparse.Namespace, settings: Settings) -> int:
+    for info in _on_database(settings, lambda engine: list_keys(engine, include_revoked=args.all)):
+        line = {
+            "key_id": info.key_id,
+            "role": info.role.value,
+            "name": info.name,
+            "apps": info.apps,
+            "users": info.users,
+            "created_at": info.created_at.isoformat(),
+            "last_used_at": None if info.last_used_at is None else info.last_used_at.isoformat(),
+            "revoked_at": None if info.revoked_at is None else info.revoked_at.isoformat(),
+        }
+        sys.stdout.write(orjson.dumps(line).decode() + "\n")
+    return 0
+
+
+def _keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    key_id = args.key_id.removeprefix("uq_").split("_", 1)[0]
+    if not _on_database(settings, lambda engine: revoke_key(engine, key_id)):
+        raise ValueError(f"KEY_ID: no live key has the id {key_id!r} (see `usageql keys list`)")
+    print(f"keys: revoked {key_id}", file=sys.stderr)
     return 0
 
 

@@ -1,6 +1,6 @@
 """Run every example query through the typed client generated from schema.graphql.
 
-    python examples/typed_client_check.py http://127.0.0.1:8000/graphql
+    USAGEQL_API_KEY=uq_... python examples/typed_client_check.py http://127.0.0.1:8000/graphql
 
 Needs the generated package (build/typed-client) on the path; `typed_client_check.sh` sets that
 up in its own virtualenv. Checks that each answer parses into the generated types, with the
@@ -10,6 +10,7 @@ custom scalars mapped (DateTime to datetime, BigInt to int), and that demo data 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +18,7 @@ from usageql_client import Client, Granularity  # type: ignore[import-not-found]
 
 
 async def main(url: str) -> None:
-    client = Client(url=url)
+    client = Client(url=url, headers={"Authorization": f"Bearer {os.environ['USAGEQL_API_KEY']}"})
     now = datetime.now(UTC)
     month_ago = now - timedelta(days=30)
 

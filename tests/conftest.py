@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
+from tests.app_client import authorized_client
 from tests.usage_data import load_usage_data
 from usageql.app import create_app
 from usageql.config import Settings
@@ -116,7 +117,10 @@ async def database_url(databases: DatabaseFactory, template_name: str) -> str:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=database_url, data_dir=tmp_path / "data", pool_size=4)
+    # Keys are checked once per test and then remembered, so statement counts measure queries.
+    return Settings(
+        database_url=database_url, data_dir=tmp_path / "data", pool_size=4, auth_cache_seconds=3600
+    )
 
 
 @pytest.fixture
@@ -134,8 +138,8 @@ def engine(app: Starlette) -> AsyncEngine:
 
 @pytest.fixture
 async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://usageql.test") as client:
+    """A client with an admin key (checked once before the test starts)."""
+    async with authorized_client(app) as client:
         yield client
 
 

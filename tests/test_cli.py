@@ -136,16 +136,36 @@ def test_serve_demo_loads_data_serves_it_and_stops_cleanly(
     try:
         _wait_ready(base, process, 60)
         query = {"query": "{ apps { id messages } }"}
-        apps = httpx.post(f"{base}/graphql", json=query, timeout=10).json()["data"]["apps"]
-        assert sum(app["messages"] for app in apps) == 600
+        refused = httpx.post(f"{base}/graphql", json=query, timeout=10)
+        assert refused.status_code == 401
+        assert refused.json()["errors"][0]["extensions"] == {"code": "UNAUTHENTICATED"}
+    finally:
+        process.send_signal(signal.SIGINT)
+        first, _ = process.communicate(timeout=30)
+    assert re.search(r"demo: ingested [\d,]+ records .*, 0 already stored", first)
+    keys = re.findall(r"API key: +(uq_\S+)", first)
+    assert len(keys) == 1, first
+    # The printed key works: start again on the same data (no new demo data) and use it.
+    process = subprocess.Popen(
+        command,
+        env={**env, "DATABASE_URL": database_url, "USAGEQL_LOG_LEVEL": "info"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _wait_ready(base, process, 60)
+        headers = {"authorization": f"Bearer {keys[0]}"}
+        apps = httpx.post(f"{base}/graphql", json=query, headers=headers, timeout=10)
+        assert sum(app["messages"] for app in apps.json()["data"]["apps"]) == 600
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output
-    assert re.search(r"demo: ingested [\d,]+ records .*, 0 already stored", output)
+    assert "demo: the database already holds data; not adding more" in output
     assert f"GraphiQL:  {base}/graphql" in output
-    assert "curl -s" in output
-    # The apps list cost one SQL statement, as the request log reports.
+    assert "-H 'Authorization: Bearer uq_" in output
+    # The key check and the apps list: two SQL statements, as the request log reports.
     graphql_lines = [line for line in output.splitlines() if "POST /graphql 200" in line]
     assert len(graphql_lines) == 1
-    assert "sql_statements=1" in graphql_lines[0], graphql_lines
+    assert "sql_statements=2" in graphql_lines[0], graphql_lines

@@ -29,7 +29,7 @@ async def test_readyz_is_503_with_the_fix_when_migrations_are_missing(
     empty_database_url: str, tmp_path: Path
 ) -> None:
     settings = Settings(database_url=empty_database_url, data_dir=tmp_path, migrate_on_start=False)
-    async with app_client(settings) as client:
+    async with app_client(settings, with_key=False) as client:
         response = await client.get("/readyz")
         assert response.status_code == 503
         body = response.json()
@@ -42,7 +42,7 @@ async def test_readyz_is_503_when_the_database_is_unreachable(tmp_path: Path) ->
     # Port 1 on loopback: nothing listens there, so the connection is refused at once.
     url = "postgresql://postgres@127.0.0.1:1/nothing"
     settings = Settings(database_url=url, data_dir=tmp_path, migrate_on_start=False)
-    async with app_client(settings) as client:
+    async with app_client(settings, with_key=False) as client:
         assert (await client.get("/healthz")).status_code == 200
         response = await client.get("/readyz")
         assert response.status_code == 503

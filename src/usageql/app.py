@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from usageql import __version__
+from usageql.auth import KeyCheck
 from usageql.config import Settings
 from usageql.db.database import Database, open_database
 from usageql.db.secrets import server_secret
@@ -75,6 +76,16 @@ def create_app(settings: Settings, *, on_startup: Sequence[StartupHook] = ()) ->
                 extra={"database": database.url, "embedded": database.is_embedded},
             )
             app.state.cursor_key = await _cursor_key(database)
+            app.state.keys = (
+                KeyCheck(database.engine, ttl=settings.auth_cache_seconds)
+                if settings.auth
+                else None
+            )
+            if not settings.auth:
+                log.warning(
+                    "authentication is disabled (USAGEQL_AUTH=disabled): anyone who can reach"
+                    " this server can read and write everything; use it only locally"
+                )
             for hook in hooks:
                 await hook(database)
             tune_garbage_collector()

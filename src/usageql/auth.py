@@ -200,3 +200,10 @@ class KeyCheck:
             return None
         info = _info(row)
         return Principal(role=info.role, apps=info.apps, users=info.users, key_id=info.key_id)
+
+
+async def request_principal(authorization: str | None, check: KeyCheck | None) -> Principal:
+    """The caller of a request; with authentication disabled (check None), unrestricted."""
+    if check is None:
+        return UNRESTRICTED
+    return await check.principal(authorization)

@@ -236,15 +236,19 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         raise ValueError(f"--workers: must be between 1 and 64, got {settings.workers}")
     options = _demo_options(args) if args.demo else None
 
+    made: dict[str, str] = {}
+
     async def prepare(database: Database) -> None:
         if options is not None:
             if await database_is_empty(database.engine):
                 _print_summary(await _load_demo(database, settings, options))
             else:
                 print("demo: the database already holds data; not adding more", file=sys.stderr)
+            if settings.auth:
+                made["key"], _ = await create_key(database.engine, Role.ADMIN, name="demo")
         print(f"database: {_describe_database(database, settings)}", file=sys.stderr)
 
-    return serve(settings, prepare)
+    return serve(settings, prepare, lambda: made.get("key"))
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:

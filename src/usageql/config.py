@@ -33,6 +33,8 @@ class Settings:
     max_batch_records: int = 10_000
     content_preview_chars: int = 200
     workers: int = 1
+    auth: bool = True  # USAGEQL_AUTH=disabled turns API keys off, for local use only
+    auth_cache_seconds: int = 5  # how long a process trusts a checked key (revocation delay)
     # Set by `usageql serve --workers` for its worker processes: the embedded server the parent
     # process runs, which the workers use without starting or stopping it.
     embedded_url: str | None = None
@@ -57,6 +59,8 @@ class Settings:
             "USAGEQL_MAX_BATCH_RECORDS": str(self.max_batch_records),
             "USAGEQL_CONTENT_PREVIEW_CHARS": str(self.content_preview_chars),
             "USAGEQL_WORKERS": str(self.workers),
+            "USAGEQL_AUTH": "enabled" if self.auth else "disabled",
+            "USAGEQL_AUTH_CACHE_SECONDS": str(self.auth_cache_seconds),
         }
         if self.database_url is not None:
             env["DATABASE_URL"] = self.database_url
@@ -102,6 +106,10 @@ class Settings:
                 high=100_000,
             ),
             workers=_int(env, "USAGEQL_WORKERS", defaults.workers, low=1, high=64),
+            auth=_choice(env, "USAGEQL_AUTH", "enabled", ("enabled", "disabled")) == "enabled",
+            auth_cache_seconds=_int(
+                env, "USAGEQL_AUTH_CACHE_SECONDS", defaults.auth_cache_seconds, low=0, high=3600
+            ),
             embedded_url=env.get("USAGEQL_EMBEDDED_URL", "").strip() or None,
         )
 

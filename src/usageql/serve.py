@@ -6,7 +6,7 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import uvicorn
@@ -38,7 +38,10 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def serve(settings: Settings, prepare: StartupHook) -> int:
+KeySource = Callable[[], str | None]
+
+
+def serve(settings: Settings, prepare: StartupHook, key: KeySource = lambda: None) -> int:
     """Serve until stopped; print how to use the server once it listens.
 
     `prepare` runs once the database is open and migrated, before requests are served. With
@@ -46,7 +49,7 @@ def serve(settings: Settings, prepare: StartupHook) -> int:
     needed), migrates and prepares it, then runs the workers, which share it.
     """
     if settings.workers > 1:
-        return _serve_workers(settings, prepare)
+        return _serve_workers(settings, prepare, key)
     app = create_app(settings, on_startup=[prepare])
     config = uvicorn.Config(
         app,
@@ -56,15 +59,15 @@ def serve(settings: Settings, prepare: StartupHook) -> int:
         access_log=False,  # requests are logged by RequestLogMiddleware
         lifespan="on",
     )
-    return asyncio.run(_run(_Server(config), settings))
+    return asyncio.run(_run(_Server(config), settings, key))
 
 
-async def _run(server: uvicorn.Server, settings: Settings) -> int:
+async def _run(server: uvicorn.Server, settings: Settings, key: KeySource) -> int:
     async def announce() -> None:
         while not server.started:  # noqa: ASYNC110 (uvicorn offers no event)
             await asyncio.sleep(0.05)
         base = f"http://{_display_host(settings.host)}:{settings.port}"
-        print(banner(base), file=sys.stderr, flush=True)
+        print(banner(base, settings, key()), file=sys.stderr, flush=True)
 
     announcer = asyncio.create_task(announce())
     try:
@@ -74,7 +77,7 @@ async def _run(server: uvicorn.Server, settings: Settings) -> int:
     return 0
 
 
-def _serve_workers(settings: Settings, prepare: StartupHook) -> int:
+def _serve_workers(settings: Settings, prepare: StartupHook, key: KeySource) -> int:
     embedded = None if settings.database_url else EmbeddedPostgres(settings.embedded_pgdata)
     try:
         shared = settings
@@ -98,7 +101,7 @@ def _serve_workers(settings: Settings, prepare: StartupHook) -> int:
         )
         sock = config.bind_socket()
         base = f"http://{_display_host(settings.host)}:{settings.port}"
-        print(banner(base, workers=settings.workers), file=sys.stderr, flush=True)
+        print(banner(base, settings, key()), file=sys.stderr, flush=True)
         Multiprocess(config, sockets=[sock]).run()
     finally:
         if embedded is not None:
@@ -112,23 +115,35 @@ def _display_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def banner(base: str, *, workers: int = 1) -> str:
-    """What to open and what to try first."""
-    serving = (
-        f"usageql {__version__} is ready"
-        if workers == 1
-        else (f"usageql {__version__} is starting {workers} workers")
+def banner(base: str, settings: Settings, key: str | None) -> str:
+    """What to open, how to authenticate, and what to try first."""
+    workers = settings.workers
+    serving = f"usageql {__version__} is " + (
+        "ready" if workers == 1 else f"starting {workers} workers"
     )
-    return "\n".join(
-        (
-            "",
-            f"{serving}.",
-            f"  GraphiQL:  {base}/graphql  (open it in a browser)",
-            f"  Health:    {base}/healthz  {base}/readyz",
-            "GraphiQL opens on a first query to run; or try it with curl:",
-            f"  curl -s {base}/graphql -H 'content-type: application/json' \\",
-            f'       -d \'{{"query": "{FIRST_QUERY}"}}\'',
-            "Stop with Ctrl+C.",
-            "",
-        )
-    )
+    lines = ["", f"{serving}.", f"  GraphiQL:  {base}/graphql  (open it in a browser)"]
+    lines.append(f"  Health:    {base}/healthz  {base}/readyz")
+    auth = ""
+    if not settings.auth:
+        lines.append("  Authentication is disabled (USAGEQL_AUTH=disabled): for local use only.")
+    elif key is not None:
+        lines += [
+            f"  API key:   {key}",
+            "             (an admin key made for this demo; it is shown only now)",
+            f'  In GraphiQL, open Headers and paste: {{"Authorization": "Bearer {key}"}}',
+        ]
+        auth = f" -H 'Authorization: Bearer {key}'"
+    else:
+        lines += [
+            "  Queries need an API key: `usageql keys create --role admin` makes one; send it as",
+            "  `Authorization: Bearer <key>` (in GraphiQL: Headers).",
+        ]
+        auth = " -H 'Authorization: Bearer <key>'"
+    lines += [
+        "GraphiQL opens on a first query to run; or try it with curl:",
+        f"  curl -s {base}/graphql -H 'content-type: application/json'{auth} \\",
+        f'       -d \'{{"query": "{FIRST_QUERY}"}}\'',
+        "Stop with Ctrl+C.",
+        "",
+    ]
+    return "\n".join(lines)

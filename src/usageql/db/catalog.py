@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,8 +25,8 @@ class AppEntry:
     last_event_at: datetime | None
 
 
-async def list_apps(engine: AsyncEngine) -> list[AppEntry]:
-    """Every app, by id, with counts; one statement whatever the number of apps."""
+async def list_apps(engine: AsyncEngine, only: Sequence[str] | None = None) -> list[AppEntry]:
+    """Every app (or those in `only`), by id, with counts; one statement for any number."""
     per_app_messages = (
         select(
             messages.c.app_id,
@@ -57,6 +58,8 @@ async def list_apps(engine: AsyncEngine) -> list[AppEntry]:
         .outerjoin(per_app_chats, per_app_chats.c.app_id == apps.c.app_id)
         .order_by(apps.c.app_id)
     )
+    if only is not None:
+        statement = statement.where(apps.c.app_id.in_(list(only)))
     async with engine.connect() as connection:
         rows = (await connection.execute(statement)).all()
     return [AppEntry(*row) for row in rows]

@@ -8,6 +8,7 @@ import strawberry
 
 from usageql.db.catalog import list_apps
 from usageql.graphql.context import Info
+from usageql.graphql.permissions import CanRead
 from usageql.graphql.scalars import BigInt
 
 
@@ -24,9 +25,14 @@ class App:
 
 @strawberry.type
 class AppsQuery:
-    @strawberry.field(description="Every app with data, ordered by id.")
+    @strawberry.field(
+        description="Every app with data that the caller's key may see, ordered by id.",
+        permission_classes=[CanRead],
+    )
     async def apps(self, info: Info) -> list[App]:
-        entries = await list_apps(info.context.database.engine)
+        principal = info.context.principal
+        only = None if principal is None else principal.apps
+        entries = await list_apps(info.context.database.engine, only)
         return [
             App(
                 id=strawberry.ID(entry.app_id),

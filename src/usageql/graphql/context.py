@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
+from usageql.auth import Principal
 from usageql.config import Settings
 from usageql.db.database import Database
 from usageql.db.secrets import server_secret
@@ -23,6 +24,7 @@ class Context:
     database: Database
     request: Request | WebSocket
     response: Response | WebSocket | None
+    principal: Principal | None  # None: not authenticated (no operation may run)
     usage: UsageLoader = field(init=False)
     profiles: ProfileLoader = field(init=False)
     first_messages: FirstMessageLoader = field(init=False)
@@ -32,6 +34,12 @@ class Context:
         self.usage = UsageLoader(self.database.engine)
         self.profiles = ProfileLoader(self.database.engine)
         self.first_messages = FirstMessageLoader(self.database.engine)
+
+    def caller(self) -> Principal:
+        """The authenticated caller (permission classes let no one else through)."""
+        if self.principal is None:
+            raise PermissionError("not authenticated: send `Authorization: Bearer uq_...`")
+        return self.principal
 
     async def cursor_key(self) -> bytes:
         """The key that signs cursors: read at startup, or on first use if it was not."""

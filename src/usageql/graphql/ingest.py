@@ -12,6 +12,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from usageql.graphql.context import Info
+from usageql.graphql.permissions import CanWrite
 from usageql.graphql.scalars import BigInt
 from usageql.ingest.pipeline import (
     Ingestor,
@@ -208,21 +209,30 @@ async def _ingest(info: Info, records: list[Any], provider_usage: set[int]) -> I
         )
     ingestor: Ingestor = info.context.request.app.state.ingestor
     raw: list[RawRecord] = [(Location("index", n), r) for n, r in enumerate(records)]
-    return _report(await ingestor.ingest(raw), provider_usage)
+    return _report(await ingestor.ingest(raw, info.context.caller()), provider_usage)
 
 
 @strawberry.type
 class IngestMutation:
-    @strawberry.mutation(description="Record messages and LLM requests (idempotent by id).")
+    @strawberry.mutation(
+        description="Record messages and LLM requests (idempotent by id).",
+        permission_classes=[CanWrite],
+    )
     async def record_messages(self, info: Info, messages: list[MessageInput]) -> IngestReport:
         records = [_message_record(m) for m in messages]
         with_provider_usage = {n for n, m in enumerate(messages) if m.provider_usage is not None}
         return await _ingest(info, records, with_provider_usage)
 
-    @strawberry.mutation(description="Record thumbs up/down ratings (idempotent by id).")
+    @strawberry.mutation(
+        description="Record thumbs up/down ratings (idempotent by id).",
+        permission_classes=[CanWrite],
+    )
     async def record_feedback(self, info: Info, feedback: list[FeedbackInput]) -> IngestReport:
         return await _ingest(info, [{"type": "feedback", **_raw(f)} for f in feedback], set())
 
-    @strawberry.mutation(description="Set chats' titles and tags; the latest timestamp wins.")
+    @strawberry.mutation(
+        description="Set chats' titles and tags; the latest timestamp wins.",
+        permission_classes=[CanWrite],
+    )
     async def upsert_chats(self, info: Info, chats: list[ChatInput]) -> IngestReport:
         return await _ingest(info, [{"type": "chat", **_raw(c)} for c in chats], set())

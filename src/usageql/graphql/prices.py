@@ -9,6 +9,7 @@ import strawberry
 
 from usageql.db.tables import ANY_APP
 from usageql.graphql.context import Info
+from usageql.graphql.permissions import CanRead, IsAdmin
 from usageql.ingest.price_table import (
     ListedPrice,
     PriceError,
@@ -50,6 +51,22 @@ class PriceInput:
     reasoning: float | None = strawberry.field(default=None, description="Reasoning tokens.")
 
 
+def _scope(info: Info) -> tuple[str, ...] | None:
+    principal = info.context.principal
+    return None if principal is None else principal.apps
+
+
+def _check_apps(info: Info, apps: list[str]) -> None:
+    """An admin key bound to apps may price only those apps (not every app)."""
+    allowed = _scope(info)
+    outside = sorted({app for app in apps if allowed is not None and app not in allowed})
+    if outside:
+        raise ValueError(
+            f"prices.app: this API key may only set prices for apps {', '.join(allowed or ())},"
+            f" not {', '.join(outside)}"
+        )
+
+
 def _float(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
@@ -71,19 +88,24 @@ def _model_price(listed: ListedPrice) -> ModelPrice:
 @strawberry.type
 class PricesQuery:
     @strawberry.field(
-        description="Prices in force: configured ones (per app first), then the built-in table."
+        description="Prices in force: configured ones (per app first), then the built-in table. "
+        "A key bound to apps sees their prices and those for every app.",
+        permission_classes=[CanRead],
     )
     async def prices(self, info: Info, include_builtin: bool = True) -> list[ModelPrice]:
         async with info.context.database.engine.connect() as connection:
             listed = await list_prices(connection, builtin=include_builtin)
-        return [_model_price(item) for item in listed]
+        apps = _scope(info)
+        visible = [p for p in listed if apps is None or p.entry.app in {ANY_APP, *apps}]
+        return [_model_price(item) for item in visible]
 
 
 @strawberry.type
 class PricesMutation:
     @strawberry.mutation(
         description="Set prices (replacing any for the same model and app). Requests recorded "
-        "from now on are priced with them; stored costs never change."
+        "from now on are priced with them; stored costs never change.",
+        permission_classes=[IsAdmin],
     )
     async def set_prices(self, info: Info, prices: list[PriceInput]) -> list[ModelPrice]:
         raw = [
@@ -95,13 +117,16 @@ class PricesMutation:
             entries = parse_price_entries(raw, where="prices")
         except PriceError as error:
             raise ValueError(str(error)) from None
+        _check_apps(info, [entry.app for entry in entries])
         async with info.context.database.engine.begin() as connection:
             await set_prices(connection, entries)
         return [_model_price(ListedPrice(entry=e, source="configured")) for e in entries]
 
     @strawberry.mutation(
-        description="Remove configured prices; built-in prices apply again. Returns how many went."
+        description="Remove configured prices; built-in prices apply again. Returns how many went.",
+        permission_classes=[IsAdmin],
     )
     async def delete_prices(self, info: Info, models: list[str], app: str | None = None) -> int:
+        _check_apps(info, [app or ANY_APP])
         async with info.context.database.engine.begin() as connection:
             return await delete_prices(connection, models, app or ANY_APP)

@@ -18,12 +18,13 @@ from usageql.graphql.prices import PricesMutation, PricesQuery
 from usageql.graphql.scalars import SCALARS
 from usageql.graphql.server import ServerQuery
 from usageql.graphql.usage import UsageQuery
+from usageql.graphql.viewer import ViewerQuery
 
 log = logging.getLogger(__name__)
 
 
 @strawberry.type(description="The root of every read.")
-class Query(UsageQuery, ServerQuery, AppsQuery, PricesQuery):
+class Query(UsageQuery, ViewerQuery, ServerQuery, AppsQuery, PricesQuery):
     pass
 
 

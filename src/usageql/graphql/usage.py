@@ -26,6 +26,7 @@ from usageql.graphql.inputs import (
 )
 from usageql.graphql.loaders import Ask
 from usageql.graphql.metrics import Metrics, child, selected, wanted
+from usageql.graphql.permissions import CanRead
 from usageql.query import model
 from usageql.query.execute import Row
 from usageql.query.time import bucket_end, buckets, span, window_start, zone
@@ -679,11 +680,25 @@ def _key_name(key: model.GroupKey) -> str:
 @strawberry.type
 class UsageQuery:
     @strawberry.field(
-        description="The usage visible to the caller, narrowed by filter. timezone "
-        "(IANA) decides where days, weeks and months begin for everything below."
+        description="The usage visible to the caller's key, narrowed by filter. timezone (IANA) "
+        "decides where days, weeks and months begin for everything below.",
+        permission_classes=[CanRead],
     )
-    def usage(self, filter: UsageFilter | None = None, timezone: str = "UTC") -> Usage:
+    def usage(self, info: Info, filter: UsageFilter | None = None, timezone: str = "UTC") -> Usage:
         zone(timezone)  # reject unknown names here, with the argument named
-        return Usage(
-            scope=model.Scope(filter=to_filter(filter) or model.Filter(), timezone=timezone)
+        principal = info.context.caller()
+        # The key's apps and users bound every statement below: every scope starts here and is
+        # only ever narrowed (AND), so no field, filter, row or cursor can reach past them.
+        bound = model.Filter(
+            values=tuple(
+                (dimension, values)
+                for dimension, values in (
+                    (model.Dimension.APP, principal.apps),
+                    (model.Dimension.USER, principal.users),
+                )
+                if values is not None
+            )
         )
+        asked = to_filter(filter)
+        root = bound if asked is None else bound.and_(asked)
+        return Usage(scope=model.Scope(filter=root, timezone=timezone))

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from usageql.auth import AuthError, request_principal
 from usageql.config import Settings
 from usageql.ingest.pipeline import Ingestor, IngestResult, RawRecord
 from usageql.ingest.readers import BodyError, read_json, read_ndjson
@@ -36,12 +37,26 @@ async def post_events(request: Request) -> JSONResponse:
     settings: Settings = request.app.state.settings
     ingestor: Ingestor = request.app.state.ingestor
     try:
+        principal = await request_principal(
+            request.headers.get("authorization"), request.app.state.keys
+        )
+    except AuthError as error:
+        return JSONResponse(
+            {"error": str(error)}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+    if not principal.role.writes:
+        return JSONResponse(
+            {"error": f"this API key (role {principal.role.value}) may not write records: use an"
+             " ingest or admin key"},
+            status_code=403,
+        )  # fmt: skip
+    try:
         body = await read_body(request, settings.max_body_bytes)
         records = decode(request.headers.get("content-type", ""), body)
         check_batch_size(len(records), settings.max_batch_records)
     except RequestRejected as refusal:
         return JSONResponse({"error": refusal.message}, status_code=refusal.status)
-    result = await ingestor.ingest(records)
+    result = await ingestor.ingest(records, principal)
     nothing_usable = result.rejected and not (result.accepted or result.duplicates)
     return JSONResponse(result_body(result), status_code=422 if nothing_usable else 200)
 

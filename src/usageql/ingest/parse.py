@@ -80,6 +80,7 @@ class ParseOptions:
 
     preview_chars: int = 200
     now: datetime | None = None  # default: the current time, to reject future timestamps
+    default_app: str = DEFAULT_APP  # for records without `app` (a key bound to one app: that app)
 
 
 def parse_record(raw: object, options: ParseOptions) -> Record:
@@ -120,7 +121,7 @@ def _message(raw: Mapping[str, Any], options: ParseOptions) -> Message:
     return Message(
         id=_id(raw, "id"),
         timestamp=_timestamp(raw, options),
-        app=_app(raw),
+        app=_app(raw, options),
         role=role,
         chat_id=_text(raw, "chat_id", MAX_ID),
         user=_user(raw),
@@ -156,7 +157,7 @@ def _feedback(raw: Mapping[str, Any], options: ParseOptions) -> Feedback:
         timestamp=_timestamp(raw, options),
         model=model,
         rating=RATINGS[rating],
-        app=_app(raw),
+        app=_app(raw, options),
         user=_user(raw),
         message_id=message_id,
         chat_id=_text(raw, "chat_id", MAX_ID),
@@ -169,7 +170,7 @@ def _chat(raw: Mapping[str, Any], options: ParseOptions) -> Chat:
     return Chat(
         id=_id(raw, "id"),
         timestamp=_timestamp(raw, options),
-        app=_app(raw),
+        app=_app(raw, options),
         title=_text(raw, "title", MAX_TITLE),
         tags=_tags(raw),
     )
@@ -311,10 +312,10 @@ def _as_text(name: str, value: object, limit: int) -> str:
     return value
 
 
-def _app(raw: Mapping[str, Any]) -> str:
+def _app(raw: Mapping[str, Any], options: ParseOptions) -> str:
     value = raw.get("app")
     if value is None:
-        return DEFAULT_APP
+        return options.default_app
     text = _as_text("app", value, 100)
     if not APP_ID.fullmatch(text):
         raise RecordError(
@@ -638,7 +639,7 @@ def _message_from_line(m: _MessageLine, options: ParseOptions) -> Message | None
     return Message(
         id=m.id,
         timestamp=_moment(m.timestamp, options),
-        app=DEFAULT_APP if m.app is None else m.app,
+        app=options.default_app if m.app is None else m.app,
         role=role,
         chat_id=m.chat_id or None,
         user=user_ref,

@@ -14,6 +14,7 @@ from typing import Literal
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from usageql.auth import UNRESTRICTED, Principal
 from usageql.config import Settings
 from usageql.ingest.parse import (
     ParseOptions,
@@ -97,9 +98,12 @@ class Ingestor:
         """An ingestor with the settings' content preview length."""
         return cls(engine, ParseOptions(preview_chars=settings.content_preview_chars))
 
-    async def ingest(self, records: Sequence[RawRecord]) -> IngestResult:
-        """Store the valid records of `records` in one transaction; report the rest."""
-        batch, feedback_locations, rejected = self.parse(records)
+    async def ingest(
+        self, records: Sequence[RawRecord], principal: Principal = UNRESTRICTED
+    ) -> IngestResult:
+        """Store the valid records of `records` in one transaction; report the rest, including
+        records outside the caller's apps and users."""
+        batch, feedback_locations, rejected = self.parse(records, principal)
         if not len(batch):
             return IngestResult(rejected=rejected)
         async with self.engine.begin() as connection:
@@ -121,7 +125,9 @@ class Ingestor:
             accepted=written.accepted, duplicates=written.duplicates, rejected=rejected
         )
 
-    def parse(self, records: Sequence[RawRecord]) -> tuple[Batch, list[Location], list[Rejection]]:
+    def parse(
+        self, records: Sequence[RawRecord], principal: Principal = UNRESTRICTED
+    ) -> tuple[Batch, list[Location], list[Rejection]]:
         """Split raw records into a batch of valid ones and rejections."""
         batch = Batch()
         feedback_locations: list[Location] = []
@@ -129,33 +135,57 @@ class Ingestor:
         options = self.options
         if options.now is None:  # one clock reading per batch, not one per record
             options = replace(options, now=datetime.now(UTC))
+        if principal.apps is not None and len(principal.apps) == 1:
+            options = replace(options, default_app=principal.apps[0])
         for location, item in records:
-            raw = item
-            if type(item) is bytes:  # an undecoded NDJSON line
-                message = parse_message_line(item, options)
-                if message is not None:
-                    batch.messages.append(message)
-                    continue
-                try:
-                    raw = orjson.loads(item)
-                except orjson.JSONDecodeError as error:
-                    raw = Undecodable(f"not valid JSON: {error}")
-            if isinstance(raw, Undecodable):
-                rejected.append(Rejection(location, None, "", raw.error))
-                continue
-            try:
-                record = parse_record(raw, self.options)
-            except RecordError as error:
-                rejected.append(Rejection(location, record_id(raw), error.field, error.problem))
-                continue
-            if isinstance(record, Message):
+            record = _record(location, item, options, principal)
+            if isinstance(record, Rejection):
+                rejected.append(record)
+            elif isinstance(record, Message):
                 batch.messages.append(record)
             elif isinstance(record, Feedback):
                 batch.feedback.append(record)
                 feedback_locations.append(location)
-            elif isinstance(record, Chat):
+            else:
                 batch.chats.append(record)
         return batch, feedback_locations, rejected
+
+
+def _record(
+    location: Location, item: object, options: ParseOptions, principal: Principal
+) -> Message | Feedback | Chat | Rejection:
+    """One raw record, parsed (NDJSON lines through the fast path first) and scope-checked."""
+    record: Message | Feedback | Chat | None = None
+    raw = item
+    if type(item) is bytes:  # an undecoded NDJSON line
+        record = parse_message_line(item, options)
+        if record is None:
+            try:
+                raw = orjson.loads(item)
+            except orjson.JSONDecodeError as error:
+                raw = Undecodable(f"not valid JSON: {error}")
+    if record is None:
+        if isinstance(raw, Undecodable):
+            return Rejection(location, None, "", raw.error)
+        try:
+            record = parse_record(raw, options)
+        except RecordError as error:
+            return Rejection(location, record_id(raw), error.field, error.problem)
+    outside = _outside(principal, record)
+    return record if outside is None else Rejection(location, record.id, *outside)
+
+
+def _outside(principal: Principal, record: Message | Feedback | Chat) -> tuple[str, str] | None:
+    """(field, problem) when the caller's key may not write `record`."""
+    if not principal.may_write_app(record.app):
+        allowed = ", ".join(principal.apps or ())
+        return "app", f"this API key may only write to apps {allowed}, not {record.app!r}"
+    if principal.users is not None and not isinstance(record, Chat):
+        user = record.user.id if record.user is not None else None
+        if user not in principal.users:
+            allowed = ", ".join(principal.users)
+            return "user", f"this API key may only write records of users {allowed}"
+    return None
 
 
 def price(batch: Batch, book: PriceBook) -> Batch:

@@ -115,7 +115,10 @@ async def test_graphiql_can_be_turned_off(database_url: str, tmp_path: Path) -> 
 async def test_queries_work_over_get(client: httpx.AsyncClient) -> None:
     response = await client.get("/graphql", params={"query": "{ server { version } }"})
     assert response.status_code == 200
-    assert response.json() == {"data": {"server": {"version": __version__}}}
+    assert response.json() == {
+        "data": {"server": {"version": __version__}},
+        "extensions": {"cost": {"rows": 0, "limit": 1_000_000}},
+    }
 
 
 async def test_a_bad_query_gets_a_graphql_error(client: httpx.AsyncClient) -> None:

@@ -111,9 +111,9 @@ async def test_each_level_of_drill_down_costs_one_statement(
     data = await _ask(
         client,
         engine,
-        """{ usage(timezone: "UTC") { models { model
+        """{ usage(timezone: "UTC") { models(limit: 5) { model
               usage { timeseries(granularity: DAY, fillGaps: false) { start
-                usage { summary { users } tags { tag } } } } } } }""",
+                usage { summary { users } tags(limit: 5) { tag } } } } } } }""",
         statements=4,  # models; their days; each day's summary; each day's tags
     )
     gpt = data["usage"]["models"][0]

@@ -34,6 +34,12 @@ class Settings:
     content_preview_chars: int = 200
     workers: int = 1
     auth: bool = True  # USAGEQL_AUTH=disabled turns API keys off, for local use only
+    max_query_depth: int = 15
+    max_aliases: int = 50
+    max_tokens: int = 5000
+    max_query_cost: int = 1_000_000  # rows a query may ask for, lists multiplied through nesting
+    introspection: bool = True
+    statement_timeout_ms: int = 30_000  # 0: none
     auth_cache_seconds: int = 5  # how long a process trusts a checked key (revocation delay)
     # Set by `usageql serve --workers` for its worker processes: the embedded server the parent
     # process runs, which the workers use without starting or stopping it.
@@ -61,6 +67,12 @@ class Settings:
             "USAGEQL_WORKERS": str(self.workers),
             "USAGEQL_AUTH": "enabled" if self.auth else "disabled",
             "USAGEQL_AUTH_CACHE_SECONDS": str(self.auth_cache_seconds),
+            "USAGEQL_MAX_QUERY_DEPTH": str(self.max_query_depth),
+            "USAGEQL_MAX_ALIASES": str(self.max_aliases),
+            "USAGEQL_MAX_TOKENS": str(self.max_tokens),
+            "USAGEQL_MAX_QUERY_COST": str(self.max_query_cost),
+            "USAGEQL_INTROSPECTION": str(self.introspection).lower(),
+            "USAGEQL_STATEMENT_TIMEOUT_MS": str(self.statement_timeout_ms),
         }
         if self.database_url is not None:
             env["DATABASE_URL"] = self.database_url
@@ -109,6 +121,22 @@ class Settings:
             auth=_choice(env, "USAGEQL_AUTH", "enabled", ("enabled", "disabled")) == "enabled",
             auth_cache_seconds=_int(
                 env, "USAGEQL_AUTH_CACHE_SECONDS", defaults.auth_cache_seconds, low=0, high=3600
+            ),
+            max_query_depth=_int(
+                env, "USAGEQL_MAX_QUERY_DEPTH", defaults.max_query_depth, low=2, high=100
+            ),
+            max_aliases=_int(env, "USAGEQL_MAX_ALIASES", defaults.max_aliases, low=1, high=10_000),
+            max_tokens=_int(env, "USAGEQL_MAX_TOKENS", defaults.max_tokens, low=100, high=10**6),
+            max_query_cost=_int(
+                env, "USAGEQL_MAX_QUERY_COST", defaults.max_query_cost, low=1, high=10**9
+            ),
+            introspection=_bool(env, "USAGEQL_INTROSPECTION", defaults.introspection),
+            statement_timeout_ms=_int(
+                env,
+                "USAGEQL_STATEMENT_TIMEOUT_MS",
+                defaults.statement_timeout_ms,
+                low=0,
+                high=86_400_000,
             ),
             embedded_url=env.get("USAGEQL_EMBEDDED_URL", "").strip() or None,
         )

@@ -69,7 +69,9 @@ async def open_database(settings: Settings, *, migrate: bool) -> AsyncIterator[D
     else:
         embedded = EmbeddedPostgres(settings.embedded_pgdata)
         url = await asyncio.to_thread(embedded.start)
-    engine = create_engine(url, pool_size=settings.pool_size)
+    engine = create_engine(
+        url, pool_size=settings.pool_size, statement_timeout_ms=settings.statement_timeout_ms
+    )
     try:
         database = Database(
             engine=engine,

@@ -59,7 +59,7 @@ def safe_url(url: str | URL) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, statement_timeout_ms: int = 0) -> AsyncEngine:
     """An engine whose connections identify themselves to PostgreSQL as usageql and whose
     statements are counted by `counting_statements()`."""
     engine = create_async_engine(
@@ -67,7 +67,13 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
-        connect_args={"server_settings": {"application_name": "usageql"}},
+        connect_args={
+            "server_settings": {
+                "application_name": "usageql",
+                # PostgreSQL cancels any statement of this server's running longer (0: never).
+                "statement_timeout": str(statement_timeout_ms),
+            }
+        },
         # Questions about tags select FROM messages, unnest(messages.tags) AS tag: PostgreSQL
         # joins a function in FROM laterally, which the linter takes for a cartesian product.
         enable_from_linting=False,

@@ -6,14 +6,24 @@ Export it with `usageql export-schema`, which writes schema.graphql.
 from __future__ import annotations
 
 import logging
+from functools import partial
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from usageql.config import Settings
 from usageql.graphql.apps import AppsQuery
 from usageql.graphql.ingest import IngestMutation
+from usageql.graphql.limits import MaskFaults, QueryCost
 from usageql.graphql.prices import PricesMutation, PricesQuery
 from usageql.graphql.scalars import SCALARS
 from usageql.graphql.server import ServerQuery
@@ -49,4 +59,23 @@ class Schema(strawberry.Schema):
             super().process_errors(faults, execution_context)
 
 
-schema = Schema(query=Query, mutation=Mutation, config=StrawberryConfig(scalar_map=SCALARS))
+def build_schema(settings: Settings) -> Schema:
+    """The schema with the settings' limits (their SDL is the same for any settings)."""
+    extensions: list[Any] = [
+        partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
+        partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
+        partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+        partial(QueryCost, limit=settings.max_query_cost),
+        MaskFaults,
+    ]
+    if not settings.introspection:
+        extensions.append(DisableIntrospection)
+    return Schema(
+        query=Query,
+        mutation=Mutation,
+        config=StrawberryConfig(scalar_map=SCALARS),
+        extensions=extensions,
+    )
+
+
+schema = build_schema(Settings())

@@ -13,7 +13,7 @@ from strawberry.asgi import GraphQL
 from usageql.auth import AuthError, request_principal
 from usageql.config import Settings
 from usageql.graphql.context import Context
-from usageql.graphql.schema import schema
+from usageql.graphql.schema import build_schema
 
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_PATH = "/static"
@@ -35,7 +35,9 @@ class GraphQLView(GraphQL[Context, None]):
     """POST and GET queries; GraphiQL for browsers when enabled."""
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
+        super().__init__(
+            build_schema(settings), graphql_ide="graphiql" if settings.graphiql else None
+        )
         self.settings = settings
         self._page = graphiql_page()
 

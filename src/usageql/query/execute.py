@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import any_, func, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from usageql.db.tables import messages, users
 from usageql.query.catalog import FLOAT_METRICS
@@ -31,6 +33,30 @@ _WHOLE = frozenset(
 )
 
 
+class QueryTimeoutError(ValueError):
+    """PostgreSQL cancelled a statement that ran past the server's statement timeout."""
+
+
+_QUERY_CANCELED = "57014"  # SQLSTATE of a statement cancelled by statement_timeout
+
+
+@asynccontextmanager
+async def _connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A pooled connection of its own, with timeouts reported as the client's to fix."""
+    try:
+        async with engine.connect() as connection:
+            yield connection
+    except DBAPIError as error:
+        cause = error.orig.__cause__ if error.orig is not None else None
+        codes = {getattr(error.orig, "pgcode", None), getattr(cause, "sqlstate", None)}
+        if _QUERY_CANCELED in codes:
+            raise QueryTimeoutError(
+                "the query ran longer than the server allows (USAGEQL_STATEMENT_TIMEOUT_MS) and"
+                " was cancelled: narrow it (from/to, filters) or ask for fewer rows"
+            ) from error
+        raise
+
+
 @dataclass(frozen=True, slots=True)
 class Row:
     """One answer row: its group key values and its metrics."""
@@ -48,7 +74,7 @@ async def run(
 
     Each call takes its own pooled connection, so concurrent resolvers never share one.
     """
-    async with engine.connect() as connection:
+    async with _connection(engine) as connection:
         result = await connection.execute(compiled.statement)
         records = result.all()
     narrow = len(compiled.narrow_keys)
@@ -106,7 +132,7 @@ async def user_profiles(
     """Profiles by (user id, apps to look in, or None for every app): one statement for all."""
     ids = sorted({user_id for user_id, _ in wanted})
     statement = select(users).where(users.c.user_id == any_(texts(ids)))
-    async with engine.connect() as connection:
+    async with _connection(engine) as connection:
         rows = (await connection.execute(statement)).all()
     found: dict[tuple[str, tuple[str, ...] | None], Profile] = {}
     for user_id, apps in wanted:
@@ -150,6 +176,6 @@ async def first_user_messages(
     statement = select(ranked.c.app_id, ranked.c.chat_id, ranked.c.content_preview).where(
         ranked.c.n == 1
     )
-    async with engine.connect() as connection:
+    async with _connection(engine) as connection:
         rows = (await connection.execute(statement)).all()
     return {(row.app_id, row.chat_id): row.content_preview for row in rows}

@@ -23,7 +23,7 @@ ABSENT = object()
 
 # Values to try in each field: valid ones, borderline ones and wrong ones.
 VARIANTS: dict[str, list[Any]] = {
-    "id": ["x", "", " ", "a" * 200, "a" * 201, 5, None, ["x"], "é✓"],
+    "id": ["x", "", " ", "a" * 200, "a" * 201, 5, None, ["x"], "é✓", "nul\x00"],
     "timestamp": [
         "2026-10-01T10:00:00Z",
         "2026-10-01T10:00:00",
@@ -117,7 +117,7 @@ VARIANTS: dict[str, list[Any]] = {
         "x",
         None,
     ],
-    "content": ["hello", "", "x" * 60, 5, None],
+    "content": ["hello", "", "x" * 60, 5, None, "a\x00b"],
     "unknown_field": [ABSENT, 1],
 }
 

@@ -249,3 +249,14 @@ async def test_bad_prices_name_the_entry_and_field(client: httpx.AsyncClient) ->
     assert error["message"] == (
         "prices[1].input: -2.0 is not a price in USD per million tokens (0 to 1000000)"
     )
+
+
+async def test_nul_characters_in_price_arguments_are_refused(client: httpx.AsyncClient) -> None:
+    for query in (
+        'mutation { deletePrices(models: ["a\\u0000"]) }',
+        'mutation { setPrices(prices: [{model: "a\\u0000", input: 1, output: 1}]) { model } }',
+    ):
+        response = await client.post("/graphql", json={"query": query})
+        (error,) = response.json()["errors"]
+        assert "NUL" in error["message"] or "model name" in error["message"]
+        assert error.get("extensions", {}).get("code") != "INTERNAL"

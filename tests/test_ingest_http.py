@@ -371,3 +371,28 @@ async def test_a_batch_interrupted_before_commit_and_sent_again_counts_exactly(
     retry = await post(client, *records)  # and once more, after a lost acknowledgement
     assert (retry.json()["accepted"], retry.json()["duplicates"]) == (0, 50)
     assert await count(engine) == 50
+
+
+async def test_strings_with_nul_characters_are_rejected_alone(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    response = await post(
+        client,
+        request("fine"),
+        request("nul-content", content="a\x00b"),
+        request("nul-tag", tags=["ok", "bad\x00"]),
+        {"type": "chat", "id": "c\x00", "timestamp": WHEN},
+    )
+    assert response.json() == {
+        "accepted": 1,
+        "duplicates": 0,
+        "rejected": [
+            {"line": 2, "id": "nul-content",
+             "error": "content: contains a NUL character (\\u0000), which PostgreSQL cannot store"},
+            {"line": 3, "id": "nul-tag",
+             "error": "tags[1]: contains a NUL character (\\u0000), which PostgreSQL cannot store"},
+            {"line": 4, "id": "c\x00",  # echoed as sent: JSON carries it
+             "error": "id: contains a NUL character (\\u0000), which PostgreSQL cannot store"},
+        ],
+    }  # fmt: skip
+    assert await count(engine) == 1

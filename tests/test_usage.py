@@ -263,6 +263,10 @@ async def test_statements_do_not_depend_on_models_or_days(
         ('{ usage(filter: {from: "2026-01-01T00:00:00"}) { summary { messages } } }',
          "filter.from: needs a UTC offset"),
         ("{ usage { users(first: 5000) { totalCount } } }", "first: must be between 1 and 1000"),
+        ('{ usage(filter: {tags: ["a\\u0000"]}) { summary { messages } } }',
+         "filter.tags: contains a NUL character"),
+        ('{ usage { models(filter: {tagContains: "\\u0000"}) { model } } }',
+         "filter.tagContains: contains a NUL character"),
     ],
 )  # fmt: skip
 async def test_bad_arguments_get_clear_errors(

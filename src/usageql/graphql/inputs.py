@@ -8,6 +8,7 @@ from datetime import datetime
 import strawberry
 
 from usageql.graphql.ingest import RequestStatus
+from usageql.ingest.parse import NUL_PROBLEM
 from usageql.query import model
 
 MAX_LIMIT = 1000
@@ -113,6 +114,16 @@ def to_filter(value: UsageFilter | None, argument: str = "filter") -> model.Filt
     """The query model's Filter for a `UsageFilter` argument (None when absent)."""
     if value is None:
         return None
+    texts = {
+        "apps": value.apps, "models": value.models, "providers": value.providers,
+        "users": value.users, "chats": value.chats, "apiKeys": value.api_keys,
+        "sources": value.sources, "tags": value.tags,
+        "tagContains": None if value.tag_contains is None else [value.tag_contains],
+        "metadata": [t for m in value.metadata or [] for t in (m.key, *m.values)],
+    }  # fmt: skip
+    for name, strings in texts.items():
+        if any("\x00" in text for text in strings or ()):
+            raise ArgumentError(f"{argument}.{name}: {NUL_PROBLEM}")
     for name, moment in (("from", value.from_), ("to", value.to)):
         if moment is not None and moment.tzinfo is None:
             raise ArgumentError(f"{argument}.{name}: needs a UTC offset, e.g. Z or +02:00")

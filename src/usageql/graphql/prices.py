@@ -10,6 +10,7 @@ import strawberry
 from usageql.db.tables import ANY_APP
 from usageql.graphql.context import Info
 from usageql.graphql.permissions import CanRead, IsAdmin
+from usageql.ingest.parse import NUL_PROBLEM
 from usageql.ingest.price_table import (
     ListedPrice,
     PriceError,
@@ -127,6 +128,8 @@ class PricesMutation:
         permission_classes=[IsAdmin],
     )
     async def delete_prices(self, info: Info, models: list[str], app: str | None = None) -> int:
+        if any("\x00" in text for text in (*models, app or "")):
+            raise ValueError(f"models: {NUL_PROBLEM}")
         _check_apps(info, [app or ANY_APP])
         async with info.context.database.engine.begin() as connection:
             return await delete_prices(connection, models, app or ANY_APP)

@@ -634,8 +634,10 @@ class Usage:
     ) -> list[BreakdownRow]:
         keys: list[model.GroupKey] = [model.Dimension(d.value) for d in by]
         for name in metadata_keys or []:
-            if not name or len(name) > 64:
-                raise ValueError("metadataKeys: each key must be 1 to 64 characters")
+            if not name or len(name) > 64 or "\x00" in name:
+                raise ValueError(
+                    "metadataKeys: each key must be 1 to 64 characters, without NUL characters"
+                )
             keys.append(model.MetadataKey(name))
         if not keys or len(keys) > 5:
             raise ValueError("by: give 1 to 5 dimensions and metadata keys in all")

@@ -87,6 +87,9 @@ def parse_record(raw: object, options: ParseOptions) -> Record:
     """Validate and normalise one decoded record."""
     if not isinstance(raw, Mapping):
         raise RecordError("", f"a record must be a JSON object, got {_kind(raw)}")
+    where = nul_path(raw)
+    if where is not None:
+        raise RecordError(where, NUL_PROBLEM)
     kind = raw.get("type")
     if kind is None:  # null means absent here as everywhere
         kind = "message"
@@ -97,6 +100,29 @@ def parse_record(raw: object, options: ParseOptions) -> Record:
     if kind == "chat":
         return _chat(raw, options)
     raise RecordError("type", f"expected message, feedback or chat, got {_show(kind)}")
+
+
+NUL_PROBLEM = "contains a NUL character (\\u0000), which PostgreSQL cannot store"
+
+
+def nul_path(value: object, path: str = "") -> str | None:
+    """Where in a decoded value a string (or key) holds a NUL character, if anywhere."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            inner = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and "\x00" in key:
+                return path or "(a key)"
+            found = nul_path(item, inner)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for position, item in enumerate(value):
+            found = nul_path(item, f"{path}[{position}]")
+            if found is not None:
+                return found
+    return None
 
 
 def record_id(raw: object) -> str | None:
@@ -605,6 +631,8 @@ _MESSAGE_LINE = msgspec.json.Decoder(_MessageLine)
 
 def parse_message_line(line: bytes, options: ParseOptions) -> Message | None:
     """The Message in one NDJSON line, or None when the line needs `parse_record` to decide."""
+    if b"\\u0000" in line:  # a NUL somewhere: parse_record names the field
+        return None
     try:
         m = _MESSAGE_LINE.decode(line)
     except msgspec.DecodeError:  # also ValidationError: any doubt goes the long way

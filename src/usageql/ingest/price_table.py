@@ -73,7 +73,7 @@ def _entry(label: str, value: object) -> PriceEntry:
     if unknown:
         raise PriceError(f"{label}: unknown field {sorted(unknown)[0]}")
     model = value.get("model")
-    if not isinstance(model, str) or not model.strip() or len(model) > 200:
+    if not isinstance(model, str) or not model.strip() or len(model) > 200 or "\x00" in model:
         raise PriceError(f"{label}.model: expected a model name (1 to 200 characters)")
     app = value.get("app") or ANY_APP
     if not isinstance(app, str) or (app != ANY_APP and not APP_ID.fullmatch(app)):

@@ -190,3 +190,16 @@ async def test_an_app_bound_admin_prices_only_its_apps(app: Starlette) -> None:
             " { model } }"
         )  # fmt: skip
         assert ok == []
+
+
+async def test_authentication_can_be_disabled_for_local_use_with_a_warning(
+    database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(database_url=database_url, data_dir=tmp_path, auth=False)
+    async with app_client(settings, with_key=False) as client:
+        viewer = await client.post("/graphql", json={"query": "{ viewer { role apps keyId } }"})
+        events = await client.post("/v1/events", json=[EVENT])
+    assert viewer.json()["data"] == {"viewer": {"role": "admin", "apps": None, "keyId": None}}
+    assert events.json()["accepted"] == 1
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("authentication is disabled (USAGEQL_AUTH=disabled)" in w for w in warnings)

@@ -104,6 +104,16 @@ def _free_port() -> int:
         return port
 
 
+def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        command,
+        env={**env, "USAGEQL_LOG_LEVEL": "info"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 def _wait_ready(base: str, process: subprocess.Popen[str], seconds: float) -> httpx.Response:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -126,13 +136,7 @@ def test_serve_demo_loads_data_serves_it_and_stops_cleanly(
     base = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "usageql", "serve", "--port", str(port), "--demo"]
     command += ["--demo-messages", "600", "--demo-days", "5"]
-    process = subprocess.Popen(
-        command,
-        env={**env, "DATABASE_URL": database_url, "USAGEQL_LOG_LEVEL": "info"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = _start(command, {**env, "DATABASE_URL": database_url})
     try:
         _wait_ready(base, process, 60)
         query = {"query": "{ apps { id messages } }"}
@@ -146,13 +150,7 @@ def test_serve_demo_loads_data_serves_it_and_stops_cleanly(
     keys = re.findall(r"API key: +(uq_\S+)", first)
     assert len(keys) == 1, first
     # The printed key works: start again on the same data (no new demo data) and use it.
-    process = subprocess.Popen(
-        command,
-        env={**env, "DATABASE_URL": database_url, "USAGEQL_LOG_LEVEL": "info"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = _start(command, {**env, "DATABASE_URL": database_url})
     try:
         _wait_ready(base, process, 60)
         headers = {"authorization": f"Bearer {keys[0]}"}

@@ -2,38 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from strawberry.permission import BasePermission
 
 from usageql.auth import Role
 from usageql.graphql.context import Info
 
-FORBIDDEN = {"code": "FORBIDDEN"}
+
+class _RoleCheck(BasePermission):
+    """Lets a field run when the caller's role is one of `roles`."""
+
+    error_extensions: ClassVar[dict[str, Any]] = {"code": "FORBIDDEN"}
+    roles: ClassVar[frozenset[Role]]
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        principal = info.context.principal
+        return principal is not None and principal.role in self.roles
 
 
-class CanRead(BasePermission):
+class CanRead(_RoleCheck):
     message = "this API key may not read usage: use a reader or admin key"
-    error_extensions = FORBIDDEN
-
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        principal = info.context.principal
-        return principal is not None and principal.role.reads
+    roles = frozenset({Role.ADMIN, Role.READER})
 
 
-class CanWrite(BasePermission):
+class CanWrite(_RoleCheck):
     message = "this API key may not write records: use an ingest or admin key"
-    error_extensions = FORBIDDEN
-
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        principal = info.context.principal
-        return principal is not None and principal.role.writes
+    roles = frozenset({Role.ADMIN, Role.INGEST})
 
 
-class IsAdmin(BasePermission):
+class IsAdmin(_RoleCheck):
     message = "only an admin key may change prices"
-    error_extensions = FORBIDDEN
-
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        principal = info.context.principal
-        return principal is not None and principal.role is Role.ADMIN
+    roles = frozenset({Role.ADMIN})

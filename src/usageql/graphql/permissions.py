@@ -13,8 +13,11 @@ from usageql.graphql.context import Info
 class _RoleCheck(BasePermission):
     """Lets a field run when the caller's role is one of `roles`."""
 
-    error_extensions: ClassVar[dict[str, Any]] = {"code": "FORBIDDEN"}
     roles: ClassVar[frozenset[Role]]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.error_extensions = {"code": "FORBIDDEN"}
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         principal = info.context.principal

@@ -32,6 +32,7 @@ import psutil
 from sqlalchemy import text
 
 from results import machine, record_section
+from usageql.auth import Role, create_key
 from usageql.db.engine import asyncpg_url, create_engine
 from usageql.demo.generate import DemoGenerator, DemoOptions
 
@@ -135,6 +136,16 @@ async def database_facts(url: str) -> tuple[int, str, int]:
     return size, version, stored
 
 
+async def ingest_key(url: str) -> str:
+    """An ingest key for the benchmark's database, as an operator would make one."""
+    engine = create_engine(url, pool_size=1)
+    try:
+        key, _ = await create_key(engine, Role.INGEST, name="benchmark")
+    finally:
+        await engine.dispose()
+    return key
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -174,7 +185,7 @@ async def sample_memory(pid: int, run: Run, stop: asyncio.Event, started: float)
             await asyncio.wait_for(stop.wait(), 0.25)
 
 
-def request_bytes(body: bytes, port: int, compressed: bool) -> bytes:
+def request_bytes(body: bytes, port: int, compressed: bool, key: str) -> bytes:
     """A whole HTTP/1.1 POST, built once, so sending costs the client almost nothing."""
     head = [
         "POST /v1/events HTTP/1.1",
@@ -182,6 +193,7 @@ def request_bytes(body: bytes, port: int, compressed: bool) -> bytes:
         "Content-Type: application/x-ndjson",
         f"Content-Length: {len(body)}",
         "Connection: close",  # a new connection per request: the kernel spreads them over workers
+        f"Authorization: Bearer {key}",
     ]
     if compressed:
         head.append("Content-Encoding: gzip")
@@ -199,12 +211,12 @@ async def post(port: int, request: bytes) -> tuple[int, bytes]:
     return int(head.split(b" ", 2)[1]), body
 
 
-async def send(run: Run, bodies: list[bytes], port: int, server_pid: int) -> None:
+async def send(run: Run, bodies: list[bytes], port: int, server_pid: int, key: str) -> None:
     """Post every body from `run.clients` concurrent clients, as wrk would: raw sockets, no
     HTTP library, so the client takes as little CPU as possible from the server's cores."""
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
-        queue.put_nowait(request_bytes(body, port, run.gzip))
+        queue.put_nowait(request_bytes(body, port, run.gzip, key))
 
     async def client() -> None:
         while not queue.empty():
@@ -281,6 +293,7 @@ async def main() -> None:
     url = await create_database(args.server_url)
     port = free_port()
     server = start_server(url, port, args.workers)
+    key = await ingest_key(url)
     run = Run(
         events=args.events,
         batch=args.batch,
@@ -290,7 +303,7 @@ async def main() -> None:
     )
     try:
         print(f"bench: sending {args.events:,} events in {len(bodies)} requests", file=sys.stderr)
-        await send(run, bodies, port, server.pid)
+        await send(run, bodies, port, server.pid, key)
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(60)

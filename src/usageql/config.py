@@ -21,6 +21,7 @@ class Settings:
     """Everything usageql reads from its environment; build with `Settings.from_env()`."""
 
     database_url: str | None = None
+    database_read_url: str | None = None  # a read replica for queries (writes use database_url)
     data_dir: Path = field(default_factory=lambda: _default_data_dir(os.environ))
     host: str = "127.0.0.1"
     port: int = 8000
@@ -76,6 +77,8 @@ class Settings:
         }
         if self.database_url is not None:
             env["DATABASE_URL"] = self.database_url
+        if self.database_read_url is not None:
+            env["DATABASE_READ_URL"] = self.database_read_url
         if self.embedded_url is not None:
             env["USAGEQL_EMBEDDED_URL"] = self.embedded_url
         return env
@@ -96,6 +99,7 @@ class Settings:
         defaults = cls()
         return cls(
             database_url=_database_url(env),
+            database_read_url=_database_url(env, "DATABASE_READ_URL"),
             data_dir=_path(env, "USAGEQL_DATA_DIR", _default_data_dir(env)),
             host=env.get("USAGEQL_HOST", defaults.host).strip() or defaults.host,
             port=_int(env, "USAGEQL_PORT", defaults.port, low=1, high=65535),
@@ -142,14 +146,14 @@ class Settings:
         )
 
 
-def _database_url(env: Mapping[str, str]) -> str | None:
-    url = env.get("DATABASE_URL", "").strip()
+def _database_url(env: Mapping[str, str], name: str = "DATABASE_URL") -> str | None:
+    url = env.get(name, "").strip()
     if not url:
         return None
     scheme = url.split("://", 1)[0] if "://" in url else ""
     if scheme not in {"postgres", "postgresql", "postgresql+asyncpg"}:
         raise SettingsError(
-            f"DATABASE_URL: expected a postgresql:// URL, got scheme {scheme or 'none'!r}"
+            f"{name}: expected a postgresql:// URL, got scheme {scheme or 'none'!r}"
         )
     return url
 

@@ -29,6 +29,7 @@ class Database:
     """An open database: its engine, where it points, and the embedded server if any."""
 
     engine: AsyncEngine
+    read_engine: AsyncEngine  # queries: a read replica when DATABASE_READ_URL is set, else engine
     url: str
     embedded: EmbeddedPostgres | None  # the embedded server, when this process runs it
     is_embedded: (
@@ -72,9 +73,17 @@ async def open_database(settings: Settings, *, migrate: bool) -> AsyncIterator[D
     engine = create_engine(
         url, pool_size=settings.pool_size, statement_timeout_ms=settings.statement_timeout_ms
     )
+    read_engine = engine
+    if settings.database_read_url is not None:
+        read_engine = create_engine(
+            settings.database_read_url,
+            pool_size=settings.pool_size,
+            statement_timeout_ms=settings.statement_timeout_ms,
+        )
     try:
         database = Database(
             engine=engine,
+            read_engine=read_engine,
             url=safe_url(url),
             embedded=embedded,
             is_embedded=settings.database_url is None,
@@ -84,5 +93,7 @@ async def open_database(settings: Settings, *, migrate: bool) -> AsyncIterator[D
         yield database
     finally:
         await engine.dispose()
+        if read_engine is not engine:
+            await read_engine.dispose()
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)

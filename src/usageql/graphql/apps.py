@@ -32,7 +32,7 @@ class AppsQuery:
     async def apps(self, info: Info) -> list[App]:
         principal = info.context.principal
         only = None if principal is None else principal.apps
-        entries = await list_apps(info.context.database.engine, only)
+        entries = await list_apps(info.context.database.read_engine, only)
         return [
             App(
                 id=strawberry.ID(entry.app_id),

@@ -31,9 +31,11 @@ class Context:
 
     def __post_init__(self) -> None:
         # Created per request: answers are never shared between requests.
-        self.usage = UsageLoader(self.database.engine)
-        self.profiles = ProfileLoader(self.database.engine)
-        self.first_messages = FirstMessageLoader(self.database.engine)
+        # Reads go to the replica when one is configured; keys and writes stay on the primary.
+        reads = self.database.read_engine
+        self.usage = UsageLoader(reads)
+        self.profiles = ProfileLoader(reads)
+        self.first_messages = FirstMessageLoader(reads)
 
     def caller(self) -> Principal:
         """The authenticated caller (permission classes let no one else through)."""

@@ -94,7 +94,7 @@ class PricesQuery:
         permission_classes=[CanRead],
     )
     async def prices(self, info: Info, include_builtin: bool = True) -> list[ModelPrice]:
-        async with info.context.database.engine.connect() as connection:
+        async with info.context.database.read_engine.connect() as connection:
             listed = await list_prices(connection, builtin=include_builtin)
         apps = _scope(info)
         visible = [p for p in listed if apps is None or p.entry.app in {ANY_APP, *apps}]

@@ -14,28 +14,13 @@ from usageql.query import model
 MAX_LIMIT = 1000
 
 
-@strawberry.enum(description="Calendar buckets in the requested time zone (weeks are ISO weeks).")
-class Granularity(enum.Enum):
-    HOUR = "hour"
-    DAY = "day"
-    WEEK = "week"
-    MONTH = "month"
-    QUARTER = "quarter"
-    YEAR = "year"
-
-
-@strawberry.enum(description="What events can be broken down by.")
-class Dimension(enum.Enum):
-    APP = "app"
-    MODEL = "model"
-    PROVIDER = "provider"
-    USER = "user"
-    CHAT = "chat"
-    TAG = "tag"
-    SOURCE = "source"
-    API_KEY = "api_key"
-    STATUS = "status"
-    ROLE = "role"
+# The query model's own enums, exposed to GraphQL as they are.
+Granularity = model.Granularity
+Dimension = model.Dimension
+strawberry.enum(
+    Granularity, description="Calendar buckets in the requested time zone (weeks are ISO weeks)."
+)
+strawberry.enum(Dimension, description="What events can be broken down by.")
 
 
 @strawberry.enum(description="Metrics rows can be ordered by.")

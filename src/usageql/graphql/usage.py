@@ -374,7 +374,7 @@ class Usage:
     ) -> list[TimeBucket]:
         scope = self.scope.filtered(to_filter(filter))
         metrics = _row_metrics(_selections(info)) or frozenset({model.Metric.MESSAGES})
-        key = model.TimeBucket(model.Granularity(granularity.value))
+        key = model.TimeBucket(granularity)
         series = await _series(info, scope, key, metrics, fill_gaps=fill_gaps)
         return [
             TimeBucket(
@@ -400,7 +400,7 @@ class Usage:
         filter: UsageFilter | None = None,
     ) -> list[ActiveUsers]:
         scope = self.scope.filtered(to_filter(filter))
-        granularity = model.Granularity(period.value)
+        granularity = period
         users = frozenset({model.Metric.USERS})
         if window is ActivityWindow.CALENDAR:
             key = model.TimeBucket(granularity)
@@ -421,7 +421,7 @@ class Usage:
         filter: UsageFilter | None = None,
     ) -> list[FeedbackBucket]:
         scope = self.scope.filtered(to_filter(filter))
-        key = model.TimeBucket(model.Granularity(granularity.value))
+        key = model.TimeBucket(granularity)
         ratings = frozenset({model.Metric.POSITIVE_FEEDBACK, model.Metric.NEGATIVE_FEEDBACK})
         series = await _series(
             info, scope, key, ratings, fill_gaps=fill_gaps, source=model.Source.FEEDBACK
@@ -632,7 +632,7 @@ class Usage:
         limit: int = 100,
         filter: UsageFilter | None = None,
     ) -> list[BreakdownRow]:
-        keys: list[model.GroupKey] = [model.Dimension(d.value) for d in by]
+        keys: list[model.GroupKey] = list(by)
         for name in metadata_keys or []:
             if not name or len(name) > 64 or "\x00" in name:
                 raise ValueError(

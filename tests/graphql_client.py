@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.sqlcount import count_statements
 
 
 async def graphql(
@@ -16,4 +19,18 @@ async def graphql(
     body: dict[str, Any] = response.json()
     assert "errors" not in body, body["errors"]
     data: dict[str, Any] = body["data"]
+    return data
+
+
+async def graphql_counted(
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    query: str,
+    statements: int,
+    variables: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run `query` and return its data, asserting it ran exactly `statements` SQL statements."""
+    with count_statements(engine) as sql:
+        data = await graphql(client, query, variables)
+    assert sql.count == statements, sql
     return data

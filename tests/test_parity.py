@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.graphql_client import graphql
+from tests.graphql_client import graphql, graphql_counted
 from tests.sqlcount import count_statements
 
 pytestmark = pytest.mark.usefixtures("usage_data")
@@ -24,9 +24,7 @@ MARCH = 'from: "2026-03-01T00:00:00Z", to: "2026-04-01T00:00:00Z"'
 async def ask(
     client: httpx.AsyncClient, engine: AsyncEngine, query: str, statements: int
 ) -> dict[str, Any]:
-    with count_statements(engine) as sql:
-        data = await graphql(client, query)
-    assert sql.count == statements, sql
+    data = await graphql_counted(client, engine, query, statements)
     usage: dict[str, Any] = data["usage"]
     return usage
 

@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.graphql_client import graphql
+from tests.graphql_client import graphql, graphql_counted
 from tests.sqlcount import count_statements
-
-
-async def _ask(
-    client: httpx.AsyncClient, engine: AsyncEngine, query: str, statements: int
-) -> dict[str, Any]:
-    with count_statements(engine) as sql:
-        data = await graphql(client, query)
-    assert sql.count == statements, sql
-    return data
 
 
 @pytest.mark.usefixtures("usage_data")
 async def test_summary_computes_every_metric(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    data = await _ask(
+    data = await graphql_counted(
         client,
         engine,
         """{ usage { summary {
@@ -64,7 +53,7 @@ async def test_summary_computes_every_metric(
 async def test_models_are_ordered_with_ties_broken_by_name(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    data = await _ask(
+    data = await graphql_counted(
         client,
         engine,
         "{ usage { models(orderBy: {metric: REQUESTS}) { model provider metrics { requests } } } }",
@@ -75,7 +64,7 @@ async def test_models_are_ordered_with_ties_broken_by_name(
         ("claude-x", 1),
         ("local-llm", 1),
     ]
-    ascending = await _ask(
+    ascending = await graphql_counted(
         client,
         engine,
         "{ usage { models(orderBy: {metric: SPEND, direction: ASC}, limit: 2) { model } } }",
@@ -91,12 +80,14 @@ async def test_days_begin_at_midnight_in_the_requested_zone(
 ) -> None:
     query = """{ usage(filter: {from: "2026-03-01T00:00:00Z", to: "2026-03-06T00:00:00Z"}%s) {
         timeseries(granularity: DAY) { start end metrics { messages } } } }"""
-    utc = await _ask(client, engine, query % "", statements=1)
+    utc = await graphql_counted(client, engine, query % "", statements=1)
     assert [(b["start"][:10], b["metrics"]["messages"]) for b in utc["usage"]["timeseries"]] == [
         ("2026-03-01", 1), ("2026-03-02", 2), ("2026-03-03", 1), ("2026-03-04", 0),
         ("2026-03-05", 1),
     ]  # fmt: skip
-    berlin = await _ask(client, engine, query % ', timezone: "Europe/Berlin"', statements=1)
+    berlin = await graphql_counted(
+        client, engine, query % ', timezone: "Europe/Berlin"', statements=1
+    )
     series = berlin["usage"]["timeseries"]
     assert series[0]["start"] == "2026-02-28T23:00:00+00:00"  # 1 March, 00:00 in Berlin
     assert series[0]["end"] == "2026-03-01T23:00:00+00:00"
@@ -108,7 +99,7 @@ async def test_days_begin_at_midnight_in_the_requested_zone(
 async def test_each_level_of_drill_down_costs_one_statement(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    data = await _ask(
+    data = await graphql_counted(
         client,
         engine,
         """{ usage(timezone: "UTC") { models(limit: 5) { model
@@ -128,7 +119,7 @@ async def test_each_level_of_drill_down_costs_one_statement(
 async def test_tags_filter_on_the_tag_itself_and_rows_narrow_their_usage(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    data = await _ask(
+    data = await graphql_counted(
         client,
         engine,
         """{ usage { tags(filter: {tagContains: "ua:"}) { tag
@@ -153,7 +144,7 @@ async def test_tags_filter_on_the_tag_itself_and_rows_narrow_their_usage(
 async def test_breakdown_keeps_rows_without_a_key(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    data = await _ask(
+    data = await graphql_counted(
         client,
         engine,
         """{ usage { breakdown(by: [APP, MODEL], metadataKeys: ["plan"],
@@ -179,7 +170,7 @@ async def test_breakdown_keeps_rows_without_a_key(
 async def test_filters_combine_down_the_tree(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    data = await _ask(
+    data = await graphql_counted(
         client,
         engine,
         """{ usage(filter: {apps: ["a"]}) {
@@ -199,7 +190,7 @@ async def test_filters_combine_down_the_tree(
 async def test_apps_rank_apps_and_narrow_to_them(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    data = await _ask(
+    data = await graphql_counted(
         client,
         engine,
         "{ usage { apps { app metrics { messages spend } usage { models { model } } } } }",
@@ -347,7 +338,7 @@ PERIOD = '(filter: {from: "2026-03-01T00:00:00Z", to: "2026-03-06T00:00:00Z"})'
 async def test_active_users_by_calendar_period_and_rolling_window(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    data = await _ask(
+    data = await graphql_counted(
         client,
         engine,
         "{ usage" + PERIOD + " { daily: activeUsers(period: DAY) { start users }"
@@ -376,7 +367,7 @@ async def test_active_users_by_calendar_period_and_rolling_window(
 async def test_feedback_per_day_per_model_and_per_tag_of_the_rated_message(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    data = await _ask(
+    data = await graphql_counted(
         client,
         engine,
         "{ usage" + PERIOD + " { feedback { start positive negative }"
@@ -463,7 +454,7 @@ async def test_the_chat_browser_pages_through_described_chats(
 async def test_chat_tags_count_the_chats_in_scope(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    data = await _ask(
+    data = await graphql_counted(
         client,
         engine,
         """{ usage { chatTags { tag count }

@@ -31,6 +31,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.elements import Label
 
 from usageql.db.tables import chats, feedback, messages, users
 from usageql.query.catalog import DIMENSIONS, FEEDBACK_DIMENSIONS, METRICS, TAG
@@ -154,13 +155,10 @@ def compile_question(
     keys = (*narrow_keys, *question.group_by)
     unnests_tags = Dimension.TAG in keys
     metrics = tuple(sorted(question.metrics, key=lambda metric: metric.value))
-    narrow_labels = [f"n{i}" for i in range(len(narrow_keys))]
+    narrow_labels, narrow_columns = _narrow_columns(narrow_keys, timezone, source)
     group_labels = [f"g{i}" for i in range(len(question.group_by))]
     columns = [
-        *(
-            key_sql(k, timezone, source).label(label)
-            for k, label in zip(narrow_keys, narrow_labels, strict=True)
-        ),
+        *narrow_columns,
         *(
             value_of(k).label(label)
             for k, label in zip(question.group_by, group_labels, strict=True)
@@ -184,6 +182,18 @@ def compile_question(
         statement = statement.group_by(*(literal_column(label) for label in labels))
     statement = _order_and_limit(statement, question, narrow_labels, group_labels)
     return Compiled(statement, narrow_keys, question.group_by, metrics, question.with_total)
+
+
+def _narrow_columns(
+    narrow_keys: tuple[GroupKey, ...], timezone: str, source: _From
+) -> tuple[list[str], list[Label[Any]]]:
+    """Labels n0, n1... and the labelled value of each narrowing key."""
+    labels = [f"n{i}" for i in range(len(narrow_keys))]
+    columns = [
+        key_sql(key, timezone, source).label(label)
+        for key, label in zip(narrow_keys, labels, strict=True)
+    ]
+    return labels, columns
 
 
 def _scope_conditions(
@@ -212,7 +222,7 @@ def _compile_chat_tags(
 ) -> Compiled:
     """Chats per chat tag, among the chats with an event in each scope."""
     source = _From(Source.EVENTS)
-    narrow_labels = [f"n{i}" for i in range(len(narrow_keys))]
+    narrow_labels, narrow_columns = _narrow_columns(narrow_keys, timezone, source)
     conditions = _scope_conditions(
         filter,
         timezone,
@@ -223,10 +233,7 @@ def _compile_chat_tags(
     )
     in_scope = (
         select(
-            *(
-                key_sql(k, timezone, source).label(label)
-                for k, label in zip(narrow_keys, narrow_labels, strict=True)
-            ),
+            *narrow_columns,
             m.app_id,
             m.chat_id,
         )
@@ -263,7 +270,7 @@ def _compile_chats(
 ) -> Compiled:
     """The chats with an event in each scope, described, with metrics over those events."""
     source = _From(Source.EVENTS)
-    narrow_labels = [f"n{i}" for i in range(len(narrow_keys))]
+    narrow_labels, narrow_columns = _narrow_columns(narrow_keys, timezone, source)
     metrics = tuple(sorted(question.metrics, key=lambda metric: metric.value))
     conditions = _scope_conditions(
         filter,
@@ -275,10 +282,7 @@ def _compile_chats(
     )
     per_chat = (
         select(
-            *(
-                key_sql(k, timezone, source).label(label)
-                for k, label in zip(narrow_keys, narrow_labels, strict=True)
-            ),
+            *narrow_columns,
             m.app_id.label("g0"),
             m.chat_id.label("g1"),
             func.count().label("message_count"),

@@ -21,6 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.graphql_client import graphql
 from tests.sqlcount import count_statements
+from tests.ways import read_rollups, settings, way
+
+__all__ = ["settings", "way"]  # fixtures: every test runs from raw events and from rollups
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 TAGS = ["UA:cli", "UA:web", "feature:a", "feature:b", "beta"]
@@ -137,6 +140,22 @@ def metrics(events: list[Event]) -> dict[str, Any]:
 METRICS = """metrics { messages requests successfulRequests failedRequests unpricedRequests
   users chats models spend tokens { input output cacheRead cacheWrite reasoning total }
   latencyMs { avg p50 p95 max } }"""
+# What the hourly rollups hold: sums, maxima, distinct users (per user) and distinct models.
+ROLLUP_METRICS = """metrics { messages requests successfulRequests failedRequests unpricedRequests
+  %s models spend tokens { input output cacheRead cacheWrite reasoning total }
+  latencyMs { max } }"""
+
+
+def asked(way: str, *, users: bool = True) -> str:
+    """The metrics a test asks for: all of them from raw events, the rollups' own from them."""
+    return METRICS if way == "raw" else ROLLUP_METRICS % ("users" if users else "")
+
+
+def expected_part(actual: Any, expected: Any) -> Any:
+    """The reference's values for the fields the answer holds."""
+    if isinstance(expected, dict):
+        return {key: expected_part(actual[key], expected[key]) for key in actual}
+    return expected
 
 
 def same(actual: Any, expected: Any, where: str) -> None:
@@ -195,42 +214,48 @@ DIMENSIONS: dict[str, Callable[[Event], Iterable[Any]]] = {
 @pytest.mark.usefixtures("loaded")
 @pytest.mark.parametrize("dimension", sorted(DIMENSIONS))
 async def test_every_dimension_and_metric(
-    client: httpx.AsyncClient, engine: AsyncEngine, dimension: str
+    client: httpx.AsyncClient, engine: AsyncEngine, dimension: str, way: str
 ) -> None:
+    with_users = dimension in {"APP", "MODEL", "USER"}  # the keys of the per-user rollup
     query = "{ usage { breakdown(by: [%s], limit: 1000) { keys { value } %s } } }" % (
         dimension,
-        METRICS,
+        asked(way, users=with_users),
     )
     with count_statements(engine) as sql:
         rows = (await graphql(client, query))["usage"]["breakdown"]
     assert sql.count == 1
+    assert read_rollups(sql) == (way == "rollups" and dimension not in {"CHAT", "TAG"}), sql
     expected = grouped(EVENTS, DIMENSIONS[dimension])
     assert {row["keys"][0]["value"] for row in rows} == set(expected)
     for row in rows:
         key = row["keys"][0]["value"]
-        same(row["metrics"], metrics(expected[key]), f"{dimension}={key}")
+        reference = expected_part(row["metrics"], metrics(expected[key]))
+        same(row["metrics"], reference, f"{dimension}={key}")
 
 
 @pytest.mark.usefixtures("loaded")
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"])
 @pytest.mark.parametrize("granularity", ["HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR"])
 async def test_every_granularity_in_every_zone(
-    client: httpx.AsyncClient, engine: AsyncEngine, zone: str, granularity: str
+    client: httpx.AsyncClient, engine: AsyncEngine, zone: str, granularity: str, way: str
 ) -> None:
     query = '{ usage(timezone: "%s") { timeseries(granularity: %s, fillGaps: false) {' % (
         zone,
         granularity,
     )
-    query += " start end %s } } }" % METRICS
+    query += " start end %s } } }" % asked(way)
     with count_statements(engine) as sql:
         buckets = (await graphql(client, query))["usage"]["timeseries"]
     assert sql.count == 1
+    # Local days in Kolkata start at half past a UTC hour: only raw events answer them.
+    assert read_rollups(sql) == (way == "rollups" and zone != "Asia/Kolkata"), sql
     tz = ZoneInfo(zone)
     expected = grouped(EVENTS, lambda e: [local_bucket(when(e), granularity, tz)])
     assert [datetime.fromisoformat(b["start"]) for b in buckets] == sorted(expected)
     for bucket in buckets:
         start = datetime.fromisoformat(bucket["start"])
-        same(bucket["metrics"], metrics(expected[start]), f"{granularity} {zone} {start}")
+        reference = expected_part(bucket["metrics"], metrics(expected[start]))
+        same(bucket["metrics"], reference, f"{granularity} {zone} {start}")
         end = datetime.fromisoformat(bucket["end"])
         if granularity == "DAY" and zone != "UTC":
             # A local day lasts 23, 24 or 25 hours; the next starts where this one ends.
@@ -245,6 +270,14 @@ FILTERS: dict[str, tuple[str, Callable[[Event], bool]]] = {
         lambda e: (
             e.get("model") in {"m-a", "m-d"}
             and datetime(2026, 3, 5, tzinfo=UTC) <= when(e) < datetime(2026, 3, 29, 12, tzinfo=UTC)
+        ),
+    ),
+    "period inside hours": (
+        'from: "2026-03-05T07:23:11Z", to: "2026-03-29T12:41:00.5Z"',
+        lambda e: (
+            datetime(2026, 3, 5, 7, 23, 11, tzinfo=UTC)
+            <= when(e)
+            < datetime(2026, 3, 29, 12, 41, 0, 500000, tzinfo=UTC)
         ),
     ),
     "tags": ('tags: ["beta", "feature:a"]', lambda e: bool({"beta", "feature:a"} & set(e["tags"]))),
@@ -264,21 +297,25 @@ FILTERS: dict[str, tuple[str, Callable[[Event], bool]]] = {
 @pytest.mark.usefixtures("loaded")
 @pytest.mark.parametrize("name", sorted(FILTERS))
 async def test_filters_on_totals_and_on_a_breakdown(
-    client: httpx.AsyncClient, engine: AsyncEngine, name: str
+    client: httpx.AsyncClient, engine: AsyncEngine, name: str, way: str
 ) -> None:
     argument, keep = FILTERS[name]
+    wanted = asked(way, users=False)
     query = "{ usage(filter: {%s}) { summary { %s } models(limit: 1000) { model %s } } }" % (
         argument,
-        METRICS.removeprefix("metrics {").removesuffix("}"),
-        METRICS,
+        wanted.removeprefix("metrics {").removesuffix("}"),
+        wanted,
     )
     with count_statements(engine) as sql:
         usage = (await graphql(client, query))["usage"]
     assert sql.count == 2
+    raw_only = {"tags", "tag substring", "metadata", "users and sources"}
+    assert read_rollups(sql) == (way == "rollups" and name not in raw_only), sql
     kept = [e for e in EVENTS if keep(e)]
     assert kept, name
-    same(usage["summary"], metrics(kept), f"{name}: summary")
+    same(usage["summary"], expected_part(usage["summary"], metrics(kept)), f"{name}: summary")
     per_model = grouped((e for e in kept if "model" in e), lambda e: [e["model"]])
     assert {m["model"] for m in usage["models"]} == set(per_model)
     for row in usage["models"]:
-        same(row["metrics"], metrics(per_model[row["model"]]), f"{name}: {row['model']}")
+        reference = expected_part(row["metrics"], metrics(per_model[row["model"]]))
+        same(row["metrics"], reference, f"{name}: {row['model']}")

@@ -70,8 +70,8 @@ async def test_record_messages_stores_and_reports_per_record(
             " include reasoning",
         },
     ]
-    # price book, apps, users, staging table, move, chats: one each, whatever the batch size
-    assert sql.count == 6, sql
+    # price book, apps, users, staging table, move, chats, rollups: one each, whatever the size
+    assert sql.count == 7, sql
     (row,) = await _rows(engine, messages)
     assert (row.app_id, row.chat_id, row.user_id, row.input_tokens, row.cache_read_tokens) == (
         "shop", "c1", "u1", 100, 40,
@@ -90,7 +90,7 @@ async def test_statements_do_not_grow_with_the_batch(
     with count_statements(engine) as many:
         data = await graphql(client, RECORD, {"messages": fifty})
     assert data["recordMessages"]["accepted"] == 50
-    assert one.count == many.count == 6
+    assert one.count == many.count == 7
 
 
 async def test_provider_usage_passes_through_and_is_exclusive_with_usage(
@@ -104,7 +104,7 @@ async def test_provider_usage_passes_through_and_is_exclusive_with_usage(
     ]
     with count_statements(engine) as sql:
         report = (await graphql(client, RECORD, {"messages": batch}))["recordMessages"]
-    assert sql.count == 4  # price book, apps, staging table, move: no users or chats here
+    assert sql.count == 5  # price book, apps, staging table, move, rollups: no users or chats
     assert report["accepted"] == 1
     assert report["rejected"] == [
         {

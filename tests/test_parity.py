@@ -15,8 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.graphql_client import graphql, graphql_counted
 from tests.sqlcount import count_statements
+from tests.ways import settings, way
 
 pytestmark = pytest.mark.usefixtures("usage_data")
+__all__ = ["settings", "way"]  # fixtures: every test runs from raw events and from rollups
 
 MARCH = 'from: "2026-03-01T00:00:00Z", to: "2026-04-01T00:00:00Z"'
 

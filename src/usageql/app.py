@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -25,6 +27,7 @@ from usageql.health import healthz, readyz
 from usageql.ingest.http import post_events
 from usageql.ingest.pipeline import Ingestor
 from usageql.logs import configure_logging
+from usageql.query.horizon import Horizon
 from usageql.requestlog import RequestLogMiddleware
 
 log = logging.getLogger(__name__)
@@ -86,10 +89,17 @@ def create_app(settings: Settings, *, on_startup: Sequence[StartupHook] = ()) ->
                     "authentication is disabled (USAGEQL_AUTH=disabled): anyone who can reach"
                     " this server can read and write everything; use it only locally"
                 )
+            app.state.horizon = Horizon()
+            with contextlib.suppress(OSError, DBAPIError):  # not migrated yet: the watch retries
+                await app.state.horizon.refresh(database.read_engine)
+            watch = asyncio.create_task(app.state.horizon.watch(database.read_engine))
             for hook in hooks:
                 await hook(database)
             tune_garbage_collector()
-            yield
+            try:
+                yield
+            finally:
+                watch.cancel()
 
     async def root(_: object) -> RedirectResponse:
         return RedirectResponse("/graphql")

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -19,6 +19,7 @@ from usageql.auth import Role, create_key, list_keys, revoke_key
 from usageql.config import Settings, SettingsError
 from usageql.db.database import Database, DatabaseUnavailableError, open_database
 from usageql.db.embedded import EmbeddedPostgresError
+from usageql.db.prune import prune
 from usageql.db.tables import ANY_APP
 from usageql.demo.generate import DemoOptions
 from usageql.demo.load import DemoSummary, database_is_empty, load_demo
@@ -114,6 +115,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     importer.set_defaults(run=_import)
 
+    _prices_parser(commands)
+    _keys_parser(commands)
+
+    pruning = commands.add_parser(
+        "prune",
+        help="delete raw events before a date; hourly rollups keep answering counts, tokens,"
+        " spend and users for that period",
+    )
+    pruning.add_argument(
+        "--before", required=True, type=_utc_datetime, metavar="DATE",
+        help="ISO 8601 date or date-time (UTC unless an offset is given), rounded down to the hour",
+    )  # fmt: skip
+    pruning.set_defaults(run=_prune)
+
+    export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+    export.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
+    export.set_defaults(run=_export_schema)
+    return parser
+
+
+def _prices_parser(commands: Any) -> None:
     prices = commands.add_parser("prices", help="list, load or delete model prices")
     price_commands = prices.add_subparsers(dest="prices_command", required=True, metavar="ACTION")
     listing = price_commands.add_parser("list", help="the prices in force, as JSON lines")
@@ -129,6 +151,8 @@ def _parser() -> argparse.ArgumentParser:
     deleting.add_argument("--app", default=ANY_APP, help="the app the prices are for (default all)")
     deleting.set_defaults(run=_prices_delete)
 
+
+def _keys_parser(commands: Any) -> None:
     keys = commands.add_parser("keys", help="create, list or revoke API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     creating = key_commands.add_parser(
@@ -145,11 +169,6 @@ def _parser() -> argparse.ArgumentParser:
     revoking = key_commands.add_parser("revoke", help="stop a key from working (within seconds)")
     revoking.add_argument("key_id", metavar="KEY_ID", help="the part after uq_, as keys list shows")
     revoking.set_defaults(run=_keys_revoke)
-
-    export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
-    export.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
-    export.set_defaults(run=_export_schema)
-    return parser
 
 
 def _demo_arguments(parser: argparse.ArgumentParser, *, prefix: str) -> None:
@@ -399,6 +418,23 @@ def _keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
     if not _on_database(settings, lambda engine: revoke_key(engine, key_id)):
         raise ValueError(f"KEY_ID: no live key has the id {key_id!r} (see `usageql keys list`)")
     print(f"keys: revoked {key_id}", file=sys.stderr)
+    return 0
+
+
+def _prune(args: argparse.Namespace, settings: Settings) -> int:
+    def say(text: str) -> None:
+        print(f"prune: {text}", file=sys.stderr)
+
+    progress = ProgressLine("prune: days deleted")
+    summary = _on_database(
+        settings,
+        lambda engine: prune(engine, args.before, progress=progress, announce=say),
+    )
+    progress.finish()
+    say(
+        f"deleted {summary.messages:,} messages and {summary.feedback:,} ratings before"
+        f" {summary.horizon.isoformat()}"
+    )
     return 0
 
 

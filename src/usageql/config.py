@@ -42,6 +42,7 @@ class Settings:
     introspection: bool = True
     statement_timeout_ms: int = 30_000  # 0: none
     auth_cache_seconds: int = 5  # how long a process trusts a checked key (revocation delay)
+    rollups: bool = True  # answer from the hourly rollups when they answer exactly
     # Set by `usageql serve --workers` for its worker processes: the embedded server the parent
     # process runs, which the workers use without starting or stopping it.
     embedded_url: str | None = None
@@ -74,6 +75,7 @@ class Settings:
             "USAGEQL_MAX_QUERY_COST": str(self.max_query_cost),
             "USAGEQL_INTROSPECTION": str(self.introspection).lower(),
             "USAGEQL_STATEMENT_TIMEOUT_MS": str(self.statement_timeout_ms),
+            "USAGEQL_ROLLUPS": str(self.rollups).lower(),
         }
         if self.database_url is not None:
             env["DATABASE_URL"] = self.database_url
@@ -135,6 +137,7 @@ class Settings:
                 env, "USAGEQL_MAX_QUERY_COST", defaults.max_query_cost, low=1, high=10**9
             ),
             introspection=_bool(env, "USAGEQL_INTROSPECTION", defaults.introspection),
+            rollups=_bool(env, "USAGEQL_ROLLUPS", defaults.rollups),
             statement_timeout_ms=_int(
                 env,
                 "USAGEQL_STATEMENT_TIMEOUT_MS",

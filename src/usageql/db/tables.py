@@ -196,3 +196,52 @@ secrets = Table(
     PrimaryKeyConstraint("app_id", "name"),
     comment="Server secrets made once and shared by every process (e.g. the cursor signing key).",
 )
+
+
+# Hourly rollups of `messages`, kept by the writer in the transaction that stores the messages.
+# A key column holds '' where the event had no value (ingestion stores blank optional text as
+# NULL, so '' is never a real value): primary keys cannot hold NULL.
+ROLLUP_MEASURES = (
+    "messages", "requests", "successful_requests", "failed_requests", "input_tokens",
+    "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "cost",
+    "unpriced_requests", "latency_max", "ttft_max",
+)  # fmt: skip
+
+
+def _rollup(name: str, keys: tuple[str, ...], comment: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("app_id", Text, nullable=False),
+        _timestamp("hour"),
+        *(Column(key, Text, nullable=False) for key in keys),
+        *(_tokens(measure) for measure in ROLLUP_MEASURES[:9]),
+        Column("cost", Numeric, nullable=False, server_default=text("0")),
+        _tokens("unpriced_requests"),
+        Column("latency_max", Double),
+        Column("ttft_max", Double),
+        PrimaryKeyConstraint("app_id", "hour", *keys),
+        comment=comment,
+    )
+
+
+usage_hourly = _rollup(
+    "usage_hourly",
+    ("model", "provider", "source", "role", "status"),
+    "Sums of messages per app, UTC hour, model, provider, source, role and status.",
+)
+usage_hourly_users = _rollup(
+    "usage_hourly_users",
+    ("user_id", "model"),
+    "Sums of messages per app, UTC hour, user and model: exact distinct users from rollups.",
+)
+
+retention = Table(
+    "retention",
+    metadata,
+    Column("app_id", Text, nullable=False, comment="'*': the horizon of every app"),
+    _timestamp("pruned_before", nullable=False),
+    _timestamp("pruned_at", default_now=True),
+    PrimaryKeyConstraint("app_id"),
+    comment="Raw events before `pruned_before` were deleted; rollups still hold their sums.",
+)

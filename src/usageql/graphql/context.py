@@ -14,6 +14,7 @@ from usageql.config import Settings
 from usageql.db.database import Database
 from usageql.db.secrets import server_secret
 from usageql.graphql.loaders import FirstMessageLoader, ProfileLoader, UsageLoader
+from usageql.query.horizon import Horizon
 
 
 @dataclass
@@ -33,7 +34,8 @@ class Context:
         # Created per request: answers are never shared between requests.
         # Reads go to the replica when one is configured; keys and writes stay on the primary.
         reads = self.database.read_engine
-        self.usage = UsageLoader(reads)
+        horizon = getattr(self.request.app.state, "horizon", None) or Horizon()
+        self.usage = UsageLoader(reads, use_rollups=self.settings.rollups, horizon=horizon)
         self.profiles = ProfileLoader(reads)
         self.first_messages = FirstMessageLoader(reads)
 

@@ -18,6 +18,7 @@ from usageql.query.execute import (
     run,
     user_profiles,
 )
+from usageql.query.horizon import Horizon
 from usageql.query.model import Filter, GroupKey, Question, Scope
 
 
@@ -51,9 +52,11 @@ class Ask:
 class UsageLoader(DataLoader[Ask, list[Row]]):
     """Answers Asks; each group of siblings costs one statement, whatever its size."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, use_rollups: bool, horizon: Horizon) -> None:
         super().__init__(cache=True)
         self.engine = engine
+        self.use_rollups = use_rollups
+        self.horizon = horizon
 
     async def batch_load_fn(self, asks: list[Ask]) -> list[list[Row]]:
         groups: dict[tuple[object, ...], list[Ask]] = defaultdict(list)
@@ -64,8 +67,14 @@ class UsageLoader(DataLoader[Ask, list[Row]]):
             first = siblings[0]
             scopes = list(dict.fromkeys(a.narrow_values for a in siblings))
             compiled = compile_question(
-                first.question, first.filter, first.timezone, first.narrow_keys, scopes
+                first.question,
+                first.filter,
+                first.timezone,
+                first.narrow_keys,
+                scopes,
+                use_rollups=self.use_rollups,
             )
+            self.horizon.check(compiled)
             rows = await run(self.engine, compiled, scopes)
             by_scope = dict(zip(scopes, rows, strict=True))
             return {a: by_scope[a.narrow_values] for a in siblings}

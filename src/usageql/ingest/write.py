@@ -1,7 +1,9 @@
 """The one writer every ingestion path uses: bulk, idempotent, one transaction per batch.
 
-Messages are copied (binary COPY) into a temporary table and moved into `messages` with one
-INSERT ... SELECT ... ON CONFLICT DO NOTHING; feedback is inserted with ON CONFLICT DO NOTHING too.
+Messages are copied (binary COPY) straight into `messages`; when a batch holds an id already stored,
+it goes through a temporary table and INSERT ... SELECT ... ON CONFLICT DO NOTHING instead. The
+messages really stored are added to the hourly rollups (usageql.ingest.rollup) in the same
+transaction. Feedback is inserted with ON CONFLICT DO NOTHING too.
 A record whose (app_id, id) was already stored is counted as a duplicate and changes nothing, also
 when two requests carry it at once (the second waits on the first's row lock, then does nothing).
 Users and chats are upserted from the same batch with rules that give the same result whatever
@@ -22,9 +24,7 @@ import orjson
 from asyncpg.exceptions import UniqueViolationError as AsyncpgUniqueViolation
 from sqlalchemy import (
     DateTime,
-    Select,
     Text,
-    bindparam,
     case,
     column,
     func,
@@ -33,12 +33,13 @@ from sqlalchemy import (
     text,
     tuple_,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.types import TypeEngine
 
 from usageql.db.tables import apps, chats, feedback, messages, users
 from usageql.ingest.records import Batch, Chat, Feedback, Message, UserRef
+from usageql.ingest.rollup import upsert_rollups
+from usageql.ingest.unnest import unnest
 
 _TIME = DateTime(timezone=True)
 
@@ -81,26 +82,18 @@ async def write_batch(connection: AsyncConnection, batch: Batch) -> WriteResult:
     await _upsert_users(connection, batch)
     stored_messages = await _insert_messages(connection, batch.messages)
     await _upsert_chats_from_messages(connection, batch.messages)
+    await upsert_rollups(connection, stored_messages)
     await _upsert_chat_records(connection, batch.chats)
     resolved, unresolved = await _resolve_feedback_models(connection, batch.feedback)
     stored_feedback = await _insert_feedback(connection, resolved)
     return WriteResult(
-        messages=stored_messages,
-        message_duplicates=len(batch.messages) - stored_messages,
+        messages=len(stored_messages),
+        message_duplicates=len(batch.messages) - len(stored_messages),
         feedback=stored_feedback,
         feedback_duplicates=len(resolved) - stored_feedback,
         chats=len(batch.chats),
         unresolved_feedback=unresolved,
     )
-
-
-def _unnest(**columns: tuple[TypeEngine[Any], list[Any]]) -> Select[Any]:
-    """SELECT the rows given column-wise as arrays: one bound parameter per column, whatever the
-    number of rows (asyncpg encodes the arrays in C, where per-row parameters cost microseconds)."""
-    rows = func.unnest(
-        *(bindparam(name, values, type_=ARRAY(kind)) for name, (kind, values) in columns.items())
-    ).table_valued(*(column(name, kind) for name, (kind, _) in columns.items()))
-    return select(*rows.render_derived().c)
 
 
 def _app_ids(batch: Batch) -> set[str]:
@@ -110,7 +103,7 @@ def _app_ids(batch: Batch) -> set[str]:
 
 async def _ensure_apps(connection: AsyncConnection, app_ids: set[str]) -> None:
     if app_ids:
-        rows = _unnest(app_id=(Text(), sorted(app_ids)))
+        rows = unnest(app_id=(Text(), sorted(app_ids)))
         await connection.execute(
             insert(apps).from_select(["app_id"], rows).on_conflict_do_nothing()
         )
@@ -138,8 +131,10 @@ class UniqueViolationError(Exception):
     """A copied row's key is already stored."""
 
 
-async def _insert_messages(connection: AsyncConnection, records: list[Message]) -> int:
-    """Store new messages; returns how many were new.
+async def _insert_messages(
+    connection: AsyncConnection, records: list[Message]
+) -> list[tuple[Any, ...]]:
+    """Store new messages; returns the rows stored (those whose id was new).
 
     The fast path copies the batch straight into `messages` under a savepoint. If any id is
     already stored (a retry, or a concurrent request with the same ids) the COPY fails on the
@@ -147,7 +142,7 @@ async def _insert_messages(connection: AsyncConnection, records: list[Message]) 
     INSERT ... ON CONFLICT DO NOTHING instead, which counts the duplicates.
     """
     if not records:
-        return 0
+        return []
     rows = sorted(map(_message_row, records), key=_KEY)
     unique = len({(row[0], row[1]) for row in rows}) == len(rows)
     if unique:
@@ -157,7 +152,7 @@ async def _insert_messages(connection: AsyncConnection, records: list[Message]) 
         except UniqueViolationError:
             pass  # some are stored already: count them below
         else:
-            return len(rows)
+            return rows
     # Runs through SQLAlchemy first, so that its transaction is open before the raw COPY.
     await connection.execute(_CREATE_STAGING)
     await _copy(connection, _STAGING, rows)
@@ -170,9 +165,9 @@ async def _insert_messages(connection: AsyncConnection, records: list[Message]) 
             ),
         )
         .on_conflict_do_nothing()
-        .returning(messages.c.message_id)
+        .returning(*(messages.c[name] for name in MESSAGE_COLUMNS))
     )
-    return len((await connection.execute(move)).all())
+    return [tuple(row) for row in await connection.execute(move)]
 
 
 async def _copy(connection: AsyncConnection, table_name: str, rows: list[tuple[Any, ...]]) -> None:
@@ -299,7 +294,7 @@ async def _upsert_users(connection: AsyncConnection, batch: Batch) -> None:
         return
     keys = sorted(facts)
     ordered = [facts[key] for key in keys]
-    rows = _unnest(
+    rows = unnest(
         app_id=(Text(), [app_id for app_id, _ in keys]),
         user_id=(Text(), [user_id for _, user_id in keys]),
         name=(Text(), [f.name for f in ordered]),
@@ -359,7 +354,7 @@ async def _upsert_chats_from_messages(connection: AsyncConnection, records: list
         return
     keys = sorted(spans)
     ordered = [spans[key] for key in keys]
-    rows = _unnest(
+    rows = unnest(
         app_id=(Text(), [app_id for app_id, _ in keys]),
         chat_id=(Text(), [chat_id for _, chat_id in keys]),
         created_at=(_TIME, [span[0] for span in ordered]),

@@ -9,7 +9,7 @@ limit, ranks rows within each narrowed scope with row_number(). Values are alway
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +19,7 @@ from sqlalchemy import (
     DateTime,
     Integer,
     Select,
+    Subquery,
     Text,
     and_,
     any_,
@@ -34,6 +35,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import Label
 
 from usageql.db.tables import chats, feedback, messages, users
+from usageql.query import rollups
 from usageql.query.catalog import DIMENSIONS, FEEDBACK_DIMENSIONS, METRICS, TAG
 from usageql.query.model import (
     ChatField,
@@ -51,6 +53,7 @@ from usageql.query.model import (
 from usageql.query.time import bucket_end
 
 m = messages.c
+TimeRange = tuple[datetime | None, datetime | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,20 +66,31 @@ class Compiled:
     metrics: tuple[Metric, ...]
     with_total: bool = False  # a last column: the scope's row count before offset and limit
     fields: tuple[str, ...] = ()  # other columns, after the metrics: described rows (chats)
+    raw_ranges: tuple[TimeRange, ...] = ()  # the spans of raw event times read (None: unbounded)
+
+    def reads_raw_before(self, moment: datetime) -> bool:
+        """Whether the statement reads raw events from before `moment`."""
+        return any(start is None or start < moment for start, _ in self.raw_ranges)
 
 
 class _From:
-    """The table a statement counts, and whether it reaches the rated messages of feedback."""
+    """What a statement counts: raw events (or ratings, reaching the rated messages), or the
+    relation of a rollup plan, whose columns carry the dimensions' names."""
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, rows: Subquery | None = None) -> None:
         self.feedback = source is Source.FEEDBACK
         self.joins_messages = False
+        self.rows = rows
 
     @property
     def ts(self) -> ColumnElement[datetime]:
+        if self.rows is not None:
+            return self.rows.c.ts
         return feedback.c.ts if self.feedback else m.ts
 
     def dimension(self, dimension: Dimension) -> ColumnElement[Any]:
+        if self.rows is not None:
+            return self.rows.c[rollups.COLUMNS[dimension]]
         if self.feedback and dimension in FEEDBACK_DIMENSIONS:
             return FEEDBACK_DIMENSIONS[dimension]
         return self.of_messages(DIMENSIONS[dimension])
@@ -85,8 +99,13 @@ class _From:
         self.joins_messages = self.joins_messages or self.feedback
         return column
 
+    def metric(self, metric: Metric) -> ColumnElement[Any]:
+        if self.rows is not None:
+            return rollups.metric_sql(metric, self.rows)
+        return METRICS[metric].sql()
+
     def table(self, windows: Any = None) -> Any:
-        table: Any = messages
+        table: Any = messages if self.rows is None else self.rows
         if self.feedback:
             table = feedback
             if self.joins_messages:
@@ -136,13 +155,25 @@ def compile_question(
     timezone: str,
     narrow_keys: tuple[GroupKey, ...] = (),
     narrow_values: Sequence[tuple[str | datetime | None, ...]] = (),
+    *,
+    use_rollups: bool = False,
 ) -> Compiled:
-    """One statement answering `question` for every tuple of `narrow_values`."""
+    """One statement answering `question` for every tuple of `narrow_values`; from the hourly
+    rollups when `use_rollups` and they answer it exactly."""
+    raw = _raw_range(filter, timezone, narrow_keys, narrow_values)
     if question.source is Source.CHAT_TAGS:
-        return _compile_chat_tags(question, filter, timezone, narrow_keys, narrow_values)
+        compiled = _compile_chat_tags(question, filter, timezone, narrow_keys, narrow_values)
+        return replace(compiled, raw_ranges=(raw,))
     if question.source is Source.CHATS:
-        return _compile_chats(question, filter, timezone, narrow_keys, narrow_values)
-    source = _From(question.source)
+        compiled = _compile_chats(question, filter, timezone, narrow_keys, narrow_values)
+        return replace(compiled, raw_ranges=(raw,))
+    chosen = rollups.plan(question, filter, timezone, narrow_keys, narrow_values)
+    if use_rollups and chosen is not None:
+        source = _From(question.source, rollups.relation(chosen))
+        raw_ranges: tuple[TimeRange, ...] = tuple(chosen.raw_ranges)
+    else:
+        source = _From(question.source)
+        raw_ranges = (raw,)
     windowed = [k for k in question.group_by if isinstance(k, Windows)]
     windows = _windows(windowed[0]) if windowed else None
 
@@ -163,7 +194,7 @@ def compile_question(
             value_of(k).label(label)
             for k, label in zip(question.group_by, group_labels, strict=True)
         ),
-        *(METRICS[metric].sql().label(metric.value) for metric in metrics),
+        *(source.metric(metric).label(metric.value) for metric in metrics),
     ]
     conditions = _scope_conditions(
         filter, timezone, narrow_keys, narrow_values, source, unnests_tags=unnests_tags
@@ -181,7 +212,29 @@ def compile_question(
     if labels:
         statement = statement.group_by(*(literal_column(label) for label in labels))
     statement = _order_and_limit(statement, question, narrow_labels, group_labels)
-    return Compiled(statement, narrow_keys, question.group_by, metrics, question.with_total)
+    return Compiled(
+        statement, narrow_keys, question.group_by, metrics, question.with_total, (), raw_ranges
+    )
+
+
+def _raw_range(
+    filter: Filter,
+    timezone: str,
+    narrow_keys: tuple[GroupKey, ...],
+    narrow_values: Sequence[tuple[str | datetime | None, ...]],
+) -> TimeRange:
+    """The span of event times a statement over raw events reads."""
+    start, end = filter.start, filter.end
+    for position, key in enumerate(narrow_keys):
+        if isinstance(key, TimeBucket):
+            starts = [v for values in narrow_values if isinstance(v := values[position], datetime)]
+            if starts:
+                tz = ZoneInfo(timezone)
+                first = min(starts)
+                last = max(bucket_end(moment, key.granularity, tz) for moment in starts)
+                start = first if start is None else max(start, first)
+                end = last if end is None else min(end, last)
+    return (start, end)
 
 
 def _narrow_columns(

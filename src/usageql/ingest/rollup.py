@@ -1,0 +1,116 @@
+"""Hourly rollups, kept in the transaction that stores the messages they sum.
+
+`rollup_rows` is pure: it sums stored message rows (in `MESSAGE_COLUMNS` order) per rollup key.
+`upsert_rollups` adds those sums to `usage_hourly` and `usage_hourly_users`, so an event is in the
+rollups as soon as its batch commits. Only rows that were really inserted are summed, so duplicates
+change nothing here either. Keys are written in sorted order, like every other upsert of the
+writer, so concurrent batches lock rollup rows in the same order and cannot deadlock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Double, Numeric, Table, Text, func
+from sqlalchemy.dialects.postgresql import Insert, insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import TypeEngine
+
+from usageql.db.tables import ROLLUP_MEASURES, usage_hourly, usage_hourly_users
+from usageql.ingest.unnest import unnest
+
+# Positions in a message row (write.MESSAGE_COLUMNS).
+_APP, _TS, _ROLE, _USER, _MODEL, _PROVIDER, _SOURCE, _STATUS = 0, 2, 3, 5, 6, 7, 8, 10
+_TOKENS = slice(12, 17)  # input, output, cache read, cache write, reasoning
+_COST, _LATENCY, _TTFT = 17, 18, 19
+
+Key = tuple[Any, ...]
+Sums = dict[Key, list[Any]]
+_MAXIMA = 2  # the last measures (latency_max, ttft_max) are maxima, the others sums
+_ZERO = Decimal(0)
+
+
+def rollup_rows(rows: Iterable[Sequence[Any]]) -> tuple[Sums, Sums]:
+    """Sums per (app, hour, model, provider, source, role, status) and per (app, hour, user,
+    model), each a list of ROLLUP_MEASURES. Absent key values are ''."""
+    hourly: Sums = {}
+    per_user: Sums = {}
+    for row in rows:
+        ts: datetime = row[_TS]
+        if ts.tzinfo is not UTC:
+            ts = ts.astimezone(UTC)
+        hour = ts.replace(minute=0, second=0, microsecond=0)
+        app, role, status, cost = row[_APP], row[_ROLE], row[_STATUS], row[_COST]
+        model = row[_MODEL] or ""
+        request = role == "assistant"
+        measures = [
+            1,
+            int(request),
+            int(request and status == "success"),
+            int(request and status == "error"),
+            *row[_TOKENS],
+            _ZERO if cost is None else cost,
+            int(request and cost is None),
+            row[_LATENCY],
+            row[_TTFT],
+        ]
+        provider, source = row[_PROVIDER] or "", row[_SOURCE] or ""
+        _add(hourly, (app, hour, model, provider, source, role, status), measures)
+        _add(per_user, (app, hour, row[_USER] or "", model), measures)
+    return hourly, per_user
+
+
+def _add(sums: Sums, key: Key, measures: list[Any]) -> None:
+    total = sums.get(key)
+    if total is None:
+        sums[key] = measures.copy()
+        return
+    last = len(measures) - _MAXIMA
+    for i in range(last):
+        total[i] += measures[i]
+    for i in range(last, len(measures)):
+        total[i] = _max(total[i], measures[i])
+
+
+def _max(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+_MEASURE_TYPES: tuple[TypeEngine[Any], ...] = (
+    *(BigInteger() for _ in range(9)),
+    Numeric(),
+    BigInteger(),
+    Double(),
+    Double(),
+)
+
+
+async def upsert_rollups(connection: AsyncConnection, rows: Sequence[Sequence[Any]]) -> None:
+    """Add the messages in `rows` (just inserted) to both rollup tables, in one statement."""
+    if not rows:
+        return
+    hourly, per_user = rollup_rows(rows)
+    first = _upsert(usage_hourly, hourly).cte("hourly")
+    await connection.execute(_upsert(usage_hourly_users, per_user).add_cte(first))
+
+
+def _upsert(table: Table, sums: Sums) -> Insert:
+    keys = sorted(sums)
+    key_names = [c.name for c in table.primary_key.columns]
+    key_types: list[TypeEngine[Any]] = [
+        DateTime(timezone=True) if name == "hour" else Text() for name in key_names
+    ]
+    columns = {
+        name: (kind, [key[i] for key in keys])
+        for i, (name, kind) in enumerate(zip(key_names, key_types, strict=True))
+    }
+    for i, (name, kind) in enumerate(zip(ROLLUP_MEASURES, _MEASURE_TYPES, strict=True)):
+        columns[name] = (kind, [sums[key][i] for key in keys])
+    statement = insert(table).from_select(list(columns), unnest(**columns))
+    new, old = statement.excluded, table.c
+    added = {name: old[name] + new[name] for name in ROLLUP_MEASURES[:-_MAXIMA]}
+    maxima = {name: func.greatest(old[name], new[name]) for name in ROLLUP_MEASURES[-_MAXIMA:]}
+    return statement.on_conflict_do_update(index_elements=key_names, set_={**added, **maxima})

@@ -1,0 +1,63 @@
+"""The retention horizon: raw events before it were pruned (`usageql prune`), rollups remain.
+
+Each server process keeps the horizon in memory, reads it at startup and re-reads it every
+`REFRESH_SECONDS`, so no request pays a statement for it; `usageql prune` records a new horizon
+and waits that long before it deletes anything, so no server answers from half-deleted events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from usageql.db.tables import ANY_APP, retention
+from usageql.query.compile import Compiled
+
+log = logging.getLogger(__name__)
+
+REFRESH_SECONDS = 5.0
+
+
+class PrunedDataError(ValueError):
+    """A question needs raw events from before the retention horizon."""
+
+
+class Horizon:
+    """This process's copy of the retention horizon."""
+
+    def __init__(self, before: datetime | None = None) -> None:
+        self.before = before
+
+    async def refresh(self, engine: AsyncEngine) -> None:
+        """Read the recorded horizon (None: nothing was pruned)."""
+        async with engine.connect() as connection:
+            self.before = await connection.scalar(
+                select(retention.c.pruned_before).where(retention.c.app_id == ANY_APP)
+            )
+
+    async def watch(self, engine: AsyncEngine) -> None:
+        """Refresh forever (a background task of the server's lifespan)."""
+        while True:
+            await asyncio.sleep(REFRESH_SECONDS)
+            try:
+                await self.refresh(engine)
+            except (OSError, DBAPIError):
+                log.warning("could not re-read the retention horizon", exc_info=True)
+
+    def check(self, compiled: Compiled) -> None:
+        """Raise PrunedDataError if `compiled` reads raw events that were pruned."""
+        if self.before is None or not compiled.reads_raw_before(self.before):
+            return
+        since = self.before.isoformat().replace("+00:00", "Z")
+        raise PrunedDataError(
+            f"this question needs raw events from before {since}, which were pruned"
+            f" (`usageql prune`): set `from` to {since} or later, or ask only for what the"
+            " hourly rollups keep (counts, tokens, spend, unpriced requests, users, models and"
+            " maximum latency, by app, model, provider, source, role, status or user, over whole"
+            " hours in whole-hour time zones)"
+        )

@@ -1,0 +1,165 @@
+"""Hourly rollups: kept exact by ingestion, chosen only when exact, and what pruning leaves."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+
+from tests.graphql_client import graphql
+from tests.sqlcount import count_statements
+from tests.test_correctness import EVENTS
+from tests.ways import read_rollups
+from usageql.db.prune import prune, prune_horizon
+from usageql.query import rollups
+from usageql.query.model import Dimension, Filter, Granularity, Metric, Question, Source
+from usageql.query.model import TimeBucket as Bucket
+
+# Each rollup table, as the migration's backfill computes it from `messages`.
+_EXPECTED = {
+    "usage_hourly": "model, provider, source, role, status",
+    "usage_hourly_users": "user_id, model",
+}
+_MEASURES = """count(*), count(*) FILTER (WHERE role = 'assistant'),
+    count(*) FILTER (WHERE role = 'assistant' AND status = 'success'),
+    count(*) FILTER (WHERE role = 'assistant' AND status = 'error'),
+    sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens),
+    sum(reasoning_tokens), coalesce(sum(cost), 0),
+    count(*) FILTER (WHERE role = 'assistant' AND cost IS NULL), max(latency_ms), max(ttft_ms)"""
+
+
+async def rollup_matches_messages(engine: AsyncEngine) -> int:
+    """Assert both rollup tables equal a GROUP BY over `messages`; returns rollup rows seen."""
+    seen = 0
+    async with engine.connect() as connection:
+        for table, keys in _EXPECTED.items():
+            coalesced = ", ".join(f"coalesce({key}, '')" for key in keys.split(", "))
+            grouped = (
+                f"SELECT app_id, date_trunc('hour', ts, 'UTC'), {coalesced}, {_MEASURES}"  # noqa: S608
+                f" FROM messages GROUP BY app_id, 2, {coalesced}"
+            )
+            stored = f"SELECT * FROM {table}"  # noqa: S608
+            expected = {tuple(row) for row in await connection.execute(text(grouped))}
+            actual = {tuple(row) for row in await connection.execute(text(stored))}
+            assert actual == expected, table
+            seen += len(actual)
+    return seen
+
+
+async def post(client: httpx.AsyncClient, events: list[dict[str, Any]]) -> dict[str, Any]:
+    response = await client.post("/v1/events", json=events)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert body["rejected"] == []
+    return body
+
+
+async def test_ingestion_keeps_rollups_exact_through_duplicates(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    await post(client, EVENTS[:1500])
+    assert await rollup_matches_messages(engine) > 100
+    # A retried batch (all duplicates) and one half new, half stored: only new events count.
+    assert (await post(client, EVENTS[:1500]))["duplicates"] == 1500
+    assert (await post(client, EVENTS[1000:3000]))["duplicates"] == 500
+    assert await rollup_matches_messages(engine) > 100
+
+
+async def test_an_acknowledged_event_is_in_the_rollups_at_once(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    query = '{ usage(filter: {models: ["m-fresh"]}) { summary { messages users } } }'
+    await post(client, EVENTS[:500])
+    fresh = {**EVENTS[0], "id": "fresh-1", "model": "m-fresh", "user": "u-fresh"}
+    await post(client, [fresh])
+    with count_statements(engine) as sql:
+        summary = (await graphql(client, query))["usage"]["summary"]
+    assert read_rollups(sql), sql
+    assert summary == {"messages": 1, "users": 1}
+
+
+def _plan(
+    metrics: set[Metric],
+    group_by: tuple[Any, ...] = (),
+    filter: Filter | None = None,
+    zone: str = "UTC",
+) -> str | None:
+    question = Question(metrics=frozenset(metrics), group_by=group_by)
+    chosen = rollups.plan(question, filter or Filter(), zone, (), ())
+    return None if chosen is None else chosen.rollup.table.name
+
+
+def test_plans_choose_the_smallest_rollup_that_is_exact() -> None:
+    day = Bucket(Granularity.DAY)
+    assert _plan({Metric.MESSAGES, Metric.SPEND}, (Dimension.MODEL,)) == "usage_hourly"
+    assert _plan({Metric.USERS}, (day,), zone="Europe/Berlin") == "usage_hourly_users"
+    assert _plan({Metric.MESSAGES}, (Dimension.USER,)) == "usage_hourly_users"
+    assert _plan({Metric.LATENCY_MAX}, (Dimension.STATUS,)) == "usage_hourly"
+    # Not exact from rollups: raw events answer.
+    assert _plan({Metric.MESSAGES}, (day,), zone="Asia/Kolkata") is None  # local days at :30
+    assert _plan({Metric.LATENCY_P50}, (Dimension.MODEL,)) is None  # percentiles need values
+    assert _plan({Metric.CHATS}) is None
+    assert _plan({Metric.USERS}, (Dimension.PROVIDER,)) is None
+    assert _plan({Metric.MESSAGES}, (Dimension.TAG,)) is None
+    assert _plan({Metric.MESSAGES}, filter=Filter(tag_contains=("ua",))) is None
+    assert _plan({Metric.MESSAGES}, filter=Filter(metadata=(("team", ("x",)),))) is None
+    feedback = Question(metrics=frozenset({Metric.POSITIVE_FEEDBACK}), source=Source.FEEDBACK)
+    assert rollups.plan(feedback, Filter(), "UTC", (), ()) is None
+
+
+def test_partial_hours_at_the_edges_come_from_raw_events() -> None:
+    start = datetime(2026, 3, 5, 7, 23, tzinfo=UTC)
+    end = datetime(2026, 3, 9, 12, 41, tzinfo=UTC)
+    question = Question(metrics=frozenset({Metric.MESSAGES}))
+    chosen = rollups.plan(question, Filter(start=start, end=end), "UTC", (), ())
+    assert chosen is not None
+    assert chosen.raw_ranges == [
+        (start, datetime(2026, 3, 5, 8, tzinfo=UTC)),
+        (datetime(2026, 3, 9, 12, tzinfo=UTC), end),
+    ]
+    # Inside one hour there is nothing to take from the rollups.
+    inside = Filter(start=start, end=start + timedelta(minutes=20))
+    assert rollups.plan(question, inside, "UTC", (), ()) is None
+
+
+def test_whole_hour_zones() -> None:
+    assert rollups.whole_hour_zone("Europe/Berlin")
+    assert rollups.whole_hour_zone("America/New_York")
+    assert not rollups.whole_hour_zone("Asia/Kolkata")
+    assert not rollups.whole_hour_zone("America/Caracas")  # -04:30 from 2007 to 2016
+
+
+async def test_prune_keeps_rollup_answers_and_refuses_raw_ones(
+    app: Starlette, client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    await post(client, EVENTS)
+    totals = "{ usage { summary { messages spend users tokens { total } } } }"
+    before = (await graphql(client, totals))["usage"]["summary"]
+    horizon = datetime(2026, 3, 20, 10, 30, tzinfo=UTC)
+
+    summary = await prune(engine, horizon, wait_seconds=0)
+    assert summary.horizon == datetime(2026, 3, 20, 10, tzinfo=UTC)
+    assert summary.messages == sum(
+        datetime.fromisoformat(e["timestamp"]) < summary.horizon for e in EVENTS
+    )
+    await app.state.horizon.refresh(engine)
+
+    assert (await graphql(client, totals))["usage"]["summary"] == before
+    percentiles = "{ usage%s { summary { latencyMs { p50 } } } }"
+    response = await client.post("/graphql", json={"query": percentiles % ""})
+    error = response.json()["errors"][0]["message"]
+    assert "needs raw events from before 2026-03-20T10:00:00Z, which were pruned" in error
+    recent = '(filter: {from: "2026-03-20T10:00:00Z"})'
+    assert (await graphql(client, percentiles % recent))["usage"]["summary"]["latencyMs"]["p50"]
+
+
+def test_prune_refuses_the_future() -> None:
+    now = datetime(2026, 11, 22, 12, tzinfo=UTC)
+    with pytest.raises(ValueError, match=r"--before: .* is in the future"):
+        prune_horizon(now + timedelta(hours=2), now)
+    assert prune_horizon(now - timedelta(minutes=1), now) == now - timedelta(hours=1)

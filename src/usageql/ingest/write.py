@@ -82,10 +82,12 @@ async def write_batch(connection: AsyncConnection, batch: Batch) -> WriteResult:
     await _upsert_users(connection, batch)
     stored_messages = await _insert_messages(connection, batch.messages)
     await _upsert_chats_from_messages(connection, batch.messages)
-    await upsert_rollups(connection, stored_messages)
     await _upsert_chat_records(connection, batch.chats)
     resolved, unresolved = await _resolve_feedback_models(connection, batch.feedback)
     stored_feedback = await _insert_feedback(connection, resolved)
+    # Last, just before the caller commits: the rows every concurrent batch updates (the
+    # current hour's) stay locked for as short a time as possible.
+    await upsert_rollups(connection, stored_messages)
     return WriteResult(
         messages=len(stored_messages),
         message_duplicates=len(batch.messages) - len(stored_messages),

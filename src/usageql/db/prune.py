@@ -69,7 +69,7 @@ async def prune(
             f" with a clear error; waiting {wait_seconds:g} s for running servers to notice"
         )
     await asyncio.sleep(wait_seconds)
-    removed_messages = removed_feedback = 0
+    removed_messages = 0
     days = _days(oldest, horizon)
     for done, (start, end) in enumerate(days, start=1):
         async with engine.begin() as connection:

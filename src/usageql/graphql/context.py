@@ -34,7 +34,7 @@ class Context:
         # Created per request: answers are never shared between requests.
         # Reads go to the replica when one is configured; keys and writes stay on the primary.
         reads = self.database.read_engine
-        horizon = getattr(self.request.app.state, "horizon", None) or Horizon()
+        horizon: Horizon = self.request.app.state.horizon  # set by the app's lifespan
         self.usage = UsageLoader(reads, use_rollups=self.settings.rollups, horizon=horizon)
         self.profiles = ProfileLoader(reads)
         self.first_messages = FirstMessageLoader(reads)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Double, Numeric, Table, Text, func
+from sqlalchemy import Table, func
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeEngine
@@ -79,15 +79,6 @@ def _max(a: float | None, b: float | None) -> float | None:
     return b if a is None else a if b is None else max(a, b)
 
 
-_MEASURE_TYPES: tuple[TypeEngine[Any], ...] = (
-    *(BigInteger() for _ in range(9)),
-    Numeric(),
-    BigInteger(),
-    Double(),
-    Double(),
-)
-
-
 async def upsert_rollups(connection: AsyncConnection, rows: Sequence[Sequence[Any]]) -> None:
     """Add the messages in `rows` (just inserted) to both rollup tables, in one statement."""
     if not rows:
@@ -100,15 +91,11 @@ async def upsert_rollups(connection: AsyncConnection, rows: Sequence[Sequence[An
 def _upsert(table: Table, sums: Sums) -> Insert:
     keys = sorted(sums)
     key_names = [c.name for c in table.primary_key.columns]
-    key_types: list[TypeEngine[Any]] = [
-        DateTime(timezone=True) if name == "hour" else Text() for name in key_names
-    ]
-    columns = {
-        name: (kind, [key[i] for key in keys])
-        for i, (name, kind) in enumerate(zip(key_names, key_types, strict=True))
+    columns: dict[str, tuple[TypeEngine[Any], list[Any]]] = {
+        name: (table.c[name].type, [key[i] for key in keys]) for i, name in enumerate(key_names)
     }
-    for i, (name, kind) in enumerate(zip(ROLLUP_MEASURES, _MEASURE_TYPES, strict=True)):
-        columns[name] = (kind, [sums[key][i] for key in keys])
+    for i, name in enumerate(ROLLUP_MEASURES):
+        columns[name] = (table.c[name].type, [sums[key][i] for key in keys])
     statement = insert(table).from_select(list(columns), unnest(**columns))
     new, old = statement.excluded, table.c
     added = {name: old[name] + new[name] for name in ROLLUP_MEASURES[:-_MAXIMA]}

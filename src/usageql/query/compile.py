@@ -90,7 +90,7 @@ class _From:
 
     def dimension(self, dimension: Dimension) -> ColumnElement[Any]:
         if self.rows is not None:
-            return self.rows.c[rollups.COLUMNS[dimension]]
+            return self.rows.c[str(DIMENSIONS[dimension].key)]  # named as in `messages`
         if self.feedback and dimension in FEEDBACK_DIMENSIONS:
             return FEEDBACK_DIMENSIONS[dimension]
         return self.of_messages(DIMENSIONS[dimension])
@@ -167,8 +167,12 @@ def compile_question(
     if question.source is Source.CHATS:
         compiled = _compile_chats(question, filter, timezone, narrow_keys, narrow_values)
         return replace(compiled, raw_ranges=(raw,))
-    chosen = rollups.plan(question, filter, timezone, narrow_keys, narrow_values)
-    if use_rollups and chosen is not None:
+    chosen = (
+        rollups.plan(question, filter, timezone, narrow_keys, narrow_values)
+        if use_rollups
+        else None
+    )
+    if chosen is not None:
         source = _From(question.source, rollups.relation(chosen))
         raw_ranges: tuple[TimeRange, ...] = tuple(chosen.raw_ranges)
     else:

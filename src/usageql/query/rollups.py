@@ -49,17 +49,6 @@ from usageql.query.model import (
 m = messages.c
 HOUR = timedelta(hours=1)
 
-# The column of each dimension, in both `messages` and the rollup tables.
-COLUMNS = {
-    Dimension.APP: "app_id",
-    Dimension.MODEL: "model",
-    Dimension.PROVIDER: "provider",
-    Dimension.USER: "user_id",
-    Dimension.SOURCE: "source",
-    Dimension.STATUS: "status",
-    Dimension.ROLE: "role",
-}
-
 _COUNTS = {
     Metric.MESSAGES: "messages",
     Metric.REQUESTS: "requests",

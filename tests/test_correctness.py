@@ -140,15 +140,17 @@ def metrics(events: list[Event]) -> dict[str, Any]:
 METRICS = """metrics { messages requests successfulRequests failedRequests unpricedRequests
   users chats models spend tokens { input output cacheRead cacheWrite reasoning total }
   latencyMs { avg p50 p95 max } }"""
-# What the hourly rollups hold: sums, maxima, distinct users (per user) and distinct models.
+# What the hourly rollups hold: sums, maxima, distinct models, and distinct users and chats
+# (from the rollups per user, chat and tag).
 ROLLUP_METRICS = """metrics { messages requests successfulRequests failedRequests unpricedRequests
   %s models spend tokens { input output cacheRead cacheWrite reasoning total }
   latencyMs { max } }"""
 
 
-def asked(way: str, *, users: bool = True) -> str:
-    """The metrics a test asks for: all of them from raw events, the rollups' own from them."""
-    return METRICS if way == "raw" else ROLLUP_METRICS % ("users" if users else "")
+def asked(way: str, distinct: str = "users chats") -> str:
+    """The metrics a test asks for: all of them from raw events, the rollups' own from them
+    (with the `distinct` counts the rollup keyed as the test asks holds)."""
+    return METRICS if way == "raw" else ROLLUP_METRICS % distinct
 
 
 def expected_part(actual: Any, expected: Any) -> Any:
@@ -216,15 +218,17 @@ DIMENSIONS: dict[str, Callable[[Event], Iterable[Any]]] = {
 async def test_every_dimension_and_metric(
     client: httpx.AsyncClient, engine: AsyncEngine, dimension: str, way: str
 ) -> None:
-    with_users = dimension in {"APP", "MODEL", "USER"}  # the keys of the per-user rollup
+    # The keys of the rollups per chat (users and chats) and per tag (users).
+    distinct = {"APP": "users chats", "MODEL": "users chats", "USER": "users chats"}
+    distinct |= {"CHAT": "users chats", "TAG": "users"}
     query = "{ usage { breakdown(by: [%s], limit: 1000) { keys { value } %s } } }" % (
         dimension,
-        asked(way, users=with_users),
+        asked(way, distinct.get(dimension, "")),
     )
     with count_statements(engine) as sql:
         rows = (await graphql(client, query))["usage"]["breakdown"]
     assert sql.count == 1
-    assert read_rollups(sql) == (way == "rollups" and dimension not in {"CHAT", "TAG"}), sql
+    assert read_rollups(sql) == (way == "rollups"), sql
     expected = grouped(EVENTS, DIMENSIONS[dimension])
     assert {row["keys"][0]["value"] for row in rows} == set(expected)
     for row in rows:
@@ -300,7 +304,7 @@ async def test_filters_on_totals_and_on_a_breakdown(
     client: httpx.AsyncClient, engine: AsyncEngine, name: str, way: str
 ) -> None:
     argument, keep = FILTERS[name]
-    wanted = asked(way, users=False)
+    wanted = asked(way, "")
     query = "{ usage(filter: {%s}) { summary { %s } models(limit: 1000) { model %s } } }" % (
         argument,
         wanted.removeprefix("metrics {").removesuffix("}"),

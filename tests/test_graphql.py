@@ -14,14 +14,13 @@ from usageql import __version__
 from usageql.config import Settings
 from usageql.db.migrate import head_revision
 from usageql.ingest.records import Batch
-from usageql.ingest.write import write_batch
+from usageql.ingest.write import store_batch
 
 APPS = "{ apps { id messages users chats firstEventAt lastEventAt } }"
 
 
 async def _store(engine: AsyncEngine, batch: Batch) -> None:
-    async with engine.begin() as connection:
-        await write_batch(connection, batch)
+    await store_batch(engine, batch)
 
 
 async def test_server_reports_versions(client: httpx.AsyncClient) -> None:

@@ -351,7 +351,9 @@ async def test_a_batch_interrupted_before_commit_and_sent_again_counts_exactly(
 ) -> None:
     records = [request(f"m{n}", user="u1", chat_id="c1") for n in range(50)]
     ingestor = Ingestor(engine, ParseOptions())
-    batch, _, rejected = ingestor.parse([(Location("line", n), r) for n, r in enumerate(records)])
+    batch, _, rejected = await ingestor.parse(
+        [(Location("line", n), r) for n, r in enumerate(records)]
+    )
     assert rejected == []
     from usageql.ingest.write import write_batch  # noqa: PLC0415
 

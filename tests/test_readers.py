@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -58,7 +59,9 @@ def test_ndjson_lines_can_start_at_a_given_number() -> None:
 
 def _parsed(body: bytes) -> tuple[list[str], list[tuple[int, str]]]:
     """Message ids stored and (line, error) rejected when an NDJSON body is parsed."""
-    batch, _, rejected = Ingestor(None, OPTIONS).parse(list(read_ndjson(body.split(b"\n"))))  # type: ignore[arg-type]
+    ingestor = Ingestor(None, OPTIONS)  # type: ignore[arg-type]  # parsing needs no database
+    parsed = ingestor.parse(list(read_ndjson(body.split(b"\n"))))
+    batch, _, rejected = asyncio.run(parsed)
     return [m.id for m in batch.messages], [(r.location.number, r.error) for r in rejected]
 
 

@@ -20,10 +20,12 @@ from usageql.query import rollups
 from usageql.query.model import Dimension, Filter, Granularity, Metric, Question, Source
 from usageql.query.model import TimeBucket as Bucket
 
-# Each rollup table, as the migration's backfill computes it from `messages`.
+# Each rollup table, as the migrations' backfill computes it: its keys over a FROM.
 _EXPECTED = {
-    "usage_hourly": "model, provider, source, role, status",
-    "usage_hourly_users": "user_id, model",
+    "usage_hourly": ("model, provider, source, role, status", "messages"),
+    "usage_hourly_users": ("user_id, model", "messages"),
+    "usage_hourly_chats": ("chat_id, user_id, model", "messages"),
+    "usage_hourly_tags": ("tag, user_id, model", "messages, unnest(tags) AS tag"),
 }
 _MEASURES = """count(*), count(*) FILTER (WHERE role = 'assistant'),
     count(*) FILTER (WHERE role = 'assistant' AND status = 'success'),
@@ -34,14 +36,14 @@ _MEASURES = """count(*), count(*) FILTER (WHERE role = 'assistant'),
 
 
 async def rollup_matches_messages(engine: AsyncEngine) -> int:
-    """Assert both rollup tables equal a GROUP BY over `messages`; returns rollup rows seen."""
+    """Assert every rollup table equals a GROUP BY over `messages`; returns rollup rows seen."""
     seen = 0
     async with engine.connect() as connection:
-        for table, keys in _EXPECTED.items():
+        for table, (keys, source) in _EXPECTED.items():
             coalesced = ", ".join(f"coalesce({key}, '')" for key in keys.split(", "))
             grouped = (
                 f"SELECT app_id, date_trunc('hour', ts, 'UTC'), {coalesced}, {_MEASURES}"  # noqa: S608
-                f" FROM messages GROUP BY app_id, 2, {coalesced}"
+                f" FROM {source} GROUP BY app_id, 2, {coalesced}"
             )
             stored = f"SELECT * FROM {table}"  # noqa: S608
             expected = {tuple(row) for row in await connection.execute(text(grouped))}
@@ -100,13 +102,20 @@ def test_plans_choose_the_smallest_rollup_that_is_exact() -> None:
     assert _plan({Metric.USERS}, (day,), zone="Europe/Berlin") == "usage_hourly_users"
     assert _plan({Metric.MESSAGES}, (Dimension.USER,)) == "usage_hourly_users"
     assert _plan({Metric.LATENCY_MAX}, (Dimension.STATUS,)) == "usage_hourly"
+    assert _plan({Metric.CHATS, Metric.USERS}) == "usage_hourly_chats"
+    assert _plan({Metric.MESSAGES}, (Dimension.CHAT,)) == "usage_hourly_chats"
+    assert _plan({Metric.USERS}, (Dimension.TAG, day), zone="Europe/Berlin") == "usage_hourly_tags"
+    ua = Filter(tag_contains=("ua",), values=((Dimension.USER, ("u1",)),))
+    assert _plan({Metric.MESSAGES}, (Dimension.TAG,), filter=ua) == "usage_hourly_tags"
     # Not exact from rollups: raw events answer.
     assert _plan({Metric.MESSAGES}, (day,), zone="Asia/Kolkata") is None  # local days at :30
     assert _plan({Metric.LATENCY_P50}, (Dimension.MODEL,)) is None  # percentiles need values
-    assert _plan({Metric.CHATS}) is None
+    assert _plan({Metric.CHATS}, (Dimension.TAG,)) is None
     assert _plan({Metric.USERS}, (Dimension.PROVIDER,)) is None
-    assert _plan({Metric.MESSAGES}, (Dimension.TAG,)) is None
+    # A filter on tags keeps an event once, however many of its tags match: not per tag row.
     assert _plan({Metric.MESSAGES}, filter=Filter(tag_contains=("ua",))) is None
+    tagged = Filter(values=((Dimension.TAG, ("a", "b")),))
+    assert _plan({Metric.MESSAGES}, (Dimension.MODEL,), filter=tagged) is None
     assert _plan({Metric.MESSAGES}, filter=Filter(metadata=(("team", ("x",)),))) is None
     feedback = Question(metrics=frozenset({Metric.POSITIVE_FEEDBACK}), source=Source.FEEDBACK)
     assert rollups.plan(feedback, Filter(), "UTC", (), ()) is None

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.factories import T0, message
 from usageql.db.tables import chats, messages, users
 from usageql.ingest.records import Batch, Chat, Feedback, Usage
-from usageql.ingest.write import write_batch
+from usageql.ingest.write import store_batch
 
 
 async def test_a_batch_sent_twice_is_stored_once(engine: AsyncEngine) -> None:
@@ -19,10 +19,8 @@ async def test_a_batch_sent_twice_is_stored_once(engine: AsyncEngine) -> None:
         ],
         feedback=[Feedback(id="f1", timestamp=T0, model="gpt-4o", rating=1, message_id="m1")],
     )
-    async with engine.begin() as connection:
-        first = await write_batch(connection, batch)
-    async with engine.begin() as connection:
-        second = await write_batch(connection, batch)
+    first = await store_batch(engine, batch)
+    second = await store_batch(engine, batch)
     assert (first.messages, first.feedback, first.duplicates) == (2, 1, 0)
     assert (second.messages, second.feedback, second.duplicates) == (0, 0, 3)
     async with engine.connect() as connection:
@@ -32,8 +30,7 @@ async def test_a_batch_sent_twice_is_stored_once(engine: AsyncEngine) -> None:
 
 async def test_the_same_id_in_two_apps_is_two_messages(engine: AsyncEngine) -> None:
     batch = Batch(messages=[message("m1", app="a"), message("m1", app="b")])
-    async with engine.begin() as connection:
-        result = await write_batch(connection, batch)
+    result = await store_batch(engine, batch)
     assert result.messages == 2
 
 
@@ -43,8 +40,7 @@ async def test_user_profiles_keep_the_latest_values_whatever_the_arrival_order(
     newer = message("m2", user="u1", minutes=10, name="Ada Lovelace")
     older = message("m1", user="u1", minutes=0, name="Ada", email="ada@example.com")
     for record in (newer, older):  # the newer one arrives first
-        async with engine.begin() as connection:
-            await write_batch(connection, Batch(messages=[record]))
+        await store_batch(engine, Batch(messages=[record]))
     async with engine.connect() as connection:
         row = (await connection.execute(select(users))).one()
     assert row.name == "Ada Lovelace"  # the latest name wins
@@ -63,8 +59,7 @@ async def test_chats_take_times_from_messages_and_titles_from_chat_records(
         Batch(messages=[message("m1", role="user", user="u1", chat="c1", minutes=1)]),
     ]
     for batch in batches:
-        async with engine.begin() as connection:
-            await write_batch(connection, batch)
+        await store_batch(engine, batch)
     async with engine.connect() as connection:
         row = (await connection.execute(select(chats))).one()
     assert (row.title, row.tags) == ("New", ["b"])

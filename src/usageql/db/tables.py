@@ -235,6 +235,16 @@ usage_hourly_users = _rollup(
     ("user_id", "model"),
     "Sums of messages per app, UTC hour, user and model: exact distinct users from rollups.",
 )
+usage_hourly_chats = _rollup(
+    "usage_hourly_chats",
+    ("chat_id", "user_id", "model"),
+    "Sums of messages per app, UTC hour, chat, user and model: exact distinct chats from rollups.",
+)
+usage_hourly_tags = _rollup(
+    "usage_hourly_tags",
+    ("tag", "user_id", "model"),
+    "Sums of messages per app, UTC hour, tag, user and model; a message counts once per tag.",
+)
 
 retention = Table(
     "retention",

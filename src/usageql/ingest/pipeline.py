@@ -6,6 +6,7 @@ stored even when others in the batch are rejected; every rejection is reported w
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from usageql.ingest.parse import (
 )
 from usageql.ingest.pricing import PriceBook, load_price_book
 from usageql.ingest.records import Batch, Chat, Feedback, Message
-from usageql.ingest.write import write_batch
+from usageql.ingest.write import store_batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,9 @@ class Undecodable:
         self.error = error
 
 
+_RECORDS_PER_SLICE = 256  # about 3 ms of parsing between turns of the event loop
+
+
 class Ingestor:
     """Parses, prices and writes batches of raw records into one database."""
 
@@ -101,14 +105,15 @@ class Ingestor:
     async def ingest(
         self, records: Sequence[RawRecord], principal: Principal = UNRESTRICTED
     ) -> IngestResult:
-        """Store the valid records of `records` in one transaction; report the rest, including
+        """Store the valid records of `records` in one transaction (then the users and chats they
+        describe); report the rest, including
         records outside the caller's apps and users."""
-        batch, feedback_locations, rejected = self.parse(records, principal)
+        batch, feedback_locations, rejected = await self.parse(records, principal)
         if not len(batch):
             return IngestResult(rejected=rejected)
-        async with self.engine.begin() as connection:
-            priced = price(batch, await load_price_book(connection))
-            written = await write_batch(connection, priced)
+        async with self.engine.connect() as connection:
+            book = await load_price_book(connection)
+        written = await store_batch(self.engine, price(batch, book))
         for position in written.unresolved_feedback:
             record = batch.feedback[position]
             rejected.append(
@@ -125,10 +130,12 @@ class Ingestor:
             accepted=written.accepted, duplicates=written.duplicates, rejected=rejected
         )
 
-    def parse(
+    async def parse(
         self, records: Sequence[RawRecord], principal: Principal = UNRESTRICTED
     ) -> tuple[Batch, list[Location], list[Rejection]]:
-        """Split raw records into a batch of valid ones and rejections."""
+        """Split raw records into a batch of valid ones and rejections. Every few hundred
+        records it lets the event loop run other requests: one of them may hold row locks until
+        its commit, which other batches wait for."""
         batch = Batch()
         feedback_locations: list[Location] = []
         rejected: list[Rejection] = []
@@ -137,7 +144,9 @@ class Ingestor:
             options = replace(options, now=datetime.now(UTC))
         if principal.apps is not None and len(principal.apps) == 1:
             options = replace(options, default_app=principal.apps[0])
-        for location, item in records:
+        for number, (location, item) in enumerate(records, 1):
+            if not number % _RECORDS_PER_SLICE:
+                await asyncio.sleep(0)
             record = _record(location, item, options, principal)
             if isinstance(record, Rejection):
                 rejected.append(record)

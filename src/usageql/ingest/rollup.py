@@ -1,8 +1,8 @@
 """Hourly rollups, kept in the transaction that stores the messages they sum.
 
 `rollup_rows` is pure: it sums stored message rows (in `MESSAGE_COLUMNS` order) per rollup key.
-`upsert_rollups` adds those sums to `usage_hourly` and `usage_hourly_users`, so an event is in the
-rollups as soon as its batch commits. Only rows that were really inserted are summed, so duplicates
+`rollups_upsert` adds those sums to every rollup table (`ROLLUPS`), so an event is in the rollups as
+soon as its batch commits. Only rows that were really inserted are summed, so duplicates
 change nothing here either. Keys are written in sorted order, like every other upsert of the
 writer, so concurrent batches lock rollup rows in the same order and cannot deadlock.
 """
@@ -16,16 +16,24 @@ from typing import Any
 
 from sqlalchemy import Table, func
 from sqlalchemy.dialects.postgresql import Insert, insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeEngine
 
-from usageql.db.tables import ROLLUP_MEASURES, usage_hourly, usage_hourly_users
+from usageql.db.tables import (
+    ROLLUP_MEASURES,
+    usage_hourly,
+    usage_hourly_chats,
+    usage_hourly_tags,
+    usage_hourly_users,
+)
 from usageql.ingest.unnest import unnest
 
 # Positions in a message row (write.MESSAGE_COLUMNS).
-_APP, _TS, _ROLE, _USER, _MODEL, _PROVIDER, _SOURCE, _STATUS = 0, 2, 3, 5, 6, 7, 8, 10
+_APP, _TS, _ROLE, _CHAT, _USER, _MODEL, _PROVIDER, _SOURCE, _STATUS = 0, 2, 3, 4, 5, 6, 7, 8, 10
 _TOKENS = slice(12, 17)  # input, output, cache read, cache write, reasoning
-_COST, _LATENCY, _TTFT = 17, 18, 19
+_COST, _LATENCY, _TTFT, _TAGS = 17, 18, 19, 20
+
+# The rollup tables, in the order their sums come from rollup_rows.
+ROLLUPS = (usage_hourly, usage_hourly_users, usage_hourly_chats, usage_hourly_tags)
 
 Key = tuple[Any, ...]
 Sums = dict[Key, list[Any]]
@@ -33,11 +41,14 @@ _MAXIMA = 2  # the last measures (latency_max, ttft_max) are maxima, the others 
 _ZERO = Decimal(0)
 
 
-def rollup_rows(rows: Iterable[Sequence[Any]]) -> tuple[Sums, Sums]:
-    """Sums per (app, hour, model, provider, source, role, status) and per (app, hour, user,
-    model), each a list of ROLLUP_MEASURES. Absent key values are ''."""
+def rollup_rows(rows: Iterable[Sequence[Any]]) -> tuple[Sums, Sums, Sums, Sums]:
+    """Sums per (app, hour, model, provider, source, role, status), per (app, hour, user, model),
+    per (app, hour, chat, user, model) and per (app, hour, tag, user, model), each a list of
+    ROLLUP_MEASURES. Absent key values are ''; a message counts once for each of its tags."""
     hourly: Sums = {}
     per_user: Sums = {}
+    per_chat: Sums = {}
+    per_tag: Sums = {}
     for row in rows:
         ts: datetime = row[_TS]
         if ts.tzinfo is not UTC:
@@ -57,10 +68,13 @@ def rollup_rows(rows: Iterable[Sequence[Any]]) -> tuple[Sums, Sums]:
             row[_LATENCY],
             row[_TTFT],
         ]
-        provider, source = row[_PROVIDER] or "", row[_SOURCE] or ""
+        provider, source, user = row[_PROVIDER] or "", row[_SOURCE] or "", row[_USER] or ""
         _add(hourly, (app, hour, model, provider, source, role, status), measures)
-        _add(per_user, (app, hour, row[_USER] or "", model), measures)
-    return hourly, per_user
+        _add(per_user, (app, hour, user, model), measures)
+        _add(per_chat, (app, hour, row[_CHAT] or "", user, model), measures)
+        for tag in row[_TAGS] or ():  # distinct: ingestion drops repeated tags
+            _add(per_tag, (app, hour, tag, user, model), measures)
+    return hourly, per_user, per_chat, per_tag
 
 
 def _add(sums: Sums, key: Key, measures: list[Any]) -> None:
@@ -79,13 +93,15 @@ def _max(a: float | None, b: float | None) -> float | None:
     return b if a is None else a if b is None else max(a, b)
 
 
-async def upsert_rollups(connection: AsyncConnection, rows: Sequence[Sequence[Any]]) -> None:
-    """Add the messages in `rows` (just inserted) to both rollup tables, in one statement."""
+def rollups_upsert(rows: Sequence[Sequence[Any]]) -> Insert | None:
+    """One statement adding the messages in `rows` (just inserted) to every rollup table."""
     if not rows:
-        return
-    hourly, per_user = rollup_rows(rows)
-    first = _upsert(usage_hourly, hourly).cte("hourly")
-    await connection.execute(_upsert(usage_hourly_users, per_user).add_cte(first))
+        return None
+    upserts = [_upsert(table, sums) for table, sums in zip(ROLLUPS, rollup_rows(rows), strict=True)]
+    *first, last = upserts
+    return last.add_cte(
+        *(upsert.cte(table.name) for upsert, table in zip(first, ROLLUPS[:-1], strict=True))
+    )
 
 
 def _upsert(table: Table, sums: Sums) -> Insert:

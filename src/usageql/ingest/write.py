@@ -6,8 +6,9 @@ messages really stored are added to the hourly rollups (usageql.ingest.rollup) i
 transaction. Feedback is inserted with ON CONFLICT DO NOTHING too.
 A record whose (app_id, id) was already stored is counted as a duplicate and changes nothing, also
 when two requests carry it at once (the second waits on the first's row lock, then does nothing).
-Users and chats are upserted from the same batch with rules that give the same result whatever
-order batches arrive in (min/max times, latest profile wins), so re-sending a batch is harmless.
+Users and chats are upserted from the same batch right after it commits (`describe_batch`, before
+the batch is acknowledged) with rules that give the same result whatever order batches arrive in
+(min/max times, latest profile wins), so re-sending a batch is harmless.
 Rows are sorted by key before every write so that concurrent batches lock rows in the same order
 and cannot deadlock.
 """
@@ -24,6 +25,7 @@ import orjson
 from asyncpg.exceptions import UniqueViolationError as AsyncpgUniqueViolation
 from sqlalchemy import (
     DateTime,
+    Executable,
     Text,
     case,
     column,
@@ -34,14 +36,16 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from usageql.db.tables import apps, chats, feedback, messages, users
 from usageql.ingest.records import Batch, Chat, Feedback, Message, UserRef
-from usageql.ingest.rollup import upsert_rollups
+from usageql.ingest.rollup import rollups_upsert
 from usageql.ingest.unnest import unnest
 
 _TIME = DateTime(timezone=True)
+# A statement and the rows to run it with (None: its values are bound in it), or (None, None).
+_Upsert = tuple[Executable | None, list[dict[str, Any]] | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,18 +80,27 @@ class WriteResult:
         return self.message_duplicates + self.feedback_duplicates
 
 
+async def store_batch(engine: AsyncEngine, batch: Batch) -> WriteResult:
+    """Store `batch`: its records in one transaction, then the users and chats it describes."""
+    async with engine.begin() as connection:
+        written = await write_batch(connection, batch)
+    async with engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await describe_batch(autocommit, batch)
+    return written
+
+
 async def write_batch(connection: AsyncConnection, batch: Batch) -> WriteResult:
     """Write `batch` on `connection` inside the caller's transaction."""
-    await _ensure_apps(connection, _app_ids(batch))
-    await _upsert_users(connection, batch)
+    await _ensure_apps(connection, _app_ids(batch))  # DO NOTHING: locks no stored row
     stored_messages = await _insert_messages(connection, batch.messages)
-    await _upsert_chats_from_messages(connection, batch.messages)
-    await _upsert_chat_records(connection, batch.chats)
     resolved, unresolved = await _resolve_feedback_models(connection, batch.feedback)
     stored_feedback = await _insert_feedback(connection, resolved)
-    # Last, just before the caller commits: the rows every concurrent batch updates (the
-    # current hour's) stay locked for as short a time as possible.
-    await upsert_rollups(connection, stored_messages)
+    # Last, just before the caller commits: concurrent batches add to the same rollup rows (the
+    # current hour's), which stay locked until then.
+    rollups = rollups_upsert(stored_messages)
+    if rollups is not None:
+        await connection.execute(rollups)
     return WriteResult(
         messages=len(stored_messages),
         message_duplicates=len(batch.messages) - len(stored_messages),
@@ -96,6 +109,22 @@ async def write_batch(connection: AsyncConnection, batch: Batch) -> WriteResult:
         chats=len(batch.chats),
         unresolved_feedback=unresolved,
     )
+
+
+async def describe_batch(connection: AsyncConnection, batch: Batch) -> None:
+    """Upsert the users and chats that `batch` describes, each statement committed on its own
+    (`connection` autocommits): concurrent batches name the same active users and open chats,
+    and a row lock held until the end of a longer transaction makes them wait on each other.
+    Every rule is a merge that gives the same row whatever the order and number of times it
+    runs, so this can follow the batch's commit: a batch re-sent after a failure in between
+    (all duplicates then) describes its users and chats again."""
+    for statement, rows in (
+        _users_upsert(batch),
+        _chats_upsert(batch.messages),
+        _chat_records_upsert(batch.chats),
+    ):
+        if statement is not None:
+            await connection.execute(statement, rows)
 
 
 def _app_ids(batch: Batch) -> set[str]:
@@ -283,7 +312,8 @@ class _UserFacts:
             self.profile_at = at
 
 
-async def _upsert_users(connection: AsyncConnection, batch: Batch) -> None:
+def _users_upsert(batch: Batch) -> _Upsert:
+    """Users as the batch's records name them: first and last seen, the latest profile."""
     facts: dict[tuple[str, str], _UserFacts] = {}
     seen: Iterable[Message | Feedback] = (*batch.messages, *batch.feedback)
     for record in seen:
@@ -293,7 +323,7 @@ async def _upsert_users(connection: AsyncConnection, batch: Batch) -> None:
         entry = facts.setdefault(key, _UserFacts(record.timestamp, record.timestamp))
         entry.see(record.user, record.timestamp)
     if not facts:
-        return
+        return None, None
     keys = sorted(facts)
     ordered = [facts[key] for key in keys]
     rows = unnest(
@@ -314,7 +344,7 @@ async def _upsert_users(connection: AsyncConnection, batch: Batch) -> None:
         | (new.name.is_not(None) & (newer_profile | users.c.name.is_(None)))
         | (new.email.is_not(None) & (newer_profile | users.c.email.is_(None)))
     )
-    await connection.execute(
+    return (
         statement.on_conflict_do_update(
             index_elements=[users.c.app_id, users.c.user_id],
             set_={
@@ -325,7 +355,8 @@ async def _upsert_users(connection: AsyncConnection, batch: Batch) -> None:
                 "profile_at": func.greatest(users.c.profile_at, new.profile_at),
             },
             where=changed,  # most batches only see known users again: leave their rows alone
-        )
+        ),
+        None,
     )
 
 
@@ -337,7 +368,8 @@ def _latest(incoming: Any, stored: Any, incoming_is_newer: Any) -> Any:
     )
 
 
-async def _upsert_chats_from_messages(connection: AsyncConnection, records: list[Message]) -> None:
+def _chats_upsert(records: list[Message]) -> _Upsert:
+    """Chats as their messages describe them: first and last message times, the first user."""
     spans: dict[tuple[str, str], list[Any]] = {}
     for m in records:
         if m.chat_id is None:
@@ -353,7 +385,7 @@ async def _upsert_chats_from_messages(connection: AsyncConnection, records: list
         if user_id is not None and (span[3] is None or m.timestamp < span[3]):
             span[2], span[3] = user_id, m.timestamp
     if not spans:
-        return
+        return None, None
     keys = sorted(spans)
     ordered = [spans[key] for key in keys]
     rows = unnest(
@@ -365,7 +397,7 @@ async def _upsert_chats_from_messages(connection: AsyncConnection, records: list
     )
     statement = insert(chats).from_select(list(rows.selected_columns.keys()), rows)
     new = statement.excluded
-    await connection.execute(
+    return (
         statement.on_conflict_do_update(
             index_elements=[chats.c.app_id, chats.c.chat_id],
             set_={
@@ -377,18 +409,20 @@ async def _upsert_chats_from_messages(connection: AsyncConnection, records: list
             | (new.updated_at > chats.c.updated_at)
             | chats.c.created_at.is_(None)
             | (chats.c.user_id.is_(None) & new.user_id.is_not(None)),
-        )
+        ),
+        None,
     )
 
 
-async def _upsert_chat_records(connection: AsyncConnection, records: list[Chat]) -> None:
+def _chat_records_upsert(records: list[Chat]) -> _Upsert:
+    """Chats as `chat` records describe them: the latest title and tags."""
     latest: dict[tuple[str, str], Chat] = {}
     for chat in records:
         key = (chat.app, chat.id)
         if key not in latest or chat.timestamp >= latest[key].timestamp:
             latest[key] = chat
     if not latest:
-        return
+        return None, None
     rows = [
         {
             "app_id": app_id,
@@ -409,4 +443,4 @@ async def _upsert_chat_records(connection: AsyncConnection, records: list[Chat])
             "described_at": func.greatest(chats.c.described_at, new.described_at),
         },
     )
-    await connection.execute(statement, rows)
+    return statement, rows

@@ -36,7 +36,7 @@ from sqlalchemy.sql.elements import Label
 
 from usageql.db.tables import chats, feedback, messages, users
 from usageql.query import rollups
-from usageql.query.catalog import DIMENSIONS, FEEDBACK_DIMENSIONS, METRICS, TAG
+from usageql.query.catalog import DIMENSIONS, FEEDBACK_DIMENSIONS, METRICS
 from usageql.query.model import (
     ChatField,
     ChatSort,
@@ -420,7 +420,7 @@ def filter_sql(
     for pattern in filter.tag_contains:
         contains = _contains(pattern)
         if unnests_tags:
-            conditions.append(TAG.ilike(contains, escape="\\"))
+            conditions.append(source.dimension(Dimension.TAG).ilike(contains, escape="\\"))
         else:
             tag = func.unnest(source.of_messages(m.tags)).column_valued("event_tag")
             conditions.append(exists(select(literal(1)).where(tag.ilike(contains, escape="\\"))))

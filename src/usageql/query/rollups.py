@@ -1,7 +1,8 @@
 """When the hourly rollups answer a question exactly, and the relation they answer it from.
 
 A question can be answered from a rollup table when every dimension it groups, narrows or filters
-by is a key of that table, every metric is a sum, a maximum or a distinct count of those keys, and
+by is a key of that table (tags only when grouped or narrowed by: the tag table holds a message
+once per tag), every metric is a sum, a maximum or a distinct count of those keys, and
 every time boundary it uses falls on a whole UTC hour: calendar buckets in zones whose offset is a
 whole number of hours (local days in Europe/Berlin yes, in Asia/Kolkata no), hourly windows. A
 `from` or `to` inside an hour is fine: the whole hours between them come from the rollup and the
@@ -33,7 +34,14 @@ from sqlalchemy import (
     union_all,
 )
 
-from usageql.db.tables import messages, usage_hourly, usage_hourly_users
+from usageql.db.tables import (
+    messages,
+    usage_hourly,
+    usage_hourly_chats,
+    usage_hourly_tags,
+    usage_hourly_users,
+)
+from usageql.query.catalog import DIMENSIONS
 from usageql.query.model import (
     Dimension,
     Filter,
@@ -97,7 +105,21 @@ TABLES = (
         frozenset({Dimension.APP, Dimension.USER, Dimension.MODEL}),
         _ANY_TABLE | {Metric.USERS},
     ),
+    RollupTable(
+        usage_hourly_chats,
+        frozenset({Dimension.APP, Dimension.CHAT, Dimension.USER, Dimension.MODEL}),
+        _ANY_TABLE | {Metric.USERS, Metric.CHATS},
+    ),
+    # A message is in one row per tag: exact only when tags are a key (each event counted once
+    # per tag, as grouping by tag counts raw events), never for a filter on tags alone.
+    RollupTable(
+        usage_hourly_tags,
+        frozenset({Dimension.APP, Dimension.TAG, Dimension.USER, Dimension.MODEL}),
+        _ANY_TABLE | {Metric.USERS},
+    ),
 )
+# A rollup key column's value in a row of `messages` (the unnested tag for `tag`).
+_RAW_KEYS = {str(column.key): column for column in DIMENSIONS.values()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,22 +149,33 @@ def plan(
     narrow_values: Sequence[tuple[str | datetime | None, ...]],
 ) -> Plan | None:
     """The rollup that answers this exactly, if one does."""
-    if question.source is not Source.EVENTS or filter.tag_contains or filter.metadata:
-        return None
     keys = (*narrow_keys, *question.group_by)
-    if any(isinstance(key, MetadataKey) for key in keys):
+    filtered = {dimension for dimension, _ in filter.values}
+    if not _rows_answer(question, filter, keys, filtered):
         return None
     if not _on_whole_hours(keys, timezone, narrow_values):
         return None
     start, end = filter.start, filter.end
     if start is not None and end is not None and _floor(end) <= _ceil(start):
         return None  # no whole hour inside: raw events are as quick
-    dimensions = {dimension for dimension, _ in filter.values}
-    dimensions.update(key for key in keys if isinstance(key, Dimension))
+    dimensions = filtered | {key for key in keys if isinstance(key, Dimension)}
     for rollup in TABLES:
         if dimensions <= rollup.dimensions and question.metrics <= rollup.metrics:
             return Plan(rollup, filter.start, filter.end)
     return None
+
+
+def _rows_answer(
+    question: Question, filter: Filter, keys: tuple[GroupKey, ...], filtered: set[Dimension]
+) -> bool:
+    """Whether rollup rows can tell which events count: not for ratings, metadata, or a filter
+    on an event's tags that does not group or narrow by tag (it keeps an event once, however
+    many of its tags match)."""
+    if question.source is not Source.EVENTS or filter.metadata:
+        return False
+    if any(isinstance(key, MetadataKey) for key in keys):
+        return False
+    return Dimension.TAG in keys or not (filter.tag_contains or Dimension.TAG in filtered)
 
 
 def _on_whole_hours(
@@ -213,7 +246,7 @@ def relation(chosen: Plan) -> Subquery:
     edges = select(
         m.ts,
         m.app_id,
-        *(m[key] for key in keys),
+        *(_RAW_KEYS[key].label(key) for key in keys),
         *(per_event[measure].label(measure) for measure in measures),
     ).where(or_(*(and_(m.ts >= start, m.ts < end) for start, end in ranges)))
     return union_all(whole, edges).subquery("rollup")
@@ -255,6 +288,7 @@ def metric_sql(metric: Metric, rows: Subquery) -> ColumnElement[Any]:
     special: dict[Metric, Callable[[], ColumnElement[Any]]] = {
         Metric.TOTAL_TOKENS: lambda: func.coalesce(func.sum(c.input_tokens + c.output_tokens), 0),
         Metric.USERS: lambda: func.count(c.user_id.distinct()),
+        Metric.CHATS: lambda: func.count(c.chat_id.distinct()),
         Metric.MODELS: lambda: func.count(c.model.distinct()),
         Metric.PROVIDER: lambda: func.max(c.provider).filter(c.provider.is_not(None)),
     }

@@ -49,6 +49,7 @@ class Run:
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
+    rejections: list[object] = field(default_factory=list)  # the first few, to show
     latencies: list[float] = field(default_factory=list)
     rss_samples: list[tuple[float, int]] = field(default_factory=list)
     database_bytes: int = 0
@@ -60,8 +61,9 @@ class Run:
 
 
 def events_file(events: int, seed: int) -> Path:
-    """NDJSON of `events` demo records (messages, chats and ratings), made once and cached."""
-    path = WORK / f"events-{events}-{seed}.ndjson"
+    """NDJSON of `events` demo records (messages, chats and ratings) in time order, as live
+    traffic arrives, made once and cached."""
+    path = WORK / f"events-{events}-{seed}-ordered.ndjson"
     if path.exists():
         return path
     WORK.mkdir(parents=True, exist_ok=True)
@@ -71,7 +73,8 @@ def events_file(events: int, seed: int) -> Path:
     for ratio in EVENTS_PER_MESSAGE:
         written = _generate(partial, events, seed, int(events / ratio))
         if written == events:
-            partial.rename(path)
+            _order(partial, path)
+            partial.unlink()
             return path
     raise SystemExit(f"bench: the generator made only {written:,} events")
 
@@ -90,21 +93,74 @@ def _generate(path: Path, events: int, seed: int, messages: int) -> int:
     return written
 
 
-def batches(path: Path, size: int, compress: bool) -> tuple[list[bytes], int]:
-    """The file as request bodies of `size` lines each, and how many lines are messages."""
+def _order(source: Path, target: Path) -> None:
+    """Copy `source` to `target` sorted by timestamp (stable: a chat record stays before its
+    first message, which has the same timestamp). The generator makes one chat at a time over
+    the whole period; sorting by the ISO text is exact for these UTC timestamps."""
+    print(f"bench: ordering {source.name} by time ...", file=sys.stderr)
+    lines = source.read_bytes().splitlines(keepends=True)
+    marker = b'"timestamp":"'
+
+    def moment(line: bytes) -> bytes:
+        start = line.index(marker) + len(marker)
+        return line[start : line.index(b'"', start)]
+
+    lines.sort(key=moment)
+    with target.open("wb") as out:
+        out.writelines(lines)
+
+
+@dataclass
+class Bodies:
+    """Request bodies, and for each the body that must be acknowledged before it is sent."""
+
+    bodies: list[bytes]
+    after: list[int | None]
+    messages: int  # lines that are messages
+
+
+def batches(path: Path, size: int, compress: bool, *, hold_back: int) -> Bodies:
+    """The file as request bodies of about `size` lines each.
+
+    Ratings go `hold_back` bodies later than their place in time, and that body is sent only
+    once the body they were taken from is acknowledged: half of the ratings name only their
+    message, which must be stored first (live ratings come minutes after the answer)."""
     bodies: list[bytes] = []
+    after: list[int | None] = []
     lines: list[bytes] = []
+    held: list[tuple[int, bytes]] = []  # (the body it was taken from, line)
+    waits: int | None = None
     messages = 0
+
+    def flush() -> None:
+        nonlocal waits
+        bodies.append(b"".join(lines))
+        after.append(waits)
+        lines.clear()
+        waits = None
+        while held and held[0][0] + hold_back <= len(bodies):
+            waits, line = held.pop(0)
+            lines.append(line)
+
     with path.open("rb") as source:
         for line in source:
             messages += b'"type":' not in line
-            lines.append(line)
-            if len(lines) == size:
-                bodies.append(b"".join(lines))
-                lines = []
+            if b'"type":"feedback"' in line:
+                held.append((len(bodies), line))
+            else:
+                lines.append(line)
+            if len(lines) >= size:
+                flush()
     if lines:
-        bodies.append(b"".join(lines))
-    return ([gzip.compress(b, 1) for b in bodies] if compress else bodies), messages
+        flush()
+    if held or lines:  # the ratings left, in a body of their own after the last
+        if held:
+            waits = held[-1][0]
+            lines.extend(line for _, line in held)
+            held.clear()
+        flush()
+    compressed = [gzip.compress(b, 1) for b in bodies] if compress else bodies
+    return Bodies(compressed, after, messages)
 
 
 async def create_database(server_url: str) -> str:
@@ -240,16 +296,21 @@ async def post(port: int, request: bytes) -> tuple[int, bytes]:
     return int(head.split(b" ", 2)[1]), body
 
 
-async def send(run: Run, bodies: list[bytes], port: int, server_pid: int, key: str) -> None:
+async def send(run: Run, bodies: Bodies, port: int, server_pid: int, key: str) -> None:
     """Post every body from `run.clients` concurrent clients, as wrk would: raw sockets, no
-    HTTP library, so the client takes as little CPU as possible from the server's cores."""
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(request_bytes(body, port, run.gzip, key))
+    HTTP library, so the client takes as little CPU as possible from the server's cores. A body
+    goes only after the one it waits for (see `batches`) was acknowledged."""
+    queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
+    for number, body in enumerate(bodies.bodies):
+        queue.put_nowait((number, request_bytes(body, port, run.gzip, key)))
+    acknowledged = [asyncio.Event() for _ in bodies.bodies]
 
     async def client() -> None:
         while not queue.empty():
-            request = queue.get_nowait()
+            number, request = queue.get_nowait()
+            waits = bodies.after[number]
+            if waits is not None:
+                await acknowledged[waits].wait()
             began = time.perf_counter()
             status, body = await post(port, request)
             run.latencies.append(time.perf_counter() - began)
@@ -259,6 +320,9 @@ async def send(run: Run, bodies: list[bytes], port: int, server_pid: int, key: s
             run.accepted += answer["accepted"]
             run.duplicates += answer["duplicates"]
             run.rejected += len(answer["rejected"])
+            if answer["rejected"] and not run.rejections:
+                run.rejections = answer["rejected"][:3]
+            acknowledged[number].set()
 
     stop = asyncio.Event()
     started = time.perf_counter()

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 from harness import (
     DEFAULT_SERVER,
+    WORK,
     Run,
     batches,
     create_database,
@@ -83,10 +84,12 @@ async def main() -> None:
     args = parser.parse_args()
 
     path = events_file(args.events, args.seed)
-    bodies, messages = batches(path, args.batch, args.gzip)
+    bodies = batches(path, args.batch, args.gzip, hold_back=2 * args.clients)
     url = await create_database(args.server_url)
     port = free_port()
-    server = start_server(url, port, args.workers)
+    log = WORK / "ingest-server.log"  # the latest run's, kept to look into
+    log.unlink(missing_ok=True)
+    server = start_server(url, port, args.workers, log=log)
     key = await ingest_key(url)
     run = Run(
         events=args.events,
@@ -96,18 +99,23 @@ async def main() -> None:
         workers=args.workers,
     )
     try:
-        print(f"bench: sending {args.events:,} events in {len(bodies)} requests", file=sys.stderr)
+        requests = len(bodies.bodies)
+        print(f"bench: sending {args.events:,} events in {requests} requests", file=sys.stderr)
         await send(run, bodies, port, server.pid, key)
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(60)
     run.database_bytes, run.postgres_version, stored = await database_facts(url)
     await drop_database(args.server_url, url)
-    if stored != messages or run.rejected or run.duplicates:
-        raise SystemExit(f"bench: stored {stored:,} of {messages:,} messages; see the server")
     command = "python bench/ingest.py " + " ".join(sys.argv[1:])
     section = report(run, command.strip())
     print(section)
+    if stored != bodies.messages or run.rejected or run.duplicates:
+        raise SystemExit(
+            f"bench: stored {stored:,} of {bodies.messages:,} messages,"
+            f" {run.duplicates:,} duplicates, {run.rejected:,} rejected"
+            f" (first: {run.rejections}); see {log}"
+        )
     if not args.no_record:
         record_section("ingest", section)
 

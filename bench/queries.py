@@ -627,7 +627,7 @@ async def measure(
     rate = await throughput(server, op, args.clients, args.seconds)
     figures = Figures(op.label, latencies, counts, rate, raw_statements=len(op.panels))
     if op.panels:
-        figures.raw = await raw_plan(dsn, op, bound, args.runs)
+        figures.raw = await raw_plan(dsn, op, bound, args.raw_runs or args.runs)
     print(f"bench:   {summary_line(figures)}", file=sys.stderr)
     return figures
 
@@ -853,9 +853,10 @@ async def build(server: Server, args: argparse.Namespace, dsn: str) -> Run:
     """The data set, through the ingestion path, with progress; then ANALYZE, as autovacuum
     would have done on a table that grew to this size."""
     path = events_file(args.events, args.seed)
-    bodies, _ = batches(path, INGEST_BATCH, False)
+    bodies = batches(path, INGEST_BATCH, False, hold_back=2 * INGEST_CLIENTS)
     run = Run(args.events, INGEST_BATCH, INGEST_CLIENTS, False, args.workers)
-    print(f"bench: sending {args.events:,} events in {len(bodies)} requests", file=sys.stderr)
+    requests = len(bodies.bodies)
+    print(f"bench: sending {args.events:,} events in {requests} requests", file=sys.stderr)
     sending = asyncio.create_task(send(run, bodies, server.port, server.pid, server.ingest))
     while not sending.done():
         await asyncio.wait({sending}, timeout=5)
@@ -928,6 +929,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1, help="usageql serve --workers")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients for req/s")
     parser.add_argument("--runs", type=int, default=30, help="sequential requests per query")
+    parser.add_argument(
+        "--raw-runs", type=int, help="requests of the raw-events plan (default: --runs)"
+    )
     parser.add_argument("--seconds", type=float, default=6.0, help="how long to measure req/s")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--server-url", default=os.environ.get("TEST_DATABASE_URL", DEFAULT_SERVER))

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, inspect, text
 
 from usageql.db.engine import create_engine
 from usageql.db.migrate import head_revision, migration_state, upgrade
@@ -68,3 +70,21 @@ def test_every_primary_key_and_unique_constraint_includes_app_id() -> None:
             columns = getattr(constraint, "columns", None)
             if type(constraint).__name__ == "UniqueConstraint" and columns is not None:
                 assert "app_id" in columns, (table.name, constraint.name)
+
+
+async def test_rollups_are_not_added_over_pruned_events(empty_database_url: str) -> None:
+    """Migration 0004 fills its rollups from stored events: after a prune it would undercount
+    the pruned hours, so it refuses, naming the horizon, and leaves the database as it was."""
+    engine = create_engine(empty_database_url, pool_size=1)
+    try:
+        await upgrade(engine, "0003")
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("INSERT INTO retention (app_id, pruned_before) VALUES ('*', :at)"),
+                {"at": datetime(2026, 3, 1, tzinfo=UTC)},
+            )
+        with pytest.raises(RuntimeError, match=r"before 2026-03-01T00:00:00\+00:00 were pruned"):
+            await upgrade(engine)
+        assert (await migration_state(engine)).current == "0003"
+    finally:
+        await engine.dispose()

@@ -106,8 +106,7 @@ class Ingestor:
         self, records: Sequence[RawRecord], principal: Principal = UNRESTRICTED
     ) -> IngestResult:
         """Store the valid records of `records` in one transaction (then the users and chats they
-        describe); report the rest, including
-        records outside the caller's apps and users."""
+        describe); report the rest, including records outside the caller's apps and users."""
         batch, feedback_locations, rejected = await self.parse(records, principal)
         if not len(batch):
             return IngestResult(rejected=rejected)

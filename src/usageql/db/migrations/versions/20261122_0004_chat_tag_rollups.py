@@ -1,4 +1,5 @@
-"""Hourly rollups per chat and per tag (filled from the messages already stored).
+"""Hourly rollups per chat and per tag (filled from the messages already stored); a BRIN index
+on message times.
 
 Revision ID: 0004
 Revises: 0003
@@ -84,7 +85,10 @@ def upgrade() -> None:
             )
         )
 
+    op.create_index(op.f("ix_messages_ts"), "messages", ["ts"], postgresql_using="brin")
+
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_messages_ts"), table_name="messages")
     for name in _ROLLUPS:
         op.drop_table(name)

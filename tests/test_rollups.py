@@ -147,8 +147,10 @@ async def test_prune_keeps_rollup_answers_and_refuses_raw_ones(
     app: Starlette, client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
     await post(client, EVENTS)
-    totals = "{ usage { summary { messages spend users tokens { total } } } }"
-    before = (await graphql(client, totals))["usage"]["summary"]
+    totals = """{ usage { summary { messages spend users chats tokens { total } }
+      tags { tag metrics { messages users } } } }"""
+    before = (await graphql(client, totals))["usage"]
+    assert before["tags"], before
     horizon = datetime(2026, 3, 20, 10, 30, tzinfo=UTC)
 
     summary = await prune(engine, horizon, wait_seconds=0)
@@ -158,7 +160,9 @@ async def test_prune_keeps_rollup_answers_and_refuses_raw_ones(
     )
     await app.state.horizon.refresh(engine)
 
-    assert (await graphql(client, totals))["usage"]["summary"] == before
+    with count_statements(engine) as sql:
+        assert (await graphql(client, totals))["usage"] == before
+    assert sql.count == 2  # the summary, the tags
     percentiles = "{ usage%s { summary { latencyMs { p50 } } } }"
     response = await client.post("/graphql", json={"query": percentiles % ""})
     error = response.json()["errors"][0]["message"]

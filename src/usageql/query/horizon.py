@@ -57,7 +57,7 @@ class Horizon:
         raise PrunedDataError(
             f"this question needs raw events from before {since}, which were pruned"
             f" (`usageql prune`): set `from` to {since} or later, or ask only for what the"
-            " hourly rollups keep (counts, tokens, spend, unpriced requests, users, models and"
-            " maximum latency, by app, model, provider, source, role, status or user, over whole"
-            " hours in whole-hour time zones)"
+            " hourly rollups keep (counts, tokens, spend, unpriced requests, users, chats, models"
+            " and maximum latency, by app, model, provider, source, role, status, user, chat or"
+            " tag, over whole hours in whole-hour time zones)"
         )

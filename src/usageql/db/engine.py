@@ -59,13 +59,17 @@ def safe_url(url: str | URL) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
-def create_engine(url: str, *, pool_size: int = 10, statement_timeout_ms: int = 0) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, statement_timeout_ms: int = 0, pool_timeout: float = 30
+) -> AsyncEngine:
     """An engine whose connections identify themselves to PostgreSQL as usageql and whose
-    statements are counted by `counting_statements()`."""
+    statements are counted by `counting_statements()`. A caller waits up to `pool_timeout`
+    seconds for a connection when all are in use."""
     engine = create_async_engine(
         asyncpg_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
+        pool_timeout=pool_timeout,
         pool_pre_ping=True,
         connect_args={
             "server_settings": {

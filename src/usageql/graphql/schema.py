@@ -29,6 +29,7 @@ from usageql.graphql.scalars import SCALARS
 from usageql.graphql.server import ServerQuery
 from usageql.graphql.usage import UsageQuery
 from usageql.graphql.viewer import ViewerQuery
+from usageql.query.execute import ServerBusyError
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +45,17 @@ class Mutation(IngestMutation, PricesMutation):
 
 
 class Schema(strawberry.Schema):
-    """Client mistakes (bad arguments, cursors, time zones) are answered, not logged as faults."""
+    """Client mistakes (bad arguments, cursors, time zones) are answered, not logged as faults;
+    a server out of database connections is answered too, and logged as a warning."""
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         faults = []
         for error in errors:
-            if error.original_error is None or isinstance(error.original_error, ValueError):
+            if isinstance(error.original_error, ServerBusyError):  # the operator's to see
+                log.warning("server busy: %s", error.message, extra={"path": error.path})
+            elif error.original_error is None or isinstance(error.original_error, ValueError):
                 log.info("client error: %s", error.message, extra={"path": error.path})
             else:
                 faults.append(error)

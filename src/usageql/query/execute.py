@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import any_, func, select, tuple_
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from usageql.db.tables import messages, users
@@ -37,6 +38,10 @@ class QueryTimeoutError(ValueError):
     """PostgreSQL cancelled a statement that ran past the server's statement timeout."""
 
 
+class ServerBusyError(ValueError):
+    """Every pooled connection stayed in use for the pool's whole timeout."""
+
+
 _QUERY_CANCELED = "57014"  # SQLSTATE of a statement cancelled by statement_timeout
 
 
@@ -46,6 +51,12 @@ async def _connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     try:
         async with engine.connect() as connection:
             yield connection
+    except PoolTimeoutError as error:
+        raise ServerBusyError(
+            "the server is busy: every database connection stayed in use, for as long as a"
+            " query waits for one, while other queries ran; retry in a moment (operators:"
+            " USAGEQL_DB_POOL_SIZE sets how many queries run at once)"
+        ) from error
     except DBAPIError as error:
         cause = error.orig.__cause__ if error.orig is not None else None
         codes = {getattr(error.orig, "pgcode", None), getattr(cause, "sqlstate", None)}

@@ -85,7 +85,13 @@ def upgrade() -> None:
             )
         )
 
-    op.create_index(op.f("ix_messages_ts"), "messages", ["ts"], postgresql_using="brin")
+    op.create_index(
+        op.f("ix_messages_ts"),
+        "messages",
+        ["ts"],
+        postgresql_using="brin",
+        postgresql_with={"autosummarize": "on"},
+    )
 
 
 def downgrade() -> None:

@@ -54,6 +54,7 @@ class Run:
     rss_samples: list[tuple[float, int]] = field(default_factory=list)
     database_bytes: int = 0
     postgres_version: str = ""
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # while sending, by who spent it
 
     @property
     def rate(self) -> float:
@@ -247,6 +248,30 @@ def start_server(
     raise SystemExit("bench: the server did not become ready" + (f"; see {log}" if log else ""))
 
 
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU time spent so far by the server (its process and workers), by PostgreSQL (every
+    `postgres` process, and the backends that have exited, which their parent has reaped) and by
+    this process, the load generator."""
+    server = psutil.Process(server_pid)
+    spent = {"server": 0.0, "PostgreSQL": 0.0, "load generator": _cpu(psutil.Process())}
+    for process in [server, *server.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            spent["server"] += _cpu(process)
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] != "postgres":
+            continue
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            times = process.cpu_times()
+            spent["PostgreSQL"] += times.user + times.system + times.children_user
+            spent["PostgreSQL"] += times.children_system
+    return spent
+
+
+def _cpu(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
 async def sample_memory(
     pid: int, samples: list[tuple[float, int]], stop: asyncio.Event, started: float
 ) -> None:
@@ -325,9 +350,12 @@ async def send(run: Run, bodies: Bodies, port: int, server_pid: int, key: str) -
             acknowledged[number].set()
 
     stop = asyncio.Event()
+    cpu_before = cpu_seconds(server_pid)
     started = time.perf_counter()
     sampler = asyncio.create_task(sample_memory(server_pid, run.rss_samples, stop, started))
     await asyncio.gather(*(client() for _ in range(run.clients)))
     run.seconds = time.perf_counter() - started
+    cpu_after = cpu_seconds(server_pid)
+    run.cpu_seconds = {who: cpu_after[who] - cpu_before[who] for who in cpu_after}
     stop.set()
     await sampler

@@ -42,6 +42,11 @@ def report(run: Run, command: str) -> str:
     latencies = sorted(run.latencies)
     p50 = statistics.median(latencies)
     p95 = latencies[int(len(latencies) * 0.95) - 1] if len(latencies) > 1 else latencies[0]
+    spent = run.cpu_seconds
+    who_spent = ", ".join(spent) + ", all"
+    per_event = " / ".join(
+        f"{seconds / run.events * 1e6:.1f}" for seconds in [*spent.values(), sum(spent.values())]
+    )
     verdict = "met" if run.rate >= 50_000 else f"missed by {50_000 - run.rate:,.0f} events/s"
     flat = "flat" if max(rss[-quarter:]) <= max(rss[:quarter]) * 1.25 else "growing"
     return "\n".join(
@@ -66,6 +71,7 @@ def report(run: Run, command: str) -> str:
             f"| server RSS first quarter / last quarter / peak | {max(rss[:quarter]) / mib:.0f}"
             f" / {max(rss[-quarter:]) / mib:.0f} / {max(rss) / mib:.0f} MiB ({flat}) |",
             f"| database size after | {run.database_bytes / mib:,.0f} MiB |",
+            f"| CPU per event while sending: {who_spent} | {per_event} µs |",
             "",
         ]
     )

@@ -1,7 +1,8 @@
 """What one ingested event costs, stage by stage, measured apart (one process, one core).
 
 Explains the end-to-end figure of bench/ingest.py: decoding and checking a line, building the
-COPY row, and COPY itself (asyncpg's encoding plus PostgreSQL's insert, alone on a connection).
+COPY row, COPY itself (asyncpg's encoding plus PostgreSQL's insert, alone on a connection), and
+adding the batch to the four rollup tables (the sums in Python, then the upsert in PostgreSQL).
 
     python bench/ingest_parts.py             # records the table in bench/RESULTS.md
 """
@@ -26,10 +27,12 @@ from usageql.db.engine import asyncpg_url, create_engine
 from usageql.db.migrate import upgrade
 from usageql.demo.generate import DemoGenerator, DemoOptions
 from usageql.ingest.parse import ParseOptions, parse_message_line, parse_record
+from usageql.ingest.rollup import rollup_rows, rollups_upsert
 from usageql.ingest.write import MESSAGE_COLUMNS, _message_row
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
 END = datetime(2026, 11, 1, tzinfo=UTC)
+BATCH = 5_000
 
 
 def per_item(work: Callable[[], object], count: int) -> float:
@@ -42,7 +45,13 @@ def per_item(work: Callable[[], object], count: int) -> float:
     return best / count * 1e6
 
 
-async def copy_cost(server_url: str, rows: list[tuple[Any, ...]]) -> float:
+def batched(rows: list[tuple[Any, ...]]) -> list[list[tuple[Any, ...]]]:
+    """Rows in batches of 5,000, each sorted by key as the writer sorts them."""
+    return [sorted(rows[start : start + BATCH]) for start in range(0, len(rows), BATCH)]
+
+
+async def write_cost(server_url: str, rows: list[tuple[Any, ...]]) -> tuple[float, float]:
+    """Microseconds per message of COPY and of the rollup upsert, batch by batch."""
     name = f"usageql_parts_{uuid.uuid4().hex[:8]}"
     admin = create_engine(server_url, pool_size=1).execution_options(isolation_level="AUTOCOMMIT")
     quoted = admin.dialect.identifier_preparer.quote(name)
@@ -55,13 +64,23 @@ async def copy_cost(server_url: str, rows: list[tuple[Any, ...]]) -> float:
         async with engine.connect() as connection:
             driver = (await connection.get_raw_connection()).driver_connection
             assert driver is not None
-            began = time.perf_counter()
-            for start in range(0, len(rows), 5000):
+            copying = summing = 0.0
+            for batch in batched(rows):
+                statement = rollups_upsert(batch)
+                assert statement is not None
+                compiled = statement.compile(dialect=engine.dialect)
+                sql = str(compiled)
+                parameters = [compiled.params[name] for name in compiled.positiontup or ()]
                 async with driver.transaction():
+                    began = time.perf_counter()
                     await driver.copy_records_to_table(
-                        "messages", records=rows[start : start + 5000], columns=MESSAGE_COLUMNS
+                        "messages", records=batch, columns=MESSAGE_COLUMNS
                     )
-            return (time.perf_counter() - began) / len(rows) * 1e6
+                    copied = time.perf_counter()
+                    await driver.execute(sql, *parameters)
+                    copying += copied - began
+                    summing += time.perf_counter() - copied
+            return copying / len(rows) * 1e6, summing / len(rows) * 1e6
     finally:
         await engine.dispose()
         async with admin.connect() as connection:
@@ -92,6 +111,8 @@ async def main() -> None:
     messages = [parse_message_line(line, parse) for line in lines]
     assert all(m is not None for m in messages)
     rows = [_message_row(m) for m in messages if m is not None]
+    batches = batched(rows)
+    copy_us, rollup_us = await write_cost(args.server_url, rows)
     figures = {
         "orjson decode only": per_item(lambda: [orjson.loads(x) for x in lines], n),
         "Python rules (parse_record on decoded JSON)": per_item(
@@ -101,9 +122,14 @@ async def main() -> None:
             lambda: [parse_message_line(x, parse) for x in lines], n
         ),
         "COPY row tuple": per_item(lambda: [_message_row(m) for m in messages if m], n),
-        "COPY into messages: asyncpg encoding and PostgreSQL, one connection": await copy_cost(
-            args.server_url, rows
+        "COPY into messages: asyncpg encoding and PostgreSQL, one connection": copy_us,
+        "rollup sums per key, four tables (rollup_rows)": per_item(
+            lambda: [rollup_rows(batch) for batch in batches], n
         ),
+        "rollup statement, the sums above included (rollups_upsert)": per_item(
+            lambda: [rollups_upsert(batch) for batch in batches], n
+        ),
+        "rollup upsert: asyncpg encoding and PostgreSQL, one connection": rollup_us,
     }
     section = "\n".join(
         [

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from operator import add
 from typing import Any
 
 from sqlalchemy import Table, func
@@ -36,14 +37,15 @@ _COST, _LATENCY, _TTFT, _TAGS = 17, 18, 19, 20
 ROLLUPS = (usage_hourly, usage_hourly_users, usage_hourly_chats, usage_hourly_tags)
 
 Key = tuple[Any, ...]
-Sums = dict[Key, list[Any]]
-_MAXIMA = 2  # the last measures (latency_max, ttft_max) are maxima, the others sums
+Measures = tuple[Any, ...]  # ROLLUP_MEASURES of one key
+Sums = dict[Key, Measures]
+_SUMMED = len(ROLLUP_MEASURES) - 2  # the last measures (latency_max, ttft_max) are maxima
 _ZERO = Decimal(0)
 
 
 def rollup_rows(rows: Iterable[Sequence[Any]]) -> tuple[Sums, Sums, Sums, Sums]:
     """Sums per (app, hour, model, provider, source, role, status), per (app, hour, user, model),
-    per (app, hour, chat, user, model) and per (app, hour, tag, user, model), each a list of
+    per (app, hour, chat, user, model) and per (app, hour, tag, user, model), each a tuple of
     ROLLUP_MEASURES. Absent key values are ''; a message counts once for each of its tags."""
     hourly: Sums = {}
     per_user: Sums = {}
@@ -51,13 +53,11 @@ def rollup_rows(rows: Iterable[Sequence[Any]]) -> tuple[Sums, Sums, Sums, Sums]:
     per_tag: Sums = {}
     for row in rows:
         ts: datetime = row[_TS]
-        if ts.tzinfo is not UTC:
-            ts = ts.astimezone(UTC)
-        hour = ts.replace(minute=0, second=0, microsecond=0)
+        hour = ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         app, role, status, cost = row[_APP], row[_ROLE], row[_STATUS], row[_COST]
-        model = row[_MODEL] or ""
+        model, user = row[_MODEL] or "", row[_USER] or ""
         request = role == "assistant"
-        measures = [
+        measures = (
             1,
             int(request),
             int(request and status == "success"),
@@ -67,26 +67,22 @@ def rollup_rows(rows: Iterable[Sequence[Any]]) -> tuple[Sums, Sums, Sums, Sums]:
             int(request and cost is None),
             row[_LATENCY],
             row[_TTFT],
+        )
+        keyed = [
+            (hourly, (app, hour, model, row[_PROVIDER] or "", row[_SOURCE] or "", role, status)),
+            (per_user, (app, hour, user, model)),
+            (per_chat, (app, hour, row[_CHAT] or "", user, model)),
         ]
-        provider, source, user = row[_PROVIDER] or "", row[_SOURCE] or "", row[_USER] or ""
-        _add(hourly, (app, hour, model, provider, source, role, status), measures)
-        _add(per_user, (app, hour, user, model), measures)
-        _add(per_chat, (app, hour, row[_CHAT] or "", user, model), measures)
-        for tag in row[_TAGS] or ():  # distinct: ingestion drops repeated tags
-            _add(per_tag, (app, hour, tag, user, model), measures)
+        # distinct: ingestion drops repeated tags
+        keyed.extend((per_tag, (app, hour, tag, user, model)) for tag in row[_TAGS] or ())
+        for sums, key in keyed:
+            total = sums.get(key)
+            sums[key] = measures if total is None else _merged(total, measures)
     return hourly, per_user, per_chat, per_tag
 
 
-def _add(sums: Sums, key: Key, measures: list[Any]) -> None:
-    total = sums.get(key)
-    if total is None:
-        sums[key] = measures.copy()
-        return
-    last = len(measures) - _MAXIMA
-    for i in range(last):
-        total[i] += measures[i]
-    for i in range(last, len(measures)):
-        total[i] = _max(total[i], measures[i])
+def _merged(a: Measures, b: Measures) -> Measures:
+    return (*map(add, a[:_SUMMED], b[:_SUMMED]), *map(_max, a[_SUMMED:], b[_SUMMED:]))
 
 
 def _max(a: float | None, b: float | None) -> float | None:
@@ -107,13 +103,15 @@ def rollups_upsert(rows: Sequence[Sequence[Any]]) -> Insert | None:
 def _upsert(table: Table, sums: Sums) -> Insert:
     keys = sorted(sums)
     key_names = [c.name for c in table.primary_key.columns]
+    names = [*key_names, *ROLLUP_MEASURES]
+    # Column-wise: one tuple of values per name (empty ones when no message has a tag).
+    values = [*zip(*keys, strict=True), *zip(*map(sums.__getitem__, keys), strict=True)]
+    values = values or [()] * len(names)
     columns: dict[str, tuple[TypeEngine[Any], list[Any]]] = {
-        name: (table.c[name].type, [key[i] for key in keys]) for i, name in enumerate(key_names)
+        name: (table.c[name].type, list(column)) for name, column in zip(names, values, strict=True)
     }
-    for i, name in enumerate(ROLLUP_MEASURES):
-        columns[name] = (table.c[name].type, [sums[key][i] for key in keys])
     statement = insert(table).from_select(list(columns), unnest(**columns))
     new, old = statement.excluded, table.c
-    added = {name: old[name] + new[name] for name in ROLLUP_MEASURES[:-_MAXIMA]}
-    maxima = {name: func.greatest(old[name], new[name]) for name in ROLLUP_MEASURES[-_MAXIMA:]}
+    added = {name: old[name] + new[name] for name in ROLLUP_MEASURES[:_SUMMED]}
+    maxima = {name: func.greatest(old[name], new[name]) for name in ROLLUP_MEASURES[_SUMMED:]}
     return statement.on_conflict_do_update(index_elements=key_names, set_={**added, **maxima})

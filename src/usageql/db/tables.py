@@ -127,8 +127,15 @@ messages = Table(
     Index(None, "app_id", "ts"),
     # Time ranges across apps (the partial hours a rollup answer reads raw): rows arrive in about
     # time order, so a BRIN index of a few hundred kB narrows them to a few pages. Autovacuum
-    # summarizes each block range as it fills; until then a range is read whole.
-    Index(None, "ts", postgresql_using="brin", postgresql_with={"autosummarize": "on"}),
+    # summarizes each block range as it fills; until then a range is read whole. Minmax-multi:
+    # rows that later fill the free end of old pages stay points instead of stretching a range.
+    Index(
+        None,
+        "ts",
+        postgresql_using="brin",
+        postgresql_ops={"ts": "timestamptz_minmax_multi_ops"},
+        postgresql_with={"autosummarize": "on"},
+    ),
     comment="The event fact table: one row per message; assistant messages are LLM requests.",
 )
 

@@ -23,6 +23,7 @@ from usageql.config import Settings
 from usageql.db.embedded import EmbeddedPostgres
 from usageql.db.engine import asyncpg_url, create_engine
 from usageql.db.migrate import upgrade
+from usageql.query import horizon
 
 
 @pytest.fixture(scope="session")
@@ -124,7 +125,10 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[Starlette]:
+async def app(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Starlette]:
+    # The server re-reads the retention horizon every 5 s on the engine whose statements tests
+    # count; a test that prunes refreshes it itself.
+    monkeypatch.setattr(horizon, "REFRESH_SECONDS", 3600.0)
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application

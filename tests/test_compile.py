@@ -22,6 +22,7 @@ from usageql.query.model import (
     Order,
     Question,
     TimeBucket,
+    Windows,
 )
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -31,6 +32,18 @@ FILTER = Filter(
     start=datetime(2026, 1, 1, tzinfo=UTC),
     end=datetime(2026, 2, 1, tzinfo=UTC),
     values=((Dimension.APP, ("shop",)),),
+)
+# Rolling months ending on 29, 30 and 31 March 2026 all start on 28 February (no 29th to 31st).
+ROLLING = Question(
+    metrics=frozenset({Metric.USERS}),
+    group_by=(
+        Windows(
+            tuple(
+                (datetime(2026, 2, 28, tzinfo=UTC), datetime(2026, 3, day, tzinfo=UTC))
+                for day in (29, 30, 31)
+            )
+        ),
+    ),
 )
 
 CASES: dict[str, Compiled] = {
@@ -80,6 +93,10 @@ CASES: dict[str, Compiled] = {
         (Dimension.USER,),
         [("u1",), (None,)],
     ),
+    "rolling_windows_keyed_by_both_bounds": compile_question(ROLLING, Filter(), "UTC"),
+    "rolling_windows_from_rollups": compile_question(
+        ROLLING, Filter(), "Europe/Berlin", use_rollups=True
+    ),
 }
 
 
@@ -102,5 +119,5 @@ def test_compiled_sql_matches_its_snapshot(name: str) -> None:
 def test_values_are_bound_never_inlined() -> None:
     for compiled in CASES.values():
         sql = _sql(compiled)
-        for literal in ("shop", "gpt-4o", "User-Agent", "Europe/Berlin", "prod", "2026-01"):
+        for literal in ("shop", "gpt-4o", "User-Agent", "Europe/Berlin", "prod", "2026-0"):
             assert literal not in sql

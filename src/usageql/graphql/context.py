@@ -13,31 +13,31 @@ from usageql.auth import Principal
 from usageql.config import Settings
 from usageql.db.database import Database
 from usageql.db.secrets import server_secret
-from usageql.graphql.loaders import FirstMessageLoader, ProfileLoader, UsageLoader
+from usageql.graphql.reads import Reads
+from usageql.query.bound import NOTHING
 from usageql.query.horizon import Horizon
 
 
 @dataclass
 class Context:
-    """What a resolver may use: settings, the database, and the HTTP request."""
+    """What a resolver may use: settings, the caller's reads (within its bound), the database
+    for writes, and the HTTP request."""
 
     settings: Settings
     database: Database
     request: Request | WebSocket
     response: Response | WebSocket | None
     principal: Principal | None  # None: not authenticated (no operation may run)
-    usage: UsageLoader = field(init=False)
-    profiles: ProfileLoader = field(init=False)
-    first_messages: FirstMessageLoader = field(init=False)
+    reads: Reads = field(init=False)
 
     def __post_init__(self) -> None:
         # Created per request: answers are never shared between requests.
         # Reads go to the replica when one is configured; keys and writes stay on the primary.
-        reads = self.database.read_engine
         horizon: Horizon = self.request.app.state.horizon  # set by the app's lifespan
-        self.usage = UsageLoader(reads, use_rollups=self.settings.rollups, horizon=horizon)
-        self.profiles = ProfileLoader(reads)
-        self.first_messages = FirstMessageLoader(reads)
+        bound = NOTHING if self.principal is None else self.principal.bound
+        self.reads = Reads(
+            self.database.read_engine, bound, use_rollups=self.settings.rollups, horizon=horizon
+        )
 
     def caller(self) -> Principal:
         """The authenticated caller (permission classes let no one else through)."""

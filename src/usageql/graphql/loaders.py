@@ -1,4 +1,7 @@
-"""Per-request dataloaders: sibling scopes asking the same question become one SQL statement."""
+"""Per-request dataloaders: sibling scopes asking the same question become one SQL statement.
+
+Each is made for one caller's bound and narrows every read to it, whatever its keys say.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,10 @@ from dataclasses import dataclass
 from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from usageql.query.bound import Bound
 from usageql.query.compile import compile_question
 from usageql.query.execute import (
+    ChatOfUsers,
     KeyValue,
     Profile,
     Row,
@@ -52,9 +57,12 @@ class Ask:
 class UsageLoader(DataLoader[Ask, list[Row]]):
     """Answers Asks; each group of siblings costs one statement, whatever its size."""
 
-    def __init__(self, engine: AsyncEngine, *, use_rollups: bool, horizon: Horizon) -> None:
+    def __init__(
+        self, engine: AsyncEngine, bound: Bound, *, use_rollups: bool, horizon: Horizon
+    ) -> None:
         super().__init__(cache=True)
         self.engine = engine
+        self.bound = bound
         self.use_rollups = use_rollups
         self.horizon = horizon
 
@@ -68,7 +76,7 @@ class UsageLoader(DataLoader[Ask, list[Row]]):
             scopes = list(dict.fromkeys(a.narrow_values for a in siblings))
             compiled = compile_question(
                 first.question,
-                first.filter,
+                self.bound.within(first.filter),
                 first.timezone,
                 first.narrow_keys,
                 scopes,
@@ -88,24 +96,27 @@ class UsageLoader(DataLoader[Ask, list[Row]]):
 class ProfileLoader(DataLoader[tuple[str, tuple[str, ...] | None], Profile | None]):
     """Users' profiles by (user id, apps in scope): one statement per batch."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, bound: Bound) -> None:
         super().__init__(cache=True)
         self.engine = engine
+        self.bound = bound
 
     async def batch_load_fn(
         self, keys: list[tuple[str, tuple[str, ...] | None]]
     ) -> list[Profile | None]:
-        found = await user_profiles(self.engine, keys)
+        found = await user_profiles(self.engine, keys, self.bound)
         return [found.get(key) for key in keys]
 
 
-class FirstMessageLoader(DataLoader[tuple[str, str], str | None]):
-    """Each chat's first user message preview, by (app, chat): one statement per batch."""
+class FirstMessageLoader(DataLoader[ChatOfUsers, str | None]):
+    """Each chat's first user message preview, by (app, chat, whose messages): one statement
+    per batch."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, bound: Bound) -> None:
         super().__init__(cache=True)
         self.engine = engine
+        self.bound = bound
 
-    async def batch_load_fn(self, keys: list[tuple[str, str]]) -> list[str | None]:
-        found = await first_user_messages(self.engine, keys)
+    async def batch_load_fn(self, keys: list[ChatOfUsers]) -> list[str | None]:
+        found = await first_user_messages(self.engine, keys, self.bound)
         return [found.get(key) for key in keys]

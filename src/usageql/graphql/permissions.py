@@ -37,3 +37,18 @@ class CanWrite(_RoleCheck):
 class IsAdmin(_RoleCheck):
     message = "only an admin key may change prices"
     roles = frozenset({Role.ADMIN})
+
+
+class IsOperator(_RoleCheck):
+    """An admin key bound to no app and no user: the server's operator."""
+
+    message = "only an admin key bound to no app and no user may read the server's details"
+    roles = frozenset({Role.ADMIN})
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        principal = info.context.principal
+        return (
+            super().has_permission(source, info)
+            and principal is not None
+            and (principal.bound.unbound)
+        )

@@ -15,7 +15,6 @@ from usageql.ingest.price_table import (
     ListedPrice,
     PriceError,
     delete_prices,
-    list_prices,
     parse_price_entries,
     set_prices,
 )
@@ -52,14 +51,13 @@ class PriceInput:
     reasoning: float | None = strawberry.field(default=None, description="Reasoning tokens.")
 
 
-def _scope(info: Info) -> tuple[str, ...] | None:
-    principal = info.context.principal
-    return None if principal is None else principal.apps
-
-
 def _check_apps(info: Info, apps: list[str]) -> None:
-    """An admin key bound to apps may price only those apps (not every app)."""
-    allowed = _scope(info)
+    """Only an admin bound to no app changes prices for every app (`*`); an admin bound to apps
+    changes only theirs; a key bound to users changes none."""
+    bound = info.context.caller().bound
+    if bound.users is not None:
+        raise ValueError("prices: an API key bound to users may not change prices")
+    allowed = bound.apps
     outside = sorted({app for app in apps if allowed is not None and app not in allowed})
     if outside:
         raise ValueError(
@@ -90,15 +88,13 @@ def _model_price(listed: ListedPrice) -> ModelPrice:
 class PricesQuery:
     @strawberry.field(
         description="Prices in force: configured ones (per app first), then the built-in table. "
-        "A key bound to apps sees their prices and those for every app.",
+        "A key bound to apps sees their prices and those for every app; a key bound to users, "
+        "those of the apps where its users appear and those for every app.",
         permission_classes=[CanRead],
     )
     async def prices(self, info: Info, include_builtin: bool = True) -> list[ModelPrice]:
-        async with info.context.database.read_engine.connect() as connection:
-            listed = await list_prices(connection, builtin=include_builtin)
-        apps = _scope(info)
-        visible = [p for p in listed if apps is None or p.entry.app in {ANY_APP, *apps}]
-        return [_model_price(item) for item in visible]
+        listed = await info.context.reads.prices(builtin=include_builtin)
+        return [_model_price(item) for item in listed]
 
 
 @strawberry.type

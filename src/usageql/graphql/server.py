@@ -6,6 +6,7 @@ import strawberry
 
 from usageql import __version__
 from usageql.graphql.context import Info
+from usageql.graphql.permissions import IsOperator
 
 
 @strawberry.type(description="The usageql server answering this request.")
@@ -22,7 +23,11 @@ class Server:
 
 @strawberry.type
 class ServerQuery:
-    @strawberry.field(description="The server's version and the database it runs on.")
+    @strawberry.field(
+        description="The server's version and the database it runs on (operators only: an "
+        "admin key bound to no app and no user).",
+        permission_classes=[IsOperator],
+    )
     async def server(self, info: Info) -> Server:
         database = info.context.database
         state = await database.migration_state()

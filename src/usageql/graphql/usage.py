@@ -101,7 +101,7 @@ class UserUsage:
 
 
 async def _user(info: Info, user_id: str, apps: tuple[str, ...] | None) -> User:
-    profile = await info.context.profiles.load((user_id, apps))
+    profile = await info.context.reads.profiles.load((user_id, apps))
     if profile is None:  # events named the user, but no profile row exists (yet)
         return User(
             id=strawberry.ID(user_id), name=None, email=None, first_seen=None, last_seen=None
@@ -118,7 +118,11 @@ async def _user(info: Info, user_id: str, apps: tuple[str, ...] | None) -> User:
 PREVIEW_CHARS = 200
 
 
-@strawberry.type(description="A conversation with events in the scope.")
+@strawberry.type(
+    description="A conversation with events in the scope. Its title and tags belong to the "
+    "chat; when the scope names users (a users filter, or a key bound to users), its user, "
+    "first message, times, models and counts come only from those users' messages."
+)
 class Chat:
     app: str = strawberry.field(description="The chat's app.")
     id: strawberry.ID = strawberry.field(description="The chat id.")
@@ -131,16 +135,20 @@ class Chat:
     metrics: Metrics = strawberry.field(description="Metrics over the chat's events in scope.")
     usage: Usage = strawberry.field(description="The scope narrowed to this chat.")
     user_id: strawberry.Private[str | None]
+    people: strawberry.Private[tuple[str, ...] | None]  # whose messages describe it; None: all
 
-    @strawberry.field(description="The chat's user (the first one seen in it).")
+    @strawberry.field(description="The chat's user: the first one seen in it (among the users "
+                      "the scope names, if it names any).")  # fmt: skip
     async def user(self, info: Info) -> User | None:
         return None if self.user_id is None else await _user(info, self.user_id, (self.app,))
 
     @strawberry.field(
-        description="The first user message, cut to 200 characters (as much as was kept)."
+        description="The first user message (of the users the scope names, if it names any), "
+        "cut to 200 characters (as much as was kept)."
     )
     async def first_message(self, info: Info) -> str | None:
-        preview = await info.context.first_messages.load((self.app, str(self.id)))
+        chat = (self.app, str(self.id), self.people)
+        preview = await info.context.reads.first_messages.load(chat)
         return None if preview is None else preview[:PREVIEW_CHARS]
 
 
@@ -237,7 +245,7 @@ async def _series(
     of the data when the period is open), empty ones included."""
     tz = zone(scope.timezone)
     question = model.Question(metrics=metrics, group_by=(key,), source=source)
-    rows: list[Row] = await info.context.usage.load(Ask.of(question, scope))
+    rows: list[Row] = await info.context.reads.usage.load(Ask.of(question, scope))
     found = {row.keys[0]: row.values for row in rows}
     starts: list[datetime] = [start for start in found if isinstance(start, datetime)]
     if fill_gaps:
@@ -264,9 +272,12 @@ async def _rolling(info: Info, scope: model.Scope, period: model.Granularity) ->
     )
     # from/to choose the days reported; each day's window looks back a whole period.
     looking_back = replace(scope, filter=replace(scope.filter, start=None, end=None))
-    rows: list[Row] = await info.context.usage.load(Ask.of(question, looking_back))
-    found = {row.keys[0]: row.values for row in rows}
-    return [(start, end, found.get(start, {})) for start, end in windows]
+    rows: list[Row] = await info.context.reads.usage.load(Ask.of(question, looking_back))
+    # By both bounds: near month ends, several windows start on the same day (see Windows).
+    found = {
+        (row.keys[0], (row.fields or {}).get(model.Windows.END_FIELD)): row.values for row in rows
+    }
+    return [(start, end, found.get((start, end), {})) for start, end in windows]
 
 
 def _chat(row: Row, scope: model.Scope) -> Chat:
@@ -279,13 +290,14 @@ def _chat(row: Row, scope: model.Scope) -> Chat:
         created_at=fields["created_at"],
         updated_at=fields["updated_at"],
         messages=int(fields["message_count"]),
-        models=list(fields["models"] or []),
+        models=list(fields["model_list"] or []),
         tags=list(fields["tags"] or []),
         metrics=Metrics(values=row.values),
         usage=Usage(
             scope=scope.narrowed(model.Dimension.APP, app).narrowed(model.Dimension.CHAT, chat_id)
         ),
         user_id=fields["user_id"],
+        people=scope.filter.allowed(model.Dimension.USER),
     )
 
 
@@ -294,7 +306,7 @@ async def _count(info: Info, scope: model.Scope, metric: model.Metric, offset: i
     if offset == 0:
         return 0
     question = model.Question(metrics=frozenset({metric}))
-    rows: list[Row] = await info.context.usage.load(Ask.of(question, scope))
+    rows: list[Row] = await info.context.reads.usage.load(Ask.of(question, scope))
     return int(rows[0].values.get(metric) or 0) if rows else 0
 
 
@@ -341,7 +353,7 @@ async def _rows(
         limit=limit,
         exclude_null_keys=exclude_null_keys,
     )
-    rows: list[Row] = await info.context.usage.load(Ask.of(question, scope))
+    rows: list[Row] = await info.context.reads.usage.load(Ask.of(question, scope))
     return rows
 
 
@@ -358,7 +370,7 @@ class Usage:
         if not metrics:
             return Metrics(values={})
         scope = self.scope.filtered(to_filter(filter))
-        rows = await info.context.usage.load(Ask.of(model.Question(metrics=metrics), scope))
+        rows = await info.context.reads.usage.load(Ask.of(model.Question(metrics=metrics), scope))
         return Metrics(values=rows[0].values if rows else {})
 
     @strawberry.field(
@@ -451,7 +463,7 @@ class Usage:
             limit=checked_limit(limit),
             source=model.Source.CHAT_TAGS,
         )
-        rows: list[Row] = await info.context.usage.load(Ask.of(question, scope))
+        rows: list[Row] = await info.context.reads.usage.load(Ask.of(question, scope))
         return [
             TagCount(tag=str(row.keys[0]), count=int(row.values[model.Metric.CHATS]))
             for row in rows
@@ -506,7 +518,7 @@ class Usage:
             offset=offset,
             with_total=True,
         )
-        rows: list[Row] = await info.context.usage.load(Ask.of(question, scope))
+        rows: list[Row] = await info.context.reads.usage.load(Ask.of(question, scope))
         total = rows[0].total if rows else await _count(info, scope, model.Metric.USERS, offset)
         apps = scope.filter.allowed(model.Dimension.APP)
         edges = [
@@ -559,7 +571,7 @@ class Usage:
             source=model.Source.CHATS,
             chat_sort=sort,
         )
-        rows: list[Row] = await info.context.usage.load(Ask.of(question, scope))
+        rows: list[Row] = await info.context.reads.usage.load(Ask.of(question, scope))
         total = rows[0].total if rows else await _count(info, scope, model.Metric.CHATS, offset)
         edges = [
             ChatEdge(cursor=encode(key, "chats", offset + position), node=_chat(row, scope))
@@ -688,19 +700,6 @@ class UsageQuery:
     )
     def usage(self, info: Info, filter: UsageFilter | None = None, timezone: str = "UTC") -> Usage:
         zone(timezone)  # reject unknown names here, with the argument named
-        principal = info.context.caller()
-        # The key's apps and users bound every statement below: every scope starts here and is
-        # only ever narrowed (AND), so no field, filter, row or cursor can reach past them.
-        bound = model.Filter(
-            values=tuple(
-                (dimension, values)
-                for dimension, values in (
-                    (model.Dimension.APP, principal.apps),
-                    (model.Dimension.USER, principal.users),
-                )
-                if values is not None
-            )
-        )
-        asked = to_filter(filter)
-        root = bound if asked is None else bound.and_(asked)
-        return Usage(scope=model.Scope(filter=root, timezone=timezone))
+        # The key's apps and users bound every scope: it starts here and is only ever narrowed
+        # (AND); the loaders narrow every statement to the bound again, whatever the scope.
+        return Usage(scope=info.context.reads.scope(to_filter(filter), timezone))

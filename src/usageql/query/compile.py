@@ -31,7 +31,7 @@ from sqlalchemy import (
     literal_column,
     select,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.sql.elements import Label
 
 from usageql.db.tables import chats, feedback, messages, users
@@ -65,7 +65,7 @@ class Compiled:
     group_keys: tuple[GroupKey, ...]
     metrics: tuple[Metric, ...]
     with_total: bool = False  # a last column: the scope's row count before offset and limit
-    fields: tuple[str, ...] = ()  # other columns, after the metrics: described rows (chats)
+    fields: tuple[str, ...] = ()  # other columns, after the metrics: chats, a window's end
     raw_ranges: tuple[TimeRange, ...] = ()  # the spans of raw event times read (None: unbounded)
 
     def reads_raw_before(self, moment: datetime) -> bool:
@@ -180,6 +180,9 @@ def compile_question(
         raw_ranges = (raw,)
     windowed = [k for k in question.group_by if isinstance(k, Windows)]
     windows = _windows(windowed[0]) if windowed else None
+    # A window's row is keyed by its start and grouped by both bounds: windows sharing a start
+    # but not an end must not merge into their union. The end comes back as a field.
+    window_ends = [] if windows is None else [windows.c.window_end]
 
     def value_of(key: GroupKey) -> ColumnElement[Any]:
         if isinstance(key, Windows) and windows is not None:
@@ -199,6 +202,7 @@ def compile_question(
             for k, label in zip(question.group_by, group_labels, strict=True)
         ),
         *(source.metric(metric).label(metric.value) for metric in metrics),
+        *(end.label(Windows.END_FIELD) for end in window_ends),
     ]
     conditions = _scope_conditions(
         filter, timezone, narrow_keys, narrow_values, source, unnests_tags=unnests_tags
@@ -214,10 +218,11 @@ def compile_question(
         statement = statement.where(*conditions)
     labels = [*narrow_labels, *group_labels]
     if labels:
-        statement = statement.group_by(*(literal_column(label) for label in labels))
+        statement = statement.group_by(*(literal_column(label) for label in labels), *window_ends)
     statement = _order_and_limit(statement, question, narrow_labels, group_labels)
+    fields = (Windows.END_FIELD,) if window_ends else ()
     return Compiled(
-        statement, narrow_keys, question.group_by, metrics, question.with_total, (), raw_ranges
+        statement, narrow_keys, question.group_by, metrics, question.with_total, fields, raw_ranges
     )
 
 
@@ -294,6 +299,7 @@ def _compile_chat_tags(
             m.app_id,
             m.chat_id,
         )
+        .select_from(messages)  # first: a narrowing tag is unnested from each message
         .where(m.chat_id.is_not(None), *conditions)
         .distinct()
         .subquery("chats_in_scope")
@@ -315,7 +321,16 @@ def _compile_chat_tags(
     return Compiled(statement, narrow_keys, (Dimension.TAG,), (Metric.CHATS,), False)
 
 
-CHAT_FIELDS = ("title", "tags", "user_id", "created_at", "updated_at", "message_count", "models")
+# Named apart from every metric (a chat row may also carry the MODELS metric, a count).
+CHAT_FIELDS = (
+    "title",
+    "tags",
+    "user_id",
+    "created_at",
+    "updated_at",
+    "message_count",
+    "model_list",
+)
 
 
 def _compile_chats(
@@ -343,9 +358,10 @@ def _compile_chats(
             m.app_id.label("g0"),
             m.chat_id.label("g1"),
             func.count().label("message_count"),
-            func.array_remove(func.array_agg(m.model.distinct()), None).label("models"),
+            func.array_remove(func.array_agg(m.model.distinct()), None).label("model_list"),
             *(METRICS[metric].sql().label(metric.value) for metric in metrics),
         )
+        .select_from(messages)  # first: a narrowing tag is unnested from each message
         .where(m.chat_id.is_not(None), *conditions)
         .group_by(*(literal_column(label) for label in [*narrow_labels, "g0", "g1"]))
         .subquery("per_chat")
@@ -353,16 +369,24 @@ def _compile_chats(
     described = per_chat.join(
         chats, and_(chats.c.app_id == per_chat.c.g0, chats.c.chat_id == per_chat.c.g1)
     )
+    people = _chat_people(filter)
+    if people is not None:
+        described = described.join(
+            people, and_(people.c.app_id == per_chat.c.g0, people.c.chat_id == per_chat.c.g1)
+        )
+    who = chats if people is None else people  # user_id, created_at, updated_at
     sort = question.chat_sort or ChatSort()
     sort_column: ColumnElement[Any]
     if sort.field is ChatField.USER_NAME:
-        named = and_(users.c.app_id == chats.c.app_id, users.c.user_id == chats.c.user_id)
+        named = and_(users.c.app_id == per_chat.c.g0, users.c.user_id == who.c.user_id)
         described = described.outerjoin(users, named)
         sort_column = users.c.name
     elif sort.field is ChatField.MESSAGES:
         sort_column = per_chat.c.message_count
+    elif sort.field is ChatField.TITLE:
+        sort_column = chats.c.title
     else:
-        sort_column = chats.c[sort.field.value]
+        sort_column = who.c[sort.field.value]
     partition = [per_chat.c[label] for label in narrow_labels]
     ordering = [
         sort_column.desc().nulls_last() if sort.descending else sort_column.asc().nulls_last(),
@@ -377,11 +401,11 @@ def _compile_chats(
             *(per_chat.c[metric.value] for metric in metrics),
             chats.c.title,
             chats.c.tags,
-            chats.c.user_id,
-            chats.c.created_at,
-            chats.c.updated_at,
+            who.c.user_id,
+            who.c.created_at,
+            who.c.updated_at,
             per_chat.c.message_count,
-            per_chat.c.models,
+            per_chat.c.model_list,
             func.row_number()
             .over(partition_by=partition or None, order_by=ordering)
             .label("rank_in_scope"),
@@ -400,6 +424,26 @@ def _compile_chats(
     )
     keys = (Dimension.APP, Dimension.CHAT)
     return Compiled(final, narrow_keys, keys, metrics, True, CHAT_FIELDS)
+
+
+def _chat_people(filter: Filter) -> Subquery | None:
+    """When the scope names users, what their own messages say of each chat they wrote in:
+    its first and last message and its first user among them (None: the chat's own row)."""
+    people = filter.allowed(Dimension.USER)
+    if people is None:
+        return None
+    first_user = func.array_agg(aggregate_order_by(m.user_id, m.ts, m.message_id))[1]
+    statement = select(
+        m.app_id,
+        m.chat_id,
+        first_user.label("user_id"),
+        func.min(m.ts).label("created_at"),
+        func.max(m.ts).label("updated_at"),
+    ).where(m.chat_id.is_not(None), m.user_id == any_(texts(people)))
+    apps = filter.allowed(Dimension.APP)
+    if apps is not None:
+        statement = statement.where(m.app_id == any_(texts(apps)))
+    return statement.group_by(m.app_id, m.chat_id).subquery("chat_people")
 
 
 def filter_sql(

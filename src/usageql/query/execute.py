@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -14,7 +14,15 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from usageql.db.outage import (
+    DATABASE_UNAVAILABLE,
+    QUERY_CANCELED,
+    Unavailable,
+    is_outage,
+    sqlstates,
+)
 from usageql.db.tables import messages, users
+from usageql.query.bound import Bound
 from usageql.query.catalog import FLOAT_METRICS
 from usageql.query.compile import Compiled, texts
 from usageql.query.model import Metric
@@ -42,12 +50,10 @@ class ServerBusyError(ValueError):
     """Every pooled connection stayed in use for the pool's whole timeout."""
 
 
-_QUERY_CANCELED = "57014"  # SQLSTATE of a statement cancelled by statement_timeout
-
-
 @asynccontextmanager
 async def _connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A pooled connection of its own, with timeouts reported as the client's to fix."""
+    """A pooled connection of its own, with timeouts reported as the client's to fix and an
+    unavailable database as Unavailable (503, retry later)."""
     try:
         async with engine.connect() as connection:
             yield connection
@@ -57,15 +63,21 @@ async def _connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
             " query waits for one, while other queries ran; retry in a moment (operators:"
             " USAGEQL_DB_POOL_SIZE sets how many queries run at once)"
         ) from error
-    except DBAPIError as error:
-        cause = error.orig.__cause__ if error.orig is not None else None
-        codes = {getattr(error.orig, "pgcode", None), getattr(cause, "sqlstate", None)}
-        if _QUERY_CANCELED in codes:
+    except (OSError, DBAPIError) as error:
+        if is_outage(error):
+            raise Unavailable(DATABASE_UNAVAILABLE) from error
+        if isinstance(error, DBAPIError) and QUERY_CANCELED in sqlstates(error):
             raise QueryTimeoutError(
                 "the query ran longer than the server allows (USAGEQL_STATEMENT_TIMEOUT_MS) and"
                 " was cancelled: narrow it (from/to, filters) or ask for fewer rows"
             ) from error
         raise
+
+
+def reading(engine: AsyncEngine) -> AbstractAsyncContextManager[AsyncConnection]:
+    """A pooled connection for a read built elsewhere (the catalog, prices), with the same
+    error mapping as every query."""
+    return _connection(engine)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,11 +150,14 @@ class Profile:
 
 
 async def user_profiles(
-    engine: AsyncEngine, wanted: Sequence[tuple[str, Sequence[str] | None]]
+    engine: AsyncEngine, wanted: Sequence[tuple[str, Sequence[str] | None]], bound: Bound
 ) -> dict[tuple[str, tuple[str, ...] | None], Profile]:
-    """Profiles by (user id, apps to look in, or None for every app): one statement for all."""
-    ids = sorted({user_id for user_id, _ in wanted})
+    """Profiles by (user id, apps to look in, or None for every app), within `bound`: one
+    statement for all. A user outside the bound has no profile here."""
+    ids = sorted({user_id for user_id, _ in wanted if bound.allows_user(user_id)})
     statement = select(users).where(users.c.user_id == any_(texts(ids)))
+    if bound.apps is not None:
+        statement = statement.where(users.c.app_id == any_(texts(bound.apps)))
     async with _connection(engine) as connection:
         rows = (await connection.execute(statement)).all()
     found: dict[tuple[str, tuple[str, ...] | None], Profile] = {}
@@ -170,18 +185,40 @@ def _merge(rows: Sequence[Any]) -> Profile:
     )
 
 
+ChatOfUsers = tuple[str, str, tuple[str, ...] | None]
+"""(app, chat, the users whose messages count, or None for everyone's)."""
+
+
 async def first_user_messages(
-    engine: AsyncEngine, chats: Sequence[tuple[str, str]]
+    engine: AsyncEngine, chats: Sequence[ChatOfUsers], bound: Bound
+) -> dict[ChatOfUsers, str | None]:
+    """The preview of each chat's first user message, among the messages of the users asked
+    for and within `bound`: one statement per group of chats asked for the same users."""
+    groups: dict[tuple[str, ...] | None, list[tuple[str, str]]] = {}
+    for app, chat, people in chats:
+        if bound.allows_app(app):
+            groups.setdefault(bound.users_within(people), []).append((app, chat))
+    found: dict[ChatOfUsers, str | None] = {}
+    for people, keys in groups.items():
+        previews = await _first_previews(engine, keys, people)
+        found.update({(app, chat, people): text for (app, chat), text in previews.items()})
+    return {key: found.get((key[0], key[1], bound.users_within(key[2]))) for key in chats}
+
+
+async def _first_previews(
+    engine: AsyncEngine, chats: Sequence[tuple[str, str]], people: tuple[str, ...] | None
 ) -> dict[tuple[str, str], str | None]:
-    """The preview of each chat's first user message: one statement for every chat asked."""
     keys = tuple_(messages.c.app_id, messages.c.chat_id)
     place = func.row_number().over(
         partition_by=[messages.c.app_id, messages.c.chat_id],
         order_by=[messages.c.ts, messages.c.message_id],
     )
+    conditions = [keys.in_(list(chats)), messages.c.role == "user"]
+    if people is not None:
+        conditions.append(messages.c.user_id == any_(texts(people)))
     ranked = (
         select(messages.c.app_id, messages.c.chat_id, messages.c.content_preview, place.label("n"))
-        .where(keys.in_(list(chats)), messages.c.role == "user")
+        .where(*conditions)
         .subquery("user_messages")
     )
     statement = select(ranked.c.app_id, ranked.c.chat_id, ranked.c.content_preview).where(

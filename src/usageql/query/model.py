@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import ClassVar
 
 
 class Dimension(enum.Enum):
@@ -118,7 +119,11 @@ class MetadataKey:
 @dataclass(frozen=True, slots=True)
 class Windows:
     """Grouping by given [start, end) windows, which may overlap (rolling periods): an event
-    counts in every window that holds it. Rows are keyed by the window's start."""
+    counts in every window that holds it. Rows are keyed by both bounds, since windows of one
+    start can end apart (a month back from 29, 30 or 31 March is 28 February): the start is
+    the row's key, the end its END_FIELD field."""
+
+    END_FIELD: ClassVar[str] = "window_end"
 
     bounds: tuple[tuple[datetime, datetime], ...]
 

@@ -6,6 +6,7 @@ Message, parse_record must accept the same line and build an equal Message.
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime
 from typing import Any
@@ -83,10 +84,23 @@ VARIANTS: dict[str, list[Any]] = {
         "lots",
         [1],
         {"prompt_tokens_details": 5, "prompt_tokens": 1},
+        # bounds: each raw field and each normalised count at most 10^9
+        {"input_tokens": 10**9, "output_tokens": 10**9, "total_tokens": 2 * 10**9},
+        {"input_tokens": 10**9 + 1},
+        {"prompt_tokens": 10**9, "prompt_tokens_details": {"cached_tokens": 10**9 + 1}},
+        {"input_tokens": 6 * 10**8, "cache_read_input_tokens": 4 * 10**8},
+        {"input_tokens": 6 * 10**8, "cache_read_input_tokens": 4 * 10**8 + 1},
+        {"input_tokens": 2**63},
+        # keys: usageql's shape knows all of its own; providers' pass extras through
+        {"input_token": 10},
+        {"input_tokens": 10, "zzz": 1},
+        {"prompt_tokens": 10, "queue_time": 0.1},
+        {"prompt_tokens": 10, "completion_token": 1},
+        {"input_tokens": 1, "output_tokens": 2, "service_tier": "standard"},
     ],
-    "cost": [0, 0.5, 1, -0.1, 1e8, 99999999.0, "1", None, True],
-    "latency_ms": [0, 10, 10.5, -1, "5", None, True],
-    "ttft_ms": [0, 5, 20, -1, None],
+    "cost": [0, 0.5, 1, -0.1, 1e8, 99999999.0, 100_000, 100_000.0001, "1", None, True],
+    "latency_ms": [0, 10, 10.5, -1, "5", None, True, 604_800_000, 604_800_000.5, 1e308],
+    "ttft_ms": [0, 5, 20, -1, None, 604_800_000, 604_800_001],
     "tags": [
         [],
         ["a"],
@@ -114,6 +128,11 @@ VARIANTS: dict[str, list[Any]] = {
         {"k": "v" * 1001},
         {f"k{n}": n for n in range(50)},
         {f"k{n}": n for n in range(51)},
+        {"n": 2**53, "m": -(2**53)},
+        {"n": 2**53 + 1},
+        {"n": -(2**53) - 1},
+        {"n": 2**64},
+        {"n": 1e300, "m": -1e300},
         "x",
         None,
     ],
@@ -165,7 +184,7 @@ def test_mutated_records_never_take_the_fast_path_to_a_different_answer(seed: in
                 record.pop(name, None)
             else:
                 record[name] = value
-        line = orjson.dumps(record)
+        line = json.dumps(record).encode()  # orjson cannot write integers beyond 64 bits
         fast = parse_message_line(line, OPTIONS)
         slow = _slow(line)
         if fast is None:

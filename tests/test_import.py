@@ -20,14 +20,6 @@ from usageql.db.tables import messages, prices
 WHEN = "2026-03-01T12:00:00Z"
 
 
-@pytest.fixture
-def env(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("USAGEQL_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("USAGEQL_LOG_LEVEL", "warning")
-    return database_url
-
-
 def _record(n: int, **fields: Any) -> dict[str, Any]:
     return {"id": f"m{n}", "timestamp": WHEN, "model": "gpt-4o", **fields}
 

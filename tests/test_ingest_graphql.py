@@ -175,8 +175,9 @@ async def test_too_many_records_is_a_clear_error(client: httpx.AsyncClient) -> N
     )
     (error,) = response.json()["errors"]
     assert error["message"] == (
-        "10,001 records in one request; at most 10,000 are accepted"
-        " (USAGEQL_MAX_BATCH_RECORDS): split the list"
+        "10,001 records in one request (recordMessages, recordFeedback and upsertChats"
+        " together, whatever their aliases); at most 10,000 are accepted"
+        " (USAGEQL_MAX_BATCH_RECORDS): split them over several requests. Nothing was stored"
     )
 
 
@@ -247,7 +248,7 @@ async def test_bad_prices_name_the_entry_and_field(client: httpx.AsyncClient) ->
     )
     (error,) = response.json()["errors"]
     assert error["message"] == (
-        "prices[1].input: -2.0 is not a price in USD per million tokens (0 to 1000000)"
+        "prices[1].input: -2.0 is not a price in USD per million tokens (0 to 10,000)"
     )
 
 

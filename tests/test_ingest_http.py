@@ -72,6 +72,7 @@ async def test_valid_records_are_stored_and_bad_ones_listed(
             },
             {"line": 4, "id": None, "error": body_error},
         ],
+        "conflicts": [],
     }
     assert await count(engine) == 2
 
@@ -396,5 +397,6 @@ async def test_strings_with_nul_characters_are_rejected_alone(
             {"line": 4, "id": "c\x00",  # echoed as sent: JSON carries it
              "error": "id: contains a NUL character (\\u0000), which PostgreSQL cannot store"},
         ],
+        "conflicts": [],
     }  # fmt: skip
     assert await count(engine) == 1

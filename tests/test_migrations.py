@@ -2,15 +2,24 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, inspect, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.factories import message
+from tests.test_rollups import rollup_matches_messages
+from usageql.cli import main
 from usageql.db.engine import create_engine
-from usageql.db.migrate import head_revision, migration_state, upgrade
+from usageql.db.migrate import alembic_config, head_revision, migration_state, upgrade
 from usageql.db.tables import metadata
+from usageql.ingest.records import Batch, Message, Usage
+from usageql.ingest.write import store_batch
 
 
 async def test_upgrade_from_empty_creates_every_table_at_head(empty_database_url: str) -> None:
@@ -88,3 +97,107 @@ async def test_rollups_are_not_added_over_pruned_events(empty_database_url: str)
         assert (await migration_state(engine)).current == "0003"
     finally:
         await engine.dispose()
+
+
+def _beyond_the_bounds() -> list[Message]:
+    """Messages with values ingestion now rejects, stored the way older versions stored them."""
+    slow, endless, costly, huge, cached, big = (
+        message(id, user="u1", chat="c1", minutes=minutes)
+        for id, minutes in (("slow", 5), ("endless", 6), ("costly", 7), ("huge", 8),
+                            ("cached", 9), ("big", 200))
+    )  # fmt: skip
+    slow.latency_ms = 1e308
+    endless.ttft_ms = float("inf")
+    costly.cost = Decimal(100_001)
+    huge.usage = Usage(input=4 * 10**15, output=2 * 10**9)
+    cached.usage = Usage(input=2 * 10**9, cache_read=2 * 10**9)
+    big.metadata = {"fine": 2**53, "team": "x", "z": -(2**60)}
+    # App "other" holds only these: its rollup rows must go entirely.
+    slower = [message(f"x{n:02}", app="other", minutes=n) for n in range(20)]
+    for record in slower:
+        record.latency_ms = 1e9
+    return [slow, endless, costly, huge, cached, big, *slower]
+
+
+REASONS = {
+    "big": "metadata.z = -1152921504606846976 (allowed: -9007199254740992 to 9007199254740992)",
+    "cached": "input_tokens = 2000000000 (allowed: 0 to 1000000000);"
+    " cache_read_tokens = 2000000000 (allowed: 0 to 1000000000)",
+    "costly": "cost = 100001.0000000000 (allowed: 0 to 100000)",
+    "huge": "input_tokens = 4000000000000000 (allowed: 0 to 1000000000);"
+    " output_tokens = 2000000000 (allowed: 0 to 1000000000)",
+    "endless": "ttft_ms = Infinity (allowed: 0 to 604800000)",
+    "slow": "latency_ms = 1e+308 (allowed: 0 to 604800000)",
+}
+SLOWER = "latency_ms = 1000000000 (allowed: 0 to 604800000)"
+
+
+def test_messages_beyond_the_bounds_leave_messages_and_every_aggregate(
+    empty_database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Migration 0006, run by `usageql migrate`: the rows move to quarantined_messages with
+    their reasons, the rollups of their hours are rebuilt from what stays, and it says so."""
+    good = [message(f"g{n}", user=f"u{n % 3}", chat="c1", minutes=11 * n) for n in range(20)]
+    for n, record in enumerate(good):
+        record.usage, record.latency_ms, record.tags = Usage(100 + n, n), 10.0 * n, ("t",)
+
+    async def prepare() -> None:
+        engine = create_engine(empty_database_url, pool_size=2)
+        try:
+            await upgrade(engine, "0005")
+            everything = good + _beyond_the_bounds()
+            await store_batch(engine, Batch(messages=everything))
+            async with engine.connect() as connection:  # the rollups hold them too
+                poisoned = text("SELECT max(latency_max), sum(input_tokens) FROM usage_hourly")
+                tokens = sum(m.usage.input for m in everything)
+                assert tuple((await connection.execute(poisoned)).one()) == (1e308, tokens)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(prepare())
+    monkeypatch.setenv("DATABASE_URL", empty_database_url)
+    monkeypatch.setenv("USAGEQL_DATA_DIR", str(tmp_path / "data"))
+    assert main(["migrate"]) == 0
+    err = capsys.readouterr().err
+    assert "migration 0006: 26 stored message(s) held values beyond the ingestion bounds" in err
+    for id, reason in REASONS.items():
+        assert f"  app 'default', message '{id}': {reason}\n" in err
+    assert f"  app 'other', message 'x13': {SLOWER}\n" in err  # the 20th listed
+    assert "  app 'other', message 'x14'" not in err
+    assert "  ... and 6 more, all in quarantined_messages" in err
+
+    async def check() -> None:
+        engine = create_engine(empty_database_url, pool_size=2)
+        try:
+            async with engine.connect() as connection:
+                reasons = text("SELECT message_id, reason FROM quarantined_messages")
+                quarantined: dict[str, str] = dict((await connection.execute(reasons)).all())
+                stored = set(
+                    (await connection.execute(text("SELECT message_id FROM messages"))).scalars()
+                )
+                row = await connection.scalar(
+                    text("SELECT message FROM quarantined_messages WHERE message_id = 'big'")
+                )
+            assert quarantined == REASONS | {f"x{n:02}": SLOWER for n in range(20)}
+            assert stored == {m.id for m in good}
+            assert row["metadata"] == {"fine": 2**53, "team": "x", "z": -(2**60)}  # as it was
+            assert await rollup_matches_messages(engine) > 0  # without them
+
+            await downgrade(engine, "0005")  # moves them back
+            async with engine.connect() as connection:
+                count = await connection.scalar(text("SELECT count(*) FROM messages"))
+            assert count == len(good) + len(REASONS) + 20
+            assert await rollup_matches_messages(engine) > 0
+        finally:
+            await engine.dispose()
+
+    asyncio.run(check())
+
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    """Bring the database down to `revision`."""
+    async with engine.begin() as connection:
+        await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), revision))

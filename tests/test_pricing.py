@@ -4,6 +4,8 @@ from decimal import Decimal
 
 import pytest
 
+from usageql.ingest.bounds import MAX_COST, MAX_PRICE, MAX_TOKENS
+from usageql.ingest.parse import RecordError
 from usageql.ingest.price_table import PriceEntry, PriceError, parse_price_entries
 from usageql.ingest.pricing import BUILTIN_PRICES, Price, PriceBook, model_aliases
 from usageql.ingest.records import Usage
@@ -79,3 +81,25 @@ def test_price_files_are_validated_entry_by_entry() -> None:
         with pytest.raises(PriceError) as raised:
             parse_price_entries(raw)
         assert str(raised.value).startswith(message)
+
+
+def test_prices_are_bounded_so_a_computed_cost_always_fits() -> None:
+    at_bound = parse_price_entries({"m": {"input": MAX_PRICE, "output": 0}})
+    assert at_bound[0].price.input == MAX_PRICE
+    with pytest.raises(PriceError) as raised:
+        parse_price_entries({"m": {"input": 1, "output": 1, "reasoning": 10_000.5}})
+    assert str(raised.value) == (
+        "prices.m.reasoning: 10000.5 is not a price in USD per million tokens (0 to 10,000)"
+    )
+
+
+def test_a_computed_cost_beyond_the_bound_is_an_error_of_the_records_cost() -> None:
+    book = PriceBook(entries={("*", "dear"): Price(Decimal(MAX_PRICE), Decimal(MAX_PRICE))})
+    # 10^7 tokens at 10,000 USD per million: exactly the bound.
+    assert book.cost("a", "dear", Usage(input=10_000_000)) == MAX_COST
+    with pytest.raises(RecordError) as raised:
+        book.cost("a", "dear", Usage(input=MAX_TOKENS, output=MAX_TOKENS))
+    assert str(raised.value) == (
+        "cost: 20000000 USD, computed from the price of model dear, is more than 100,000 USD,"
+        " the most one request may cost; check the usage or the price"
+    )

@@ -148,6 +148,99 @@ def test_a_csv_row_with_more_cells_than_the_header_is_undecodable() -> None:
     assert records[1][1] == {"id": "b", "model": "gpt-4o"}
 
 
+# CSV: quotes. The threat: one unbalanced quote swallowing the records after it into a field.
+
+
+def errors(records: list[RawRecord]) -> list[tuple[int, str]]:
+    """(line, problem) of the undecodable records."""
+    return [(loc.number, raw.error) for loc, raw in records if isinstance(raw, Undecodable)]
+
+
+def ids(records: list[RawRecord]) -> list[tuple[int, object]]:
+    """(line, id) of the decoded records."""
+    return [(loc.number, raw["id"]) for loc, raw in records if isinstance(raw, dict)]
+
+
+def test_an_unclosed_quote_rejects_its_record_on_the_line_it_opened_and_reading_resumes() -> None:
+    records = read('id,model,chat_id\na,gpt-4o,c1\nb,"gpt-4o,c2\nc,gpt-4o,c3\nd,gpt-4o,c4\n')
+    assert ids(records) == [(2, "a"), (4, "c"), (5, "d")]
+    assert errors(records) == [
+        (3, "model: a quote opened on this line is still open at the end of the file")
+    ]
+
+
+def test_a_quote_closed_on_a_later_line_outside_free_text_is_an_error_on_its_first_line() -> None:
+    text = 'id,model,content\na,"gpt\n4o",hi\nb,gpt-4o,"fine"\n'
+    records = read(text)
+    assert errors(records)[0] == (
+        2,
+        "model: a quote opened on this line is not closed on it (only content, title and"
+        " comment cells may span lines)",
+    )
+    # Reading resumes on line 3, which was inside the broken cell: it is read as a record.
+    assert ids(records) == [(3, '4o"'), (4, "b")]
+
+
+def test_a_swallowing_quote_closed_by_a_later_record_is_caught() -> None:
+    text = 'id,model,content\na,"gpt-4o,x\nb,gpt-4o,"y"\nc,gpt-4o,z\n'
+    records = read(text)
+    assert errors(records) == [
+        (2, 'model: a quoted cell goes on after its closing quote (inside quotes, write a quote'
+            ' as "")'),
+    ]  # fmt: skip
+    assert ids(records) == [(3, "b"), (4, "c")]
+    assert records[1][1] == {"id": "b", "model": "gpt-4o", "content": "y"}
+
+
+@pytest.mark.parametrize("column", ["content", "title", "comment"])
+def test_free_text_cells_may_span_lines_and_records_start_where_they_start(column: str) -> None:
+    records = read(f'id,{column}\na,"one\r\ntwo\nthree"\nb,"x"\n')
+    assert records == [
+        (line(2), {"id": "a", column: "one\r\ntwo\nthree"}),
+        (line(5), {"id": "b", column: "x"}),
+    ]
+
+
+def test_a_quote_in_free_text_still_open_at_the_end_is_an_error_on_its_line() -> None:
+    records = read('id,content\na,"fine\nstill fine"\nb,"never closed\nc,more\n')
+    assert ids(records) == [(2, "a"), (5, "c")]
+    assert errors(records) == [
+        (4, "content: a quote opened on this line is still open at the end of the file")
+    ]
+
+
+def test_a_quote_opened_in_a_cell_beyond_the_header_is_named_so() -> None:
+    records = read('id,model\na,m,"x\nb,m\n')
+    assert errors(records) == [
+        (2, "a cell beyond the header's columns: a quote opened on this line is still open at the"
+            " end of the file"),
+    ]  # fmt: skip
+    assert ids(records) == [(3, "b")]
+
+
+def test_a_cell_longer_than_csv_allows_is_rejected_alone() -> None:
+    records = read(f'id,content\na,"{"x" * 200_000}"\nb,y\n')
+    assert errors(records) == [
+        (2, "content: a cell is longer than 131,072 characters, the most a CSV cell may hold")
+    ]
+    assert ids(records) == [(3, "b")]
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ('id,"model\na,m\n', 'line 1: the CSV header is not valid: column 2: a quote opened on'
+                                ' this line is still open at the end of the file'),
+        ('id,"mo\ndel"\na,m\n', "line 1: the CSV header is not valid: column 2: a quote opened"
+                                  " on this line is not closed on it"),
+    ],
+)  # fmt: skip
+def test_a_broken_quote_in_the_header_is_a_body_error(text: str, error: str) -> None:
+    with pytest.raises(BodyError) as caught:
+        read(text)
+    assert str(caught.value) == error
+
+
 def test_a_short_csv_row_leaves_the_missing_cells_absent() -> None:
     assert only_record("id,model,cost\na\n") == {"id": "a"}
 

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.factories import T0, message
 from usageql.db.tables import chats, messages, users
 from usageql.ingest.records import Batch, Chat, Feedback, Usage
+from usageql.ingest.refusal import Refusal
 from usageql.ingest.write import store_batch
 
 
@@ -66,3 +70,63 @@ async def test_chats_take_times_from_messages_and_titles_from_chat_records(
     assert row.created_at == T0 + timedelta(minutes=1)
     assert row.updated_at == T0 + timedelta(minutes=7)
     assert row.user_id == "u2"  # the first user seen for the chat stays its user
+
+
+async def test_a_refused_value_is_rejected_alone_with_the_column_it_names(
+    engine: AsyncEngine,
+) -> None:
+    """Records reach the writer here unvalidated, and the database refuses some: a cost beyond
+    numeric(20, 10), a message without a user once the column is NOT NULL, a rating against a
+    CHECK added for the test. Each is refused alone; the rest of the batch is stored."""
+    async with engine.begin() as connection:
+        await connection.execute(text("ALTER TABLE messages ALTER COLUMN user_id SET NOT NULL"))
+        await connection.execute(
+            text("ALTER TABLE feedback ADD CONSTRAINT test_refuses CHECK (comment <> 'no')")
+        )
+    costly = message("costly", user="u1")
+    costly.cost = Decimal(10**10)
+    batch = Batch(
+        messages=[message("m1", user="u1"), costly, message("anonymous"), message("m2", user="u2")],
+        feedback=[
+            Feedback(id="f1", timestamp=T0, model="gpt-4o", rating=1, comment="no"),
+            Feedback(id="f2", timestamp=T0, model=None, rating=1, message_id="m2"),
+        ],
+    )
+    written = await store_batch(engine, batch)
+    check = 'the database refused this record: new row for relation "feedback" violates check'
+    assert written.refused == (
+        Refusal("message", 1, "cost", "the database refused this record: numeric field overflow"),
+        Refusal("message", 2, "user", 'the database refused this record: null value in column'
+                ' "user_id" of relation "messages" violates not-null constraint'),
+        Refusal("feedback", 0, "", f'{check} constraint "test_refuses"'),
+    )  # fmt: skip
+    assert (written.messages, written.feedback) == (2, 1)  # f2 rates m2, stored in another part
+    async with engine.connect() as connection:
+        stored = (await connection.execute(select(messages.c.message_id))).scalars().all()
+    assert sorted(stored) == ["m1", "m2"]
+
+
+async def test_other_database_errors_still_fail_the_whole_batch(engine: AsyncEngine) -> None:
+    """Only refusals of values (SQLSTATE classes 22 and 23) are isolated: an error raised by the
+    database for any other reason is not the record's fault, and the batch fails unstored."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "CREATE FUNCTION test_fails() RETURNS trigger LANGUAGE plpgsql AS"
+                " $$ BEGIN RAISE EXCEPTION 'not a refusal'; END $$"
+            )
+        )
+        await connection.execute(
+            text(
+                "CREATE TRIGGER test_fails BEFORE INSERT ON feedback FOR EACH ROW"
+                " EXECUTE FUNCTION test_fails()"
+            )
+        )
+    batch = Batch(
+        messages=[message("m1")],
+        feedback=[Feedback(id="f1", timestamp=T0, model="gpt-4o", rating=1)],
+    )
+    with pytest.raises(DBAPIError, match="not a refusal"):
+        await store_batch(engine, batch)
+    async with engine.connect() as connection:
+        assert await connection.scalar(select(func.count()).select_from(messages)) == 0

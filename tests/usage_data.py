@@ -42,4 +42,4 @@ RATINGS: list[dict[str, Any]] = [
 async def load_usage_data(client: httpx.AsyncClient) -> None:
     """Send FIXTURE and RATINGS through POST /v1/events."""
     response = await client.post("/v1/events", json=FIXTURE + RATINGS)
-    assert response.json() == {"accepted": 10, "duplicates": 0, "rejected": []}
+    assert response.json() == {"accepted": 10, "duplicates": 0, "rejected": [], "conflicts": []}

@@ -314,7 +314,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"import: {summary.records:,} records in {summary.seconds:.1f}s ({rate:,.0f}/s):"
         f" {summary.accepted:,} stored, {summary.duplicates:,} already stored,"
-        f" {len(summary.rejected):,} rejected",
+        f" {len(summary.rejected):,} rejected, {len(summary.conflicts):,} conflicting",
         file=sys.stderr,
     )
     for source, rejection in summary.rejected[:_SHOWN_REJECTIONS]:
@@ -323,6 +323,15 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     hidden = len(summary.rejected) - _SHOWN_REJECTIONS
     if hidden > 0:
         print(f"  ... and {hidden:,} more rejected records", file=sys.stderr)
+    for source, c in summary.conflicts[:_SHOWN_REJECTIONS]:
+        print(
+            f"  {source} {c.location} (id {c.id}): not stored, {c.first} has this id with other"
+            " content and was kept",
+            file=sys.stderr,
+        )
+    hidden = len(summary.conflicts) - _SHOWN_REJECTIONS
+    if hidden > 0:
+        print(f"  ... and {hidden:,} more conflicting records", file=sys.stderr)
     return 1 if summary.rejected else 0
 
 

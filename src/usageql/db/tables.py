@@ -139,6 +139,19 @@ messages = Table(
     comment="The event fact table: one row per message; assistant messages are LLM requests.",
 )
 
+quarantined_messages = Table(
+    "quarantined_messages",
+    metadata,
+    Column("app_id", Text, nullable=False),
+    Column("message_id", Text, nullable=False),
+    Column("reason", Text, nullable=False, comment="each value beyond its bound, and the bound"),
+    Column("message", JSONB, nullable=False, comment="the whole row of messages, as it was"),
+    _timestamp("quarantined_at", default_now=True),
+    PrimaryKeyConstraint("app_id", "message_id"),
+    comment="Messages stored before ingestion bounded every number, with a value beyond those"
+    " bounds: moved here, out of messages and every aggregate, by migration 0006.",
+)
+
 feedback = Table(
     "feedback",
     metadata,

@@ -131,11 +131,26 @@ class IngestRejection:
     error: str = strawberry.field(description="What is wrong, as `field: problem`.")
 
 
+@strawberry.type(
+    description="A record whose id an earlier record of the same list had, with different "
+    "content: the earlier one was kept, and this one counted as a duplicate and not stored."
+)
+class IngestConflict:
+    index: int = strawberry.field(description="Position in the list sent (0-based).")
+    id: str = strawberry.field(description="The id both records carry.")
+    first: int = strawberry.field(description="Position of the record kept for this id.")
+
+
 @strawberry.type(description="What a batch did. Valid records are stored even if others fail.")
 class IngestReport:
     accepted: int = strawberry.field(description="Records stored (chats: upserted).")
-    duplicates: int = strawberry.field(description="Records whose id was already stored.")
+    duplicates: int = strawberry.field(
+        description="Records whose id was already stored, or came earlier in the list."
+    )
     rejected: list[IngestRejection] = strawberry.field(description="Records not stored.")
+    conflicts: list[IngestConflict] = strawberry.field(
+        description="The duplicates whose content differs from the record kept for their id."
+    )
 
 
 _INPUT_TYPES = (MessageInput, FeedbackInput, ChatInput, UserInput, UsageInput)
@@ -197,16 +212,16 @@ def _report(result: IngestResult, provider_usage: set[int]) -> IngestReport:
         accepted=result.accepted,
         duplicates=result.duplicates,
         rejected=[rejection(r) for r in result.rejected],
+        conflicts=[
+            IngestConflict(index=c.location.number, id=c.id, first=c.first.number)
+            for c in result.conflicts
+        ],
     )
 
 
 async def _ingest(info: Info, records: list[Any], provider_usage: set[int]) -> IngestReport:
-    limit = info.context.settings.max_batch_records
-    if len(records) > limit:
-        raise ValueError(
-            f"{len(records):,} records in one request; at most {limit:,} are accepted"
-            " (USAGEQL_MAX_BATCH_RECORDS): split the list"
-        )
+    # The records of the whole request were counted against USAGEQL_MAX_BATCH_RECORDS before
+    # anything ran (graphql/limits.py), whatever the aliases.
     ingestor: Ingestor = info.context.request.app.state.ingestor
     raw: list[RawRecord] = [(Location("index", n), r) for n, r in enumerate(records)]
     return _report(await ingestor.ingest(raw, info.context.caller()), provider_usage)

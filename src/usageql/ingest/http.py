@@ -8,8 +8,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from usageql.auth import AuthError, request_principal
+from usageql.auth import AuthError, Principal, TooManyRequestsError, admit, request_principal
 from usageql.config import Settings
+from usageql.db.outage import INGEST_UNAVAILABLE, Unavailable, database_call
 from usageql.ingest.pipeline import Ingestor, IngestResult, RawRecord
 from usageql.ingest.readers import BodyError, read_json, read_ndjson
 
@@ -33,17 +34,40 @@ class RequestRejected(Exception):  # noqa: N818 (it is a response, not an error 
 
 
 async def post_events(request: Request) -> JSONResponse:
-    """Store a batch of records; 200 with accepted/duplicates/rejected, 422 if none was usable."""
-    settings: Settings = request.app.state.settings
-    ingestor: Ingestor = request.app.state.ingestor
+    """Store a batch of records; 200 with accepted/duplicates/rejected, 422 if none was usable.
+
+    The key holds one of its places among concurrent requests while the batch is read and
+    stored; 429 when all are taken, 503 when the database cannot check the key or store.
+    """
+    keys = request.app.state.keys
     try:
-        principal = await request_principal(
-            request.headers.get("authorization"), request.app.state.keys
-        )
+        principal = await request_principal(request.headers.get("authorization"), keys)
+        admission = admit(keys, principal)
     except AuthError as error:
         return JSONResponse(
             {"error": str(error)}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
         )
+    except (Unavailable, TooManyRequestsError) as refusal:
+        return _retry_later(refusal, request)
+    try:
+        with admission:
+            return await _store(request, principal)
+    except Unavailable as outage:
+        return _retry_later(outage, request)
+
+
+def _retry_later(refusal: Unavailable | TooManyRequestsError, request: Request) -> JSONResponse:
+    headers = {"Retry-After": str(refusal.retry_after)}
+    if isinstance(refusal, TooManyRequestsError):
+        return JSONResponse({"error": str(refusal)}, status_code=429, headers=headers)
+    request_id = request.scope.get("state", {}).get("request_id")
+    body = {"error": refusal.message, "requestId": request_id}
+    return JSONResponse(body, status_code=503, headers=headers)
+
+
+async def _store(request: Request, principal: Principal) -> JSONResponse:
+    settings: Settings = request.app.state.settings
+    ingestor: Ingestor = request.app.state.ingestor
     if not principal.role.writes:
         return JSONResponse(
             {"error": f"this API key (role {principal.role.value}) may not write records: use an"
@@ -56,7 +80,8 @@ async def post_events(request: Request) -> JSONResponse:
         check_batch_size(len(records), settings.max_batch_records)
     except RequestRejected as refusal:
         return JSONResponse({"error": refusal.message}, status_code=refusal.status)
-    result = await ingestor.ingest(records, principal)
+    with database_call(INGEST_UNAVAILABLE, timeouts=True):
+        result = await ingestor.ingest(records, principal)
     nothing_usable = result.rejected and not (result.accepted or result.duplicates)
     return JSONResponse(result_body(result), status_code=422 if nothing_usable else 200)
 
@@ -72,13 +97,18 @@ def check_batch_size(count: int, limit: int) -> None:
 
 
 def result_body(result: IngestResult) -> dict[str, Any]:
-    """The JSON answer every ingestion path gives for a batch."""
+    """The JSON answer every ingestion path gives for a batch. A conflict's `first` is the line
+    or index (as the record's own) of the record kept for that id."""
     return {
         "accepted": result.accepted,
         "duplicates": result.duplicates,
         "rejected": [
             {r.location.kind: r.location.number, "id": r.id, "error": r.error}
             for r in result.rejected
+        ],
+        "conflicts": [
+            {c.location.kind: c.location.number, "id": c.id, "first": c.first.number}
+            for c in result.conflicts
         ],
     }
 
@@ -108,17 +138,61 @@ async def read_body(request: Request, limit: int) -> bytes:
     return body
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+MAX_GZIP_MEMBERS = 10_000
+"""Members of one gzip body: `cat a.gz b.gz` and producers that compress each chunk or record
+on its own make several, a batch of USAGEQL_MAX_BATCH_RECORDS (10,000) at most one a record;
+each costs a decompressor, and 32 MiB of empty members would take seconds of CPU."""
+_FIRST_PIECE = 256  # bytes fed to a member's decompressor first; doubled for each next piece
+
+
 def _gunzip(data: bytes, limit: int, too_big: str) -> bytes:
+    """Every member of a gzip body (concatenated members are one valid gzip stream), within
+    `limit` bytes in all. Anything after a member that is not another member is refused: bytes
+    a decoder would skip could be records the sender believes were stored."""
+    view = memoryview(data)
+    body = bytearray()
+    position = members = 0
+    while position < len(view) or not members:
+        if members and view[position : position + 2] != GZIP_MAGIC:
+            extra = len(view) - position
+            raise RequestRejected(
+                400,
+                "the body goes on after its gzip stream with data that is not another gzip"
+                f" member ({extra:,} byte{'s' if extra > 1 else ''})",
+            )
+        members += 1
+        if members > MAX_GZIP_MEMBERS:
+            raise RequestRejected(
+                413,
+                f"the gzip body has more than {MAX_GZIP_MEMBERS:,} members (concatenated gzip"
+                " streams); compress the batch as one stream",
+            )
+        position = _inflate_member(view, position, body, limit, too_big)
+    return bytes(body)
+
+
+def _inflate_member(
+    view: memoryview, position: int, body: bytearray, limit: int, too_big: str
+) -> int:
+    """Decompress the member starting at `position` onto `body`; where the next one starts.
+    Input goes in doubling pieces, so the bytes a member leaves over (copied by zlib) stay
+    about as many as it had, and many small members cost linear time."""
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    try:
-        body = inflater.decompress(data, limit + 1)
-    except zlib.error as error:
-        raise RequestRejected(400, f"the body is not valid gzip: {error}") from None
-    if len(body) > limit or inflater.unconsumed_tail:
-        raise RequestRejected(413, too_big)
-    if not inflater.eof:
-        raise RequestRejected(400, "the gzip body is truncated")
-    return body
+    piece_size = _FIRST_PIECE
+    while not inflater.eof:
+        if position >= len(view):
+            raise RequestRejected(400, "the gzip body is truncated")
+        piece = view[position : position + piece_size]
+        try:
+            body += inflater.decompress(piece, limit + 1 - len(body))
+        except zlib.error as error:
+            raise RequestRejected(400, f"the body is not valid gzip: {error}") from None
+        if len(body) > limit or inflater.unconsumed_tail:
+            raise RequestRejected(413, too_big)
+        position += len(piece) - len(inflater.unused_data)
+        piece_size *= 2
+    return position
 
 
 def decode(content_type: str, body: bytes) -> list[RawRecord]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, cast
 
-from usageql.ingest.pipeline import Ingestor, IngestResult, RawRecord, Rejection
+from usageql.ingest.pipeline import Conflict, Ingestor, IngestResult, RawRecord, Rejection
 from usageql.ingest.readers import BodyError, read_csv, read_json, read_ndjson
 
 Format = Literal["auto", "ndjson", "json", "csv"]
@@ -26,12 +26,15 @@ STDIN = "-"
 
 @dataclass
 class ImportSummary:
-    """What an import did, per record and in total."""
+    """What an import did, per record and in total. Conflicts (an id repeated with different
+    content) are found within a batch (`--batch-size` records of one file): a repeat in a later
+    batch finds the id stored, a plain duplicate."""
 
     records: int = 0
     accepted: int = 0
     duplicates: int = 0
     rejected: list[tuple[str, Rejection]] = field(default_factory=list)
+    conflicts: list[tuple[str, Conflict]] = field(default_factory=list)
     seconds: float = 0.0
 
     def add(self, source: str, records: int, result: IngestResult) -> None:
@@ -40,6 +43,7 @@ class ImportSummary:
         self.accepted += result.accepted
         self.duplicates += result.duplicates
         self.rejected += [(source, r) for r in result.rejected]
+        self.conflicts += [(source, c) for c in result.conflicts]
 
 
 class _CountingReader(io.RawIOBase):

@@ -13,14 +13,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import msgspec
 import orjson
 from msgspec import Meta
 
+from usageql.ingest.bounds import MAX_COST, MAX_LATENCY_MS, MAX_METADATA_NUMBER, MAX_TOKENS
 from usageql.ingest.records import DEFAULT_APP, Chat, Feedback, Message, Usage, UserRef
+from usageql.ingest.shapes import TOTAL, Shape, mistaken_key, shape_of
 
 MAX_ID = 200
 MAX_NAME = 200
@@ -37,6 +39,14 @@ APP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/-]{0,99}")
 ROLES = ("user", "assistant", "system", "tool")
 STATUSES = ("success", "error")
 RATINGS: dict[object, int] = {1: 1, -1: -1, "up": 1, "down": -1}
+# (bound, how a rejection names it) of the numbers that have one beyond being 0 or more.
+LATENCY_BOUND = (
+    MAX_LATENCY_MS,
+    f"{MAX_LATENCY_MS:,} (7 days), the most milliseconds one request may take",
+)
+COST_BOUND = (MAX_COST, f"{MAX_COST:,} USD, the most one request may cost")
+TOKENS_BOUND = f"{MAX_TOKENS:,}, the most tokens one request may report"
+TOTAL_BOUND = f"{2 * MAX_TOKENS:,}, the most input plus output tokens one request may report"
 
 MESSAGE_FIELDS = frozenset(
     {
@@ -140,8 +150,8 @@ def _message(raw: Mapping[str, Any], options: ParseOptions) -> Message:
     model = _text(raw, "model", MAX_NAME)
     if model is None and role == "assistant":
         raise RecordError("model", "required for assistant messages (the model that answered)")
-    latency = _number(raw, "latency_ms")
-    ttft = _number(raw, "ttft_ms")
+    latency = _number(raw, "latency_ms", LATENCY_BOUND)
+    ttft = _number(raw, "ttft_ms", LATENCY_BOUND)
     if latency is not None and ttft is not None and ttft > latency:
         raise RecordError("ttft_ms", f"{_num(ttft)} is more than latency_ms {_num(latency)}")
     return Message(
@@ -202,7 +212,7 @@ def _chat(raw: Mapping[str, Any], options: ParseOptions) -> Chat:
     )
 
 
-# Usage: our names, OpenAI's (chat completions and responses) and Anthropic's.
+# Usage: our names, OpenAI's (chat completions, responses) and Anthropic's (ingest.shapes).
 
 
 def parse_usage(raw: object) -> Usage:
@@ -212,24 +222,13 @@ def parse_usage(raw: object) -> Usage:
         return Usage()
     if not isinstance(raw, Mapping):
         raise RecordError("usage", f"expected an object of token counts, got {_kind(raw)}")
-    if "prompt_tokens" in raw or "completion_tokens" in raw:
-        usage = _openai_usage(raw, "prompt_tokens", "completion_tokens")
-    elif "cache_read_input_tokens" in raw or "cache_creation_input_tokens" in raw:
-        usage = _anthropic_usage(raw)
-    elif "input_tokens_details" in raw or "output_tokens_details" in raw:
-        usage = _openai_usage(raw, "input_tokens", "output_tokens")
-    else:
-        usage = Usage(
-            input=_tokens(raw, "input_tokens"),
-            output=_tokens(raw, "output_tokens"),
-            cache_read=_tokens(raw, "cache_read_tokens"),
-            cache_write=_tokens(raw, "cache_write_tokens"),
-            reasoning=_tokens(raw, "reasoning_tokens"),
-        )
-    total = raw.get("total_tokens")
-    if total is not None and _tokens(raw, "total_tokens") != usage.total:
+    shape = shape_of(raw)
+    _known_usage_keys(raw, shape)
+    usage = _read_usage(raw, shape)
+    total = raw.get(TOTAL)
+    if total is not None and _tokens(raw, TOTAL, limit=2 * MAX_TOKENS) != usage.total:
         raise RecordError(
-            "usage.total_tokens",
+            f"usage.{TOTAL}",
             f"{total} is not input + output ({usage.input} + {usage.output} = {usage.total})",
         )
     if usage.cache_read + usage.cache_write > usage.input:
@@ -247,28 +246,44 @@ def parse_usage(raw: object) -> Usage:
     return usage
 
 
-def _openai_usage(raw: Mapping[str, Any], input_name: str, output_name: str) -> Usage:
-    """OpenAI's shapes: chat completions (prompt/completion) and responses (input/output).
-    Cached tokens are part of the input; reasoning tokens are part of the output."""
-    input_details = _details(raw, f"{input_name}_details")
-    output_details = _details(raw, f"{output_name}_details")
-    return Usage(
-        input=_tokens(raw, input_name),
-        output=_tokens(raw, output_name),
-        cache_read=_tokens(input_details, "cached_tokens", f"usage.{input_name}_details"),
-        reasoning=_tokens(output_details, "reasoning_tokens", f"usage.{output_name}_details"),
-    )
+def _known_usage_keys(raw: Mapping[str, Any], shape: Shape) -> None:
+    """Reject a key of `raw` (or of a nested object it reads from) that the shape does not know
+    and may not pass through; cheap when every key is known."""
+    if not raw.keys() <= shape.keys:
+        _mistaken(raw, shape.keys, shape.strict, "usage")
+    for name, keys in shape.nested.items():
+        inner = raw.get(name)
+        if isinstance(inner, dict | Mapping) and not inner.keys() <= keys:  # dict: no ABC check
+            _mistaken(inner, keys, shape.strict, f"usage.{name}")
 
 
-def _anthropic_usage(raw: Mapping[str, Any]) -> Usage:
-    cache_read = _tokens(raw, "cache_read_input_tokens")
-    cache_write = _tokens(raw, "cache_creation_input_tokens")
-    return Usage(
-        input=_tokens(raw, "input_tokens") + cache_read + cache_write,
-        output=_tokens(raw, "output_tokens"),
-        cache_read=cache_read,
-        cache_write=cache_write,
-    )
+def _mistaken(raw: Mapping[str, Any], known: frozenset[str], strict: bool, prefix: str) -> None:
+    for key in raw:
+        if key not in known:
+            problem = mistaken_key(str(key), known, strict=strict)
+            if problem is not None:
+                raise RecordError(f"{prefix}.{key}", problem)
+
+
+def _read_usage(raw: Mapping[str, Any], shape: Shape) -> Usage:
+    """The counts of a shape: each the sum of its paths, each path and sum within MAX_TOKENS."""
+    totals: list[int] = []
+    for count, paths in shape.plan:  # every count, in Usage's order
+        total = 0
+        for key, inner in paths:
+            if inner:
+                total += _tokens(_details(raw, key), inner, f"usage.{key}")
+            else:
+                total += _tokens(raw, key)
+        if total > MAX_TOKENS:  # only a sum of several paths can be
+            added = " + ".join(key for key, _ in paths)
+            raise RecordError(
+                "usage",
+                f"{count.replace('_', ' ')} tokens come to {total:,} ({added}): more than"
+                f" {TOKENS_BOUND}",
+            )
+        totals.append(total)
+    return Usage(*totals)
 
 
 def _details(raw: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -280,21 +295,24 @@ def _details(raw: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     return value
 
 
-def _tokens(raw: Mapping[str, Any], name: str, prefix: str = "usage") -> int:
+def _tokens(
+    raw: Mapping[str, Any], name: str, prefix: str = "usage", limit: int = MAX_TOKENS
+) -> int:
     value = raw.get(name)
+    if type(value) is int and 0 <= value <= limit:  # the common case, checked cheaply
+        return value
     if value is None:
         return 0
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise RecordError(f"{prefix}.{name}", f"expected a whole number, got {_show(value)}")
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise RecordError(f"{prefix}.{name}", f"expected a whole number, got {value}")
-        value = int(value)
+    if isinstance(value, float) and not value.is_integer():
+        raise RecordError(f"{prefix}.{name}", f"expected a whole number, got {value}")
     if value < 0:
-        raise RecordError(f"{prefix}.{name}", f"must not be negative, got {value}")
-    if value > 2**53:
-        raise RecordError(f"{prefix}.{name}", f"{value} is implausibly large")
-    return value
+        raise RecordError(f"{prefix}.{name}", f"must not be negative, got {_num(value)}")
+    if value > limit:
+        bound = TOKENS_BOUND if limit == MAX_TOKENS else TOTAL_BOUND
+        raise RecordError(f"{prefix}.{name}", f"{_num(value)} is more than {bound}")
+    return int(value)
 
 
 # Single fields.
@@ -435,15 +453,19 @@ def _moment(value: object, options: ParseOptions) -> datetime:
     return moment
 
 
-def _number(raw: Mapping[str, Any], name: str) -> float | None:
+def _number(raw: Mapping[str, Any], name: str, bound: tuple[float, str]) -> float | None:
+    """A number from 0 to `bound` (the bound, and how an error names it)."""
     value = raw.get(name)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise RecordError(name, f"expected a number, got {_show(value)}")
-    _finite(name, value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RecordError(name, f"not a finite number: {value}")
     if value < 0:
         raise RecordError(name, f"must not be negative, got {_num(value)}")
+    if value > bound[0]:
+        raise RecordError(name, f"{_num(value)} is more than {bound[1]}")
     return float(value)
 
 
@@ -452,23 +474,22 @@ def _finite(name: str, value: float) -> None:
     try:
         finite = math.isfinite(value)
     except OverflowError:
-        raise RecordError(name, f"{str(value)[:20]}... is implausibly large") from None
+        raise RecordError(name, f"{_num(value)} is implausibly large") from None
     if not finite:
         raise RecordError(name, f"not a finite number: {value}")
 
 
 def _cost(raw: Mapping[str, Any]) -> Decimal | None:
-    value = _number(raw, "cost")
+    value = _number(raw, "cost", COST_BOUND)
     return None if value is None else _usd(value)
 
 
 def _usd(value: float) -> Decimal:
-    if value >= 1e8:
-        raise RecordError("cost", f"{_num(value)} USD is implausibly large for one request")
-    try:
-        return Decimal(repr(value)).quantize(Decimal("1e-10"))
-    except InvalidOperation:  # pragma: no cover (finite floats below 1e8 always quantize)
-        raise RecordError("cost", f"not a usable amount: {value}") from None
+    """A cost (at most MAX_COST, so it always fits) as stored: ten decimal places."""
+    return Decimal(repr(value)).quantize(_TEN_DECIMALS)
+
+
+_TEN_DECIMALS = Decimal("1e-10")
 
 
 def _tags(raw: Mapping[str, Any]) -> tuple[str, ...]:
@@ -502,12 +523,13 @@ def _metadata(raw: Mapping[str, Any]) -> dict[str, str | int | float | bool]:
     if not value:
         return {}
     # The common case, checked with C-level map/set calls: short keys, and values that are
-    # strings, integers or booleans, with no string longer than the limit.
+    # strings, integers or booleans, with no string longer and no integer larger than the limit.
     kinds = set(map(type, value.values()))
     if (
         kinds <= _PLAIN_METADATA
         and 0 < min(map(len, value)) <= max(map(len, value)) <= MAX_METADATA_KEY
         and (str not in kinds or max(map(_str_len, value.values())) <= MAX_METADATA_VALUE)
+        and (int not in kinds or max(map(_int_size, value.values())) <= MAX_METADATA_NUMBER)
     ):
         return dict(value)
     for key, item in value.items():
@@ -518,6 +540,12 @@ def _metadata(raw: Mapping[str, Any]) -> dict[str, str | int | float | bool]:
                 raise RecordError(f"metadata.{key}", f"longer than {MAX_METADATA_VALUE} characters")
         elif isinstance(item, float) and not math.isfinite(item):
             raise RecordError(f"metadata.{key}", f"not a finite number: {item}")
+        elif type(item) in (int, float) and abs(item) > MAX_METADATA_NUMBER:
+            raise RecordError(
+                f"metadata.{key}",
+                f"{_num(item)} is beyond ±{MAX_METADATA_NUMBER:,} (2^53), the largest integers"
+                " JSON carries exactly",
+            )
         elif not isinstance(item, int | float | bool):
             raise RecordError(
                 f"metadata.{key}", f"expected a string, number or boolean, got {_kind(item)}"
@@ -530,6 +558,10 @@ _PLAIN_METADATA = frozenset({str, int, bool})
 
 def _str_len(item: object) -> int:
     return len(item) if type(item) is str else 0
+
+
+def _int_size(item: object) -> int:
+    return abs(item) if type(item) is int else 0
 
 
 def _preview(raw: Mapping[str, Any], limit: int) -> str | None:
@@ -574,8 +606,11 @@ def _show(value: object) -> str:
 
 
 def _num(value: float) -> str:
-    """A number as the sender wrote it: 500, not 500.0."""
-    return str(int(value)) if float(value).is_integer() else str(value)
+    """A number as the sender wrote it, and short: 500, not 500.0; 1e+308, not 309 digits."""
+    if isinstance(value, int):
+        text = str(value)
+        return text if len(text) <= 20 else f"{text[:17]}..."
+    return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
 
 
 # The fast path for NDJSON lines. A line holding a plain, valid message is decoded and type-checked
@@ -589,7 +624,9 @@ _Name = Annotated[str, Meta(max_length=MAX_NAME)]
 _Tag = Annotated[str, Meta(min_length=1, max_length=MAX_TAG)]
 _MetaKey = Annotated[str, Meta(min_length=1, max_length=MAX_METADATA_KEY)]
 _MetaText = Annotated[str, Meta(max_length=MAX_METADATA_VALUE)]
-_NotNegative = Annotated[float, Meta(ge=0)]
+_Latency = Annotated[float, Meta(ge=0, le=MAX_LATENCY_MS)]
+_MetaInt = Annotated[int, Meta(ge=-MAX_METADATA_NUMBER, le=MAX_METADATA_NUMBER)]
+_MetaFloat = Annotated[float, Meta(ge=-MAX_METADATA_NUMBER, le=MAX_METADATA_NUMBER)]
 
 
 class _UserLine(msgspec.Struct, forbid_unknown_fields=True, gc=False):
@@ -613,13 +650,14 @@ class _MessageLine(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     status: Literal["success", "error"] | None = None
     error_type: _Name | None = None
     usage: dict[str, Any] | None = None
-    cost: Annotated[float, Meta(ge=0, lt=1e8)] | None = None
-    latency_ms: _NotNegative | None = None
-    ttft_ms: _NotNegative | None = None
+    cost: Annotated[float, Meta(ge=0, le=MAX_COST)] | None = None
+    latency_ms: _Latency | None = None
+    ttft_ms: _Latency | None = None
     tags: Annotated[list[_Tag], Meta(max_length=MAX_TAGS)] | None = None
     metadata: (
         Annotated[
-            dict[_MetaKey, _MetaText | int | float | bool], Meta(max_length=MAX_METADATA_KEYS)
+            dict[_MetaKey, _MetaText | _MetaInt | _MetaFloat | bool],
+            Meta(max_length=MAX_METADATA_KEYS),
         ]
         | None
     ) = None

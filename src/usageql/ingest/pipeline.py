@@ -2,6 +2,9 @@
 
 A batch is written in one transaction and acknowledged only after it commits. Valid records are
 stored even when others in the batch are rejected; every rejection is reported with its location.
+An id repeated within a batch (same app, same kind) keeps its first record; the later ones are
+duplicates, and those whose content differs from the first are also listed as conflicts, so a
+producer that reuses ids learns of it instead of losing records silently.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -26,7 +29,8 @@ from usageql.ingest.parse import (
 )
 from usageql.ingest.pricing import PriceBook, load_price_book
 from usageql.ingest.records import Batch, Chat, Feedback, Message
-from usageql.ingest.write import store_batch
+from usageql.ingest.refusal import RecordKind
+from usageql.ingest.write import WriteResult, store_batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,18 +63,31 @@ class Rejection:
 
 
 @dataclass(frozen=True, slots=True)
+class Conflict:
+    """A record whose id an earlier record of its batch (`first`, the one kept) already had,
+    with different content: it is counted as a duplicate and not stored."""
+
+    location: Location
+    id: str
+    first: Location
+
+
+@dataclass(frozen=True, slots=True)
 class IngestResult:
-    """What a batch did: records stored, records already stored, records rejected."""
+    """What a batch did: records stored, records already stored (`conflicts` are those among
+    them that differ from the record kept), records rejected."""
 
     accepted: int = 0
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
 
     def __add__(self, other: IngestResult) -> IngestResult:
         return IngestResult(
             accepted=self.accepted + other.accepted,
             duplicates=self.duplicates + other.duplicates,
             rejected=self.rejected + other.rejected,
+            conflicts=self.conflicts + other.conflicts,
         )
 
 
@@ -90,6 +107,79 @@ class Undecodable:
 _RECORDS_PER_SLICE = 256  # about 3 ms of parsing between turns of the event loop
 
 
+@dataclass(frozen=True, slots=True)
+class Repeat:
+    """A record whose (app, id) the kept record at `position` (of its kind) already had."""
+
+    kind: RecordKind
+    position: int
+    location: Location
+    id: str
+    same: bool  # content equal to the kept record's
+
+
+Locations = dict[RecordKind, list[Location]]  # where each record of a batch's lists came from
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A batch's valid records (each id once), where each came from, and what was left out."""
+
+    batch: Batch
+    locations: Locations
+    rejected: list[Rejection]
+    repeats: list[Repeat]
+
+    @classmethod
+    def first_of_each(cls, batch: Batch, locations: Locations, rejected: list[Rejection]) -> Parsed:
+        """The batch with only the first record of each (app, id) of each kind; the others are
+        repeats. Chat records are upserts, each of which counts: they all stay."""
+        repeats: list[Repeat] = []
+        messages, message_locations = _first_of_each(
+            "message", batch.messages, locations["message"], repeats
+        )
+        ratings, rating_locations = _first_of_each(
+            "feedback", batch.feedback, locations["feedback"], repeats
+        )
+        repeats.sort(key=lambda r: r.location.number)
+        return cls(
+            Batch(messages, ratings, batch.chats),
+            {"message": message_locations, "feedback": rating_locations, "chat": locations["chat"]},
+            rejected,
+            repeats,
+        )
+
+    def result(self, written: WriteResult) -> IngestResult:
+        """The answer for the batch once `written`: the writer's refusals are rejections, and
+        so are the repeats of a refused record; other repeats are duplicates."""
+        records: dict[RecordKind, Sequence[Message | Feedback | Chat]] = {
+            "message": self.batch.messages,
+            "feedback": self.batch.feedback,
+            "chat": self.batch.chats,
+        }
+        rejected = list(self.rejected)
+        for r in written.refused:
+            location = self.locations[r.kind][r.position]
+            rejected.append(Rejection(location, records[r.kind][r.position].id, r.field, r.problem))
+        refused = {(r.kind, r.position) for r in written.refused}
+        duplicates = written.duplicates
+        conflicts: list[Conflict] = []
+        for repeat in self.repeats:
+            first = self.locations[repeat.kind][repeat.position]
+            if (repeat.kind, repeat.position) in refused:
+                problem = (
+                    f"repeats the id of {first}, which was rejected; only the first record"
+                    " with an id in a batch is stored"
+                )
+                rejected.append(Rejection(repeat.location, repeat.id, "id", problem))
+                continue
+            duplicates += 1
+            if not repeat.same:
+                conflicts.append(Conflict(repeat.location, repeat.id, first))
+        rejected.sort(key=lambda r: r.location.number)
+        return IngestResult(written.accepted, duplicates, rejected, conflicts)
+
+
 class Ingestor:
     """Parses, prices and writes batches of raw records into one database."""
 
@@ -105,38 +195,27 @@ class Ingestor:
     async def ingest(
         self, records: Sequence[RawRecord], principal: Principal = UNRESTRICTED
     ) -> IngestResult:
-        """Store the valid records of `records` in one transaction (then the users and chats they
-        describe); report the rest, including records outside the caller's apps and users."""
-        batch, feedback_locations, rejected = await self.parse(records, principal)
-        if not len(batch):
-            return IngestResult(rejected=rejected)
+        """Store the valid records of `records` in one transaction (in parts, if the database
+        refuses some), then the users and chats they describe; report the rest, including
+        records outside the caller's apps and users, and the ids repeated with other content."""
         async with self.engine.connect() as connection:
             book = await load_price_book(connection)
-        written = await store_batch(self.engine, price(batch, book))
-        for position in written.unresolved_feedback:
-            record = batch.feedback[position]
-            rejected.append(
-                Rejection(
-                    location=feedback_locations[position],
-                    id=record.id,
-                    field="model",
-                    problem=f"required, and message_id {record.message_id!r} names no stored"
-                    " message with a model",
-                )
-            )
-        rejected.sort(key=lambda r: r.location.number)
-        return IngestResult(
-            accepted=written.accepted, duplicates=written.duplicates, rejected=rejected
-        )
+        parsed = Parsed.first_of_each(*await self.parse(records, principal, book))
+        if not len(parsed.batch):
+            return IngestResult(rejected=parsed.rejected)
+        return parsed.result(await store_batch(self.engine, parsed.batch, principal.bound))
 
     async def parse(
-        self, records: Sequence[RawRecord], principal: Principal = UNRESTRICTED
-    ) -> tuple[Batch, list[Location], list[Rejection]]:
-        """Split raw records into a batch of valid ones and rejections. Every few hundred
-        records it lets the event loop run other requests: one of them may hold row locks until
-        its commit, which other batches wait for."""
+        self,
+        records: Sequence[RawRecord],
+        principal: Principal = UNRESTRICTED,
+        book: PriceBook | None = None,
+    ) -> tuple[Batch, Locations, list[Rejection]]:
+        """Split raw records into a batch of valid ones and rejections, pricing requests with
+        `book` when given. Every few hundred records it lets the event loop run other requests:
+        one of them may hold row locks until its commit, which other batches wait for."""
         batch = Batch()
-        feedback_locations: list[Location] = []
+        locations: Locations = {"message": [], "feedback": [], "chat": []}
         rejected: list[Rejection] = []
         options = self.options
         if options.now is None:  # one clock reading per batch, not one per record
@@ -147,16 +226,56 @@ class Ingestor:
             if not number % _RECORDS_PER_SLICE:
                 await asyncio.sleep(0)
             record = _record(location, item, options, principal)
+            if book is not None and isinstance(record, Message):
+                record = _priced(location, record, book)
             if isinstance(record, Rejection):
                 rejected.append(record)
             elif isinstance(record, Message):
                 batch.messages.append(record)
+                locations["message"].append(location)
             elif isinstance(record, Feedback):
                 batch.feedback.append(record)
-                feedback_locations.append(location)
+                locations["feedback"].append(location)
             else:
                 batch.chats.append(record)
-        return batch, feedback_locations, rejected
+                locations["chat"].append(location)
+        return batch, locations, rejected
+
+
+_Kept = TypeVar("_Kept", Message, Feedback)
+
+
+def _first_of_each(
+    kind: RecordKind, records: list[_Kept], where: list[Location], repeats: list[Repeat]
+) -> tuple[list[_Kept], list[Location]]:
+    """The first of `records` with each (app, id), and their locations; the rest are added to
+    `repeats`, each naming the position of the record kept for its id."""
+    kept: list[_Kept] = []
+    kept_where: list[Location] = []
+    position_of: dict[tuple[str, str], int] = {}
+    for record, location in zip(records, where, strict=True):
+        position = position_of.setdefault((record.app, record.id), len(kept))
+        if position < len(kept):
+            same = _same(kept[position], record)
+            repeats.append(Repeat(kind, position, location, record.id, same))
+        else:
+            kept.append(record)
+            kept_where.append(location)
+    return kept, kept_where
+
+
+def _same(kept: Message | Feedback, repeat: Message | Feedback) -> bool:
+    """Whether two records with one id would store the same row. Records compare field by
+    field; metadata also by type, since JSON's true and 1 are equal in Python, not in jsonb."""
+    if kept != repeat:
+        return False
+    if isinstance(kept, Message) and isinstance(repeat, Message):
+        return _typed(kept.metadata) == _typed(repeat.metadata)
+    return True
+
+
+def _typed(metadata: dict[str, str | int | float | bool]) -> dict[str, tuple[bool, object]]:
+    return {key: (isinstance(value, bool), value) for key, value in metadata.items()}
 
 
 def _record(
@@ -196,9 +315,12 @@ def _outside(principal: Principal, record: Message | Feedback | Chat) -> tuple[s
     return None
 
 
-def price(batch: Batch, book: PriceBook) -> Batch:
-    """Compute the cost of every request that did not report one; unpriced models stay None."""
-    for message in batch.messages:
-        if message.cost is None and message.role == "assistant":
+def _priced(location: Location, message: Message, book: PriceBook) -> Message | Rejection:
+    """`message` with its cost computed from `book` if it is a request that reported none
+    (unpriced models keep None), or its rejection when that cost is beyond the bound."""
+    if message.cost is None and message.role == "assistant":
+        try:
             message.cost = book.cost(message.app, message.model, message.usage)
-    return batch
+        except RecordError as error:
+            return Rejection(location, message.id, error.field, error.problem)
+    return message

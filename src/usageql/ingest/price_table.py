@@ -17,11 +17,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usageql.db.tables import ANY_APP, prices
+from usageql.ingest.bounds import MAX_PRICE
 from usageql.ingest.parse import APP_ID
 from usageql.ingest.pricing import BUILTIN_PRICES, Price
 
 PRICE_FIELDS = ("input", "output", "cache_read", "cache_write", "reasoning")
-_MAX_PRICE = 1_000_000  # USD per million tokens; anything above is a unit mistake
 
 
 class PriceError(ValueError):
@@ -96,9 +96,9 @@ def _amount(label: str, name: str, value: object) -> Decimal | None:
             raise PriceError(f"{label}.{name}: expected a number, got {value!r}") from None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise PriceError(f"{label}.{name}: expected a number, got {value!r}")
-    if not 0 <= value <= _MAX_PRICE:
+    if not 0 <= value <= MAX_PRICE:  # above: a unit mistake, and costs beyond every bound
         raise PriceError(
-            f"{label}.{name}: {value} is not a price in USD per million tokens (0 to {_MAX_PRICE})"
+            f"{label}.{name}: {value} is not a price in USD per million tokens (0 to {MAX_PRICE:,})"
         )
     return Decimal(repr(float(value))).quantize(Decimal("1e-10"))
 

@@ -12,6 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usageql.db.tables import ANY_APP, prices
+from usageql.ingest.bounds import MAX_COST
+from usageql.ingest.parse import COST_BOUND, RecordError
 from usageql.ingest.records import Usage
 
 _MILLION = Decimal(1_000_000)
@@ -152,9 +154,20 @@ class PriceBook:
         return None
 
     def cost(self, app: str, model: str | None, usage: Usage) -> Decimal | None:
-        """The USD cost of a request, rounded to 1e-10, or None when the model is unpriced."""
+        """The USD cost of a request, rounded to 1e-10, or None when the model is unpriced.
+        A cost beyond MAX_COST is a RecordError of the request's `cost`: its usage or the price
+        is wrong, and storing it would put that mistake into every total."""
         price = None if model is None else self.lookup(app, model)
-        return None if price is None else price.cost(usage).quantize(_TEN_DECIMALS)
+        if price is None:
+            return None
+        cost = price.cost(usage).quantize(_TEN_DECIMALS)
+        if cost > MAX_COST:
+            raise RecordError(
+                "cost",
+                f"{cost.normalize():f} USD, computed from the price of model {model}, is more than"
+                f" {COST_BOUND[1]}; check the usage or the price",
+            )
+        return cost
 
 
 _TEN_DECIMALS = Decimal("1e-10")

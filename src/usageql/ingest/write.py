@@ -6,58 +6,58 @@ messages really stored are added to the hourly rollups (usageql.ingest.rollup) i
 transaction. Feedback is inserted with ON CONFLICT DO NOTHING too.
 A record whose (app_id, id) was already stored is counted as a duplicate and changes nothing, also
 when two requests carry it at once (the second waits on the first's row lock, then does nothing).
-Users and chats are upserted from the same batch right after it commits (`describe_batch`, before
-the batch is acknowledged) with rules that give the same result whatever order batches arrive in
-(min/max times, latest profile wins), so re-sending a batch is harmless.
+Users and chats are upserted from the same batch right after it commits (usageql.ingest.describe,
+before the batch is acknowledged) with rules that give the same result whatever order batches
+arrive in, so re-sending a batch is harmless.
 Rows are sorted by key before every write so that concurrent batches lock rows in the same order
 and cannot deadlock.
+If PostgreSQL refuses a record (usageql.ingest.refusal), the batch is split in halves, each
+written in its own transaction, until the refused records are alone: they are rejected and the
+rest is stored. A batch the database accepts pays nothing for this.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
 import orjson
+from asyncpg.exceptions import PostgresError
 from asyncpg.exceptions import UniqueViolationError as AsyncpgUniqueViolation
-from sqlalchemy import (
-    DateTime,
-    Executable,
-    Text,
-    case,
-    column,
-    func,
-    select,
-    table,
-    text,
-    tuple_,
-)
+from sqlalchemy import Text, column, select, table, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from usageql.db.tables import apps, chats, feedback, messages, users
-from usageql.ingest.records import Batch, Chat, Feedback, Message, UserRef
+from usageql.db.tables import apps, feedback, messages
+from usageql.ingest.describe import describe_batch
+from usageql.ingest.records import Batch, Chat, Feedback, Message
+from usageql.ingest.refusal import RecordKind, Refusal, database_refusal
 from usageql.ingest.rollup import rollups_upsert
 from usageql.ingest.unnest import unnest
+from usageql.query.bound import Bound
 
-_TIME = DateTime(timezone=True)
-# A statement and the rows to run it with (None: its values are bound in it), or (None, None).
-_Upsert = tuple[Executable | None, list[dict[str, Any]] | None]
+log = logging.getLogger(__name__)
+
+UNBOUND = Bound()
+"""Writes on behalf of no key in particular (or an unbound one): every app and user."""
+
+NOT_THEIR_MESSAGE = "names no stored message of this API key's users"
 
 
 @dataclass(frozen=True, slots=True)
 class WriteResult:
-    """What a batch changed."""
+    """What a batch changed, and the records it did not store (`refused`)."""
 
     messages: int = 0
     message_duplicates: int = 0
     feedback: int = 0
     feedback_duplicates: int = 0
     chats: int = 0
-    unresolved_feedback: tuple[int, ...] = ()  # positions of feedback whose model is unknown
+    refused: tuple[Refusal, ...] = ()
 
     def __add__(self, other: WriteResult) -> WriteResult:
         return WriteResult(
@@ -66,7 +66,7 @@ class WriteResult:
             feedback=self.feedback + other.feedback,
             feedback_duplicates=self.feedback_duplicates + other.feedback_duplicates,
             chats=self.chats + other.chats,
-            unresolved_feedback=self.unresolved_feedback + other.unresolved_feedback,
+            refused=self.refused + other.refused,
         )
 
     @property
@@ -80,21 +80,27 @@ class WriteResult:
         return self.message_duplicates + self.feedback_duplicates
 
 
-async def store_batch(engine: AsyncEngine, batch: Batch) -> WriteResult:
-    """Store `batch`: its records in one transaction, then the users and chats it describes."""
-    async with engine.begin() as connection:
-        written = await write_batch(connection, batch)
+async def store_batch(engine: AsyncEngine, batch: Batch, bound: Bound = UNBOUND) -> WriteResult:
+    """Store `batch` for a caller within `bound`: its records in one transaction (or, if the
+    database refuses some, in parts without them), then the users and chats it describes."""
+    written = await _write_apart(engine, batch, bound)
+    stored = _without(batch, written.refused)  # refused records describe no user or chat
     async with engine.connect() as connection:
         autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await describe_batch(autocommit, batch)
-    return written
+        refused_chats = await describe_batch(autocommit, stored, bound)
+    return written + WriteResult(chats=len(batch.chats) - len(refused_chats), refused=refused_chats)
 
 
-async def write_batch(connection: AsyncConnection, batch: Batch) -> WriteResult:
-    """Write `batch` on `connection` inside the caller's transaction."""
-    await _ensure_apps(connection, _app_ids(batch))  # DO NOTHING: locks no stored row
+async def write_batch(
+    connection: AsyncConnection, batch: Batch, bound: Bound = UNBOUND
+) -> WriteResult:
+    """Write the messages and feedback of `batch` on `connection`, in the caller's transaction."""
     stored_messages = await _insert_messages(connection, batch.messages)
-    resolved, unresolved = await _resolve_feedback_models(connection, batch.feedback)
+    resolved, refused = await _resolve_feedback(connection, batch.feedback, bound)
+    # The apps of the records kept only, so that a refused one leaves no trace (DO NOTHING:
+    # locks no stored row). A key bound to users describes only chats it owns, whose apps exist.
+    described = batch.chats if bound.users is None else []
+    await _ensure_apps(connection, _app_ids(batch.messages, resolved, described))
     stored_feedback = await _insert_feedback(connection, resolved)
     # Last, just before the caller commits: concurrent batches add to the same rollup rows (the
     # current hour's), which stay locked until then.
@@ -106,30 +112,64 @@ async def write_batch(connection: AsyncConnection, batch: Batch) -> WriteResult:
         message_duplicates=len(batch.messages) - len(stored_messages),
         feedback=stored_feedback,
         feedback_duplicates=len(resolved) - stored_feedback,
-        chats=len(batch.chats),
-        unresolved_feedback=unresolved,
+        refused=refused,
     )
 
 
-async def describe_batch(connection: AsyncConnection, batch: Batch) -> None:
-    """Upsert the users and chats that `batch` describes, each statement committed on its own
-    (`connection` autocommits): concurrent batches name the same active users and open chats,
-    and a row lock held until the end of a longer transaction makes them wait on each other.
-    Every rule is a merge that gives the same row whatever the order and number of times it
-    runs, so this can follow the batch's commit: a batch re-sent after a failure in between
-    (all duplicates then) describes its users and chats again."""
-    for statement, rows in (
-        _users_upsert(batch),
-        _chats_upsert(batch.messages),
-        _chat_records_upsert(batch.chats),
-    ):
-        if statement is not None:
-            await connection.execute(statement, rows)
+async def _write_apart(engine: AsyncEngine, batch: Batch, bound: Bound) -> WriteResult:
+    """Write `batch` in one transaction. If PostgreSQL refuses a value, write each half in its
+    own, and so on down to single records: those refused alone are rejected, the rest stored.
+    Halving finds k refused records among n in about 2k log2(n) transactions."""
+    try:
+        async with engine.begin() as connection:
+            return await write_batch(connection, batch, bound)
+    except (DBAPIError, PostgresError) as error:
+        refusal = database_refusal(error)
+        if refusal is None or not (batch.messages or batch.feedback):
+            raise
+    if len(batch.messages) + len(batch.feedback) > 1:
+        first, second = _halves(batch)
+        written = await _write_apart(engine, first, bound)
+        rest = await _write_apart(engine, second, bound)
+        shifted = tuple(r.shifted(len(first.messages), len(first.feedback)) for r in rest.refused)
+        return written + replace(rest, refused=shifted)
+    record: Message | Feedback = (batch.messages or batch.feedback)[0]
+    kind: RecordKind = "message" if batch.messages else "feedback"
+    field, problem = refusal
+    log.warning(
+        "the database refused a record; it was rejected and the rest of its batch stored",
+        extra={"app": record.app, "id": record.id, "kind": kind, "refusal": problem},
+    )
+    return WriteResult(refused=(Refusal(kind, 0, field, problem),))
 
 
-def _app_ids(batch: Batch) -> set[str]:
-    records: Iterable[Message | Feedback | Chat] = (*batch.messages, *batch.feedback, *batch.chats)
-    return {record.app for record in records}
+def _halves(batch: Batch) -> tuple[Batch, Batch]:
+    """The batch's messages then feedback, cut in the middle: a rating in the second half may
+    rate a message of the first, which is stored before it. Chat records are not written here
+    (describe_batch does), but their apps are: they stay in the first half."""
+    cut = (len(batch.messages) + len(batch.feedback)) // 2
+    messages_cut = min(cut, len(batch.messages))
+    feedback_cut = cut - messages_cut
+    return (
+        Batch(batch.messages[:messages_cut], batch.feedback[:feedback_cut], batch.chats),
+        Batch(batch.messages[messages_cut:], batch.feedback[feedback_cut:]),
+    )
+
+
+def _without(batch: Batch, refused: tuple[Refusal, ...]) -> Batch:
+    """`batch` without the messages and feedback in `refused`."""
+    if not refused:
+        return batch
+    gone = {(r.kind, r.position) for r in refused}
+    return Batch(
+        [m for n, m in enumerate(batch.messages) if ("message", n) not in gone],
+        [f for n, f in enumerate(batch.feedback) if ("feedback", n) not in gone],
+        batch.chats,
+    )
+
+
+def _app_ids(*records: Iterable[Message | Feedback | Chat]) -> set[str]:
+    return {record.app for kind in records for record in kind}
 
 
 async def _ensure_apps(connection: AsyncConnection, app_ids: set[str]) -> None:
@@ -240,30 +280,45 @@ def _message_row(message: Message) -> tuple[Any, ...]:
     )
 
 
-async def _resolve_feedback_models(
-    connection: AsyncConnection, records: list[Feedback]
-) -> tuple[list[Feedback], tuple[int, ...]]:
-    """Fill in the model of feedback that names only a message; report what stays unknown."""
-    wanted = {(f.app, f.message_id) for f in records if f.model is None and f.message_id}
-    known: dict[tuple[str, str], str] = {}
+async def _resolve_feedback(
+    connection: AsyncConnection, records: list[Feedback], bound: Bound
+) -> tuple[list[Feedback], tuple[Refusal, ...]]:
+    """Fill in the model of feedback that names only a message, reading only messages within
+    `bound`. A key bound to users may rate only its users' messages: each `message_id` it
+    sends must name one, with or without a `model`. An absent message and another user's
+    message get the same answer, so the key learns nothing about messages outside its bound."""
+    checked = bound.users is not None
+    wanted = {
+        (f.app, f.message_id) for f in records if f.message_id and (checked or f.model is None)
+    }
+    known: dict[tuple[str, str], str | None] = {}
     if wanted:
         keys = tuple_(messages.c.app_id, messages.c.message_id)
         query = select(messages.c.app_id, messages.c.message_id, messages.c.model).where(
-            keys.in_(sorted(wanted)), messages.c.model.is_not(None)
+            keys.in_(sorted(wanted))
         )
+        if bound.apps is not None:
+            query = query.where(messages.c.app_id.in_(bound.apps))
+        if bound.users is not None:
+            query = query.where(messages.c.user_id.in_(bound.users))
         known = {(a, m): model for a, m, model in (await connection.execute(query)).all()}
     resolved: list[Feedback] = []
-    unresolved: list[int] = []
+    refused: list[Refusal] = []
     for position, record in enumerate(records):
-        if record.model is not None:
+        key = (record.app, record.message_id or "")
+        if checked and record.message_id and key not in known:
+            refused.append(Refusal("feedback", position, "message_id", NOT_THEIR_MESSAGE))
+        elif record.model is not None:
             resolved.append(record)
-            continue
-        model = known.get((record.app, record.message_id or ""))
-        if model is None:
-            unresolved.append(position)
-        else:
+        elif (model := known.get(key)) is not None:
             resolved.append(replace(record, model=model))
-    return resolved, tuple(unresolved)
+        else:
+            problem = (
+                f"required, and message_id {record.message_id!r} names no stored message with a"
+                " model"
+            )
+            refused.append(Refusal("feedback", position, "model", problem))
+    return resolved, tuple(refused)
 
 
 async def _insert_feedback(connection: AsyncConnection, records: list[Feedback]) -> int:
@@ -288,159 +343,3 @@ async def _insert_feedback(connection: AsyncConnection, records: list[Feedback])
     )
     statement = insert(feedback).on_conflict_do_nothing().returning(feedback.c.feedback_id)
     return len((await connection.execute(statement, rows)).all())
-
-
-@dataclass(slots=True)
-class _UserFacts:
-    first_seen: datetime
-    last_seen: datetime
-    profile_at: datetime | None = None
-    name: str | None = None
-    email: str | None = None
-
-    def see(self, user: UserRef, at: datetime) -> None:
-        self.first_seen = min(self.first_seen, at)
-        self.last_seen = max(self.last_seen, at)
-        if user.name is None and user.email is None:
-            return
-        newer = self.profile_at is None or at >= self.profile_at
-        if user.name is not None and (newer or self.name is None):
-            self.name = user.name
-        if user.email is not None and (newer or self.email is None):
-            self.email = user.email
-        if newer:
-            self.profile_at = at
-
-
-def _users_upsert(batch: Batch) -> _Upsert:
-    """Users as the batch's records name them: first and last seen, the latest profile."""
-    facts: dict[tuple[str, str], _UserFacts] = {}
-    seen: Iterable[Message | Feedback] = (*batch.messages, *batch.feedback)
-    for record in seen:
-        if record.user is None:
-            continue
-        key = (record.app, record.user.id)
-        entry = facts.setdefault(key, _UserFacts(record.timestamp, record.timestamp))
-        entry.see(record.user, record.timestamp)
-    if not facts:
-        return None, None
-    keys = sorted(facts)
-    ordered = [facts[key] for key in keys]
-    rows = unnest(
-        app_id=(Text(), [app_id for app_id, _ in keys]),
-        user_id=(Text(), [user_id for _, user_id in keys]),
-        name=(Text(), [f.name for f in ordered]),
-        email=(Text(), [f.email for f in ordered]),
-        profile_at=(_TIME, [f.profile_at for f in ordered]),
-        first_seen=(_TIME, [f.first_seen for f in ordered]),
-        last_seen=(_TIME, [f.last_seen for f in ordered]),
-    )
-    statement = insert(users).from_select(list(rows.selected_columns.keys()), rows)
-    new = statement.excluded
-    newer_profile = (users.c.profile_at.is_(None)) | (new.profile_at >= users.c.profile_at)
-    changed = (
-        (new.first_seen < users.c.first_seen)
-        | (new.last_seen > users.c.last_seen)
-        | (new.name.is_not(None) & (newer_profile | users.c.name.is_(None)))
-        | (new.email.is_not(None) & (newer_profile | users.c.email.is_(None)))
-    )
-    return (
-        statement.on_conflict_do_update(
-            index_elements=[users.c.app_id, users.c.user_id],
-            set_={
-                "first_seen": func.least(users.c.first_seen, new.first_seen),
-                "last_seen": func.greatest(users.c.last_seen, new.last_seen),
-                "name": _latest(new.name, users.c.name, newer_profile),
-                "email": _latest(new.email, users.c.email, newer_profile),
-                "profile_at": func.greatest(users.c.profile_at, new.profile_at),
-            },
-            where=changed,  # most batches only see known users again: leave their rows alone
-        ),
-        None,
-    )
-
-
-def _latest(incoming: Any, stored: Any, incoming_is_newer: Any) -> Any:
-    """The incoming value when it is given and newer (or nothing is stored), else the stored one."""
-    return case(
-        (incoming.is_not(None) & (incoming_is_newer | stored.is_(None)), incoming),
-        else_=stored,
-    )
-
-
-def _chats_upsert(records: list[Message]) -> _Upsert:
-    """Chats as their messages describe them: first and last message times, the first user."""
-    spans: dict[tuple[str, str], list[Any]] = {}
-    for m in records:
-        if m.chat_id is None:
-            continue
-        key = (m.app, m.chat_id)
-        user_id = m.user.id if m.user else None
-        span = spans.get(key)
-        if span is None:
-            spans[key] = [m.timestamp, m.timestamp, user_id, m.timestamp if user_id else None]
-            continue
-        span[0] = min(span[0], m.timestamp)
-        span[1] = max(span[1], m.timestamp)
-        if user_id is not None and (span[3] is None or m.timestamp < span[3]):
-            span[2], span[3] = user_id, m.timestamp
-    if not spans:
-        return None, None
-    keys = sorted(spans)
-    ordered = [spans[key] for key in keys]
-    rows = unnest(
-        app_id=(Text(), [app_id for app_id, _ in keys]),
-        chat_id=(Text(), [chat_id for _, chat_id in keys]),
-        created_at=(_TIME, [span[0] for span in ordered]),
-        updated_at=(_TIME, [span[1] for span in ordered]),
-        user_id=(Text(), [span[2] for span in ordered]),
-    )
-    statement = insert(chats).from_select(list(rows.selected_columns.keys()), rows)
-    new = statement.excluded
-    return (
-        statement.on_conflict_do_update(
-            index_elements=[chats.c.app_id, chats.c.chat_id],
-            set_={
-                "created_at": func.least(chats.c.created_at, new.created_at),
-                "updated_at": func.greatest(chats.c.updated_at, new.updated_at),
-                "user_id": func.coalesce(chats.c.user_id, new.user_id),
-            },
-            where=(new.created_at < chats.c.created_at)
-            | (new.updated_at > chats.c.updated_at)
-            | chats.c.created_at.is_(None)
-            | (chats.c.user_id.is_(None) & new.user_id.is_not(None)),
-        ),
-        None,
-    )
-
-
-def _chat_records_upsert(records: list[Chat]) -> _Upsert:
-    """Chats as `chat` records describe them: the latest title and tags."""
-    latest: dict[tuple[str, str], Chat] = {}
-    for chat in records:
-        key = (chat.app, chat.id)
-        if key not in latest or chat.timestamp >= latest[key].timestamp:
-            latest[key] = chat
-    if not latest:
-        return None, None
-    rows = [
-        {
-            "app_id": app_id,
-            "chat_id": chat_id,
-            "title": chat.title,
-            "tags": list(chat.tags),
-            "described_at": chat.timestamp,
-        }
-        for (app_id, chat_id), chat in sorted(latest.items())
-    ]
-    new = insert(chats).excluded
-    newer = chats.c.described_at.is_(None) | (new.described_at >= chats.c.described_at)
-    statement = insert(chats).on_conflict_do_update(
-        index_elements=[chats.c.app_id, chats.c.chat_id],
-        set_={
-            "title": _latest(new.title, chats.c.title, newer),
-            "tags": case((newer, new.tags), else_=chats.c.tags),
-            "described_at": func.greatest(chats.c.described_at, new.described_at),
-        },
-    )
-    return statement, rows

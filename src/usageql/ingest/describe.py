@@ -1,0 +1,243 @@
+"""Users and chats as a stored batch describes them, upserted right after the batch commits.
+
+Every rule is a merge that gives the same row whatever the order and number of times it runs
+(min/max times, the latest profile wins), so this can follow the batch's commit: a batch re-sent
+after a failure in between (all duplicates then) describes its users and chats again. Each
+statement commits on its own: concurrent batches name the same active users and open chats, and
+a row lock held until the end of a longer transaction makes them wait on each other.
+
+A key bound to users describes (title, tags) only chats that one of its users owns: the owner is
+the chat's first user, set by its messages. The messages' chat upsert runs before the chat
+records, so a batch may carry a new chat's messages and its chat record together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Executable, Text, any_, case, func, literal, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from usageql.db.tables import chats, users
+from usageql.ingest.records import Batch, Chat, Feedback, Message, UserRef
+from usageql.ingest.refusal import Refusal
+from usageql.ingest.unnest import unnest
+from usageql.query.bound import Bound
+
+_TIME = DateTime(timezone=True)
+_USERS = ARRAY(Text)
+# A statement and the rows to run it with (None: its values are bound in it), or (None, None).
+_Upsert = tuple[Executable | None, list[dict[str, Any]] | None]
+
+NOT_OWNED = (
+    "names no chat of this API key's users: send the chat's messages (with its user) first;"
+    " a chat belongs to the user of its first message"
+)
+
+
+async def describe_batch(
+    connection: AsyncConnection, batch: Batch, bound: Bound
+) -> tuple[Refusal, ...]:
+    """Upsert the users and chats that `batch` describes (`connection` autocommits); returns the
+    chat records refused because `bound` names users and none of them owns the chat."""
+    for statement, rows in (_users_upsert(batch), _chats_upsert(batch.messages)):
+        if statement is not None:
+            await connection.execute(statement, rows)
+    if not batch.chats:
+        return ()
+    latest = _latest_chat_records(batch.chats)
+    if bound.users is None:
+        await connection.execute(*_chat_records_upsert(latest))
+        return ()
+    owned = await _describe_owned_chats(connection, latest, bound.users)
+    return tuple(
+        Refusal("chat", position, "id", NOT_OWNED)
+        for position, chat in enumerate(batch.chats)
+        if (chat.app, chat.id) not in owned
+    )
+
+
+@dataclass(slots=True)
+class _UserFacts:
+    first_seen: datetime
+    last_seen: datetime
+    profile_at: datetime | None = None
+    name: str | None = None
+    email: str | None = None
+
+    def see(self, user: UserRef, at: datetime) -> None:
+        self.first_seen = min(self.first_seen, at)
+        self.last_seen = max(self.last_seen, at)
+        if user.name is None and user.email is None:
+            return
+        newer = self.profile_at is None or at >= self.profile_at
+        if user.name is not None and (newer or self.name is None):
+            self.name = user.name
+        if user.email is not None and (newer or self.email is None):
+            self.email = user.email
+        if newer:
+            self.profile_at = at
+
+
+def _users_upsert(batch: Batch) -> _Upsert:
+    """Users as the batch's records name them: first and last seen, the latest profile."""
+    facts: dict[tuple[str, str], _UserFacts] = {}
+    seen: Iterable[Message | Feedback] = (*batch.messages, *batch.feedback)
+    for record in seen:
+        if record.user is None:
+            continue
+        key = (record.app, record.user.id)
+        entry = facts.setdefault(key, _UserFacts(record.timestamp, record.timestamp))
+        entry.see(record.user, record.timestamp)
+    if not facts:
+        return None, None
+    keys = sorted(facts)
+    ordered = [facts[key] for key in keys]
+    rows = unnest(
+        app_id=(Text(), [app_id for app_id, _ in keys]),
+        user_id=(Text(), [user_id for _, user_id in keys]),
+        name=(Text(), [f.name for f in ordered]),
+        email=(Text(), [f.email for f in ordered]),
+        profile_at=(_TIME, [f.profile_at for f in ordered]),
+        first_seen=(_TIME, [f.first_seen for f in ordered]),
+        last_seen=(_TIME, [f.last_seen for f in ordered]),
+    )
+    statement = insert(users).from_select(list(rows.selected_columns.keys()), rows)
+    new = statement.excluded
+    newer_profile = (users.c.profile_at.is_(None)) | (new.profile_at >= users.c.profile_at)
+    changed = (
+        (new.first_seen < users.c.first_seen)
+        | (new.last_seen > users.c.last_seen)
+        | (new.name.is_not(None) & (newer_profile | users.c.name.is_(None)))
+        | (new.email.is_not(None) & (newer_profile | users.c.email.is_(None)))
+    )
+    return (
+        statement.on_conflict_do_update(
+            index_elements=[users.c.app_id, users.c.user_id],
+            set_={
+                "first_seen": func.least(users.c.first_seen, new.first_seen),
+                "last_seen": func.greatest(users.c.last_seen, new.last_seen),
+                "name": _latest(new.name, users.c.name, newer_profile),
+                "email": _latest(new.email, users.c.email, newer_profile),
+                "profile_at": func.greatest(users.c.profile_at, new.profile_at),
+            },
+            where=changed,  # most batches only see known users again: leave their rows alone
+        ),
+        None,
+    )
+
+
+def _latest(incoming: Any, stored: Any, incoming_is_newer: Any) -> Any:
+    """The incoming value when it is given and newer (or nothing is stored), else the stored one."""
+    return case(
+        (incoming.is_not(None) & (incoming_is_newer | stored.is_(None)), incoming),
+        else_=stored,
+    )
+
+
+def _chats_upsert(records: list[Message]) -> _Upsert:
+    """Chats as their messages describe them: first and last message times, the first user."""
+    spans: dict[tuple[str, str], list[Any]] = {}
+    for m in records:
+        if m.chat_id is None:
+            continue
+        key = (m.app, m.chat_id)
+        user_id = m.user.id if m.user else None
+        span = spans.get(key)
+        if span is None:
+            spans[key] = [m.timestamp, m.timestamp, user_id, m.timestamp if user_id else None]
+            continue
+        span[0] = min(span[0], m.timestamp)
+        span[1] = max(span[1], m.timestamp)
+        if user_id is not None and (span[3] is None or m.timestamp < span[3]):
+            span[2], span[3] = user_id, m.timestamp
+    if not spans:
+        return None, None
+    keys = sorted(spans)
+    ordered = [spans[key] for key in keys]
+    rows = unnest(
+        app_id=(Text(), [app_id for app_id, _ in keys]),
+        chat_id=(Text(), [chat_id for _, chat_id in keys]),
+        created_at=(_TIME, [span[0] for span in ordered]),
+        updated_at=(_TIME, [span[1] for span in ordered]),
+        user_id=(Text(), [span[2] for span in ordered]),
+    )
+    statement = insert(chats).from_select(list(rows.selected_columns.keys()), rows)
+    new = statement.excluded
+    return (
+        statement.on_conflict_do_update(
+            index_elements=[chats.c.app_id, chats.c.chat_id],
+            set_={
+                "created_at": func.least(chats.c.created_at, new.created_at),
+                "updated_at": func.greatest(chats.c.updated_at, new.updated_at),
+                "user_id": func.coalesce(chats.c.user_id, new.user_id),
+            },
+            where=(new.created_at < chats.c.created_at)
+            | (new.updated_at > chats.c.updated_at)
+            | chats.c.created_at.is_(None)
+            | (chats.c.user_id.is_(None) & new.user_id.is_not(None)),
+        ),
+        None,
+    )
+
+
+def _latest_chat_records(records: list[Chat]) -> list[Chat]:
+    """The latest record of each chat, in key order (the order rows are locked in)."""
+    latest: dict[tuple[str, str], Chat] = {}
+    for chat in records:
+        key = (chat.app, chat.id)
+        if key not in latest or chat.timestamp >= latest[key].timestamp:
+            latest[key] = chat
+    return [latest[key] for key in sorted(latest)]
+
+
+def _chat_records_upsert(
+    latest: list[Chat], owners: tuple[str, ...] | None = None
+) -> tuple[Executable, list[dict[str, Any]]]:
+    """Chats as `chat` records describe them: the latest title and tags (with `owners`: only
+    chats one of them owns are changed)."""
+    rows = [
+        {
+            "app_id": chat.app,
+            "chat_id": chat.id,
+            "title": chat.title,
+            "tags": list(chat.tags),
+            "described_at": chat.timestamp,
+        }
+        for chat in latest
+    ]
+    new = insert(chats).excluded
+    newer = chats.c.described_at.is_(None) | (new.described_at >= chats.c.described_at)
+    statement = insert(chats).on_conflict_do_update(
+        index_elements=[chats.c.app_id, chats.c.chat_id],
+        set_={
+            "title": _latest(new.title, chats.c.title, newer),
+            "tags": case((newer, new.tags), else_=chats.c.tags),
+            "described_at": func.greatest(chats.c.described_at, new.described_at),
+        },
+        # = ANY(array), not IN (...): an expanding IN cannot run once per row of many
+        where=None if owners is None else chats.c.user_id == any_(literal(owners, _USERS)),
+    )
+    return statement, rows
+
+
+async def _describe_owned_chats(
+    connection: AsyncConnection, latest: list[Chat], owners: tuple[str, ...]
+) -> set[tuple[str, str]]:
+    """Describe the chats among `latest` that one of `owners` owns; returns their keys. A chat
+    not stored yet, stored without an owner or owned by another user is left alone (an owner,
+    once set, never changes, and chats are never deleted, so the two statements agree)."""
+    keys = tuple_(chats.c.app_id, chats.c.chat_id)
+    query = select(chats.c.app_id, chats.c.chat_id).where(
+        keys.in_([(chat.app, chat.id) for chat in latest]), chats.c.user_id.in_(owners)
+    )
+    owned = {(app_id, chat_id) for app_id, chat_id in await connection.execute(query)}
+    mine = [chat for chat in latest if (chat.app, chat.id) in owned]
+    if mine:
+        statement, rows = _chat_records_upsert(mine, owners)
+        await connection.execute(statement, rows)
+    return owned

@@ -20,6 +20,7 @@ from tests.app_client import authorized_client
 from tests.usage_data import load_usage_data
 from usageql.app import create_app
 from usageql.config import Settings
+from usageql.db import first_events
 from usageql.db.embedded import EmbeddedPostgres
 from usageql.db.engine import asyncpg_url, create_engine
 from usageql.db.migrate import upgrade
@@ -129,6 +130,7 @@ async def app(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
     # The server re-reads the retention horizon every 5 s on the engine whose statements tests
     # count; a test that prunes refreshes it itself.
     monkeypatch.setattr(horizon, "REFRESH_SECONDS", 3600.0)
+    monkeypatch.setattr(first_events, "REFRESH_SECONDS", 3600.0)  # likewise the apps' first events
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application
@@ -148,6 +150,18 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def usage_data(client: httpx.AsyncClient) -> None:
-    """The hand-computed data set of tests/usage_data.py, stored through the HTTP API."""
+async def usage_data(app: Starlette, client: httpx.AsyncClient) -> None:
+    """The hand-computed data set of tests/usage_data.py, stored through the HTTP API; the
+    apps' first events are read again, as a server does within seconds (the query cost of open
+    ranges counts from them)."""
     await load_usage_data(client)
+    await app.state.first_events.refresh(app.state.database.read_engine)
+
+
+@pytest.fixture
+def env(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """The environment of a `usageql` command run in-process against this test's database."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("USAGEQL_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("USAGEQL_LOG_LEVEL", "warning")
+    return database_url

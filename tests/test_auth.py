@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.sqlcount import count_statements
 from usageql.auth import AuthError, KeyCheck, Principal, Role, create_key, list_keys, revoke_key
 from usageql.cli import main
 from usageql.db.tables import api_keys
@@ -102,3 +103,53 @@ async def test_concurrent_checks_of_one_key_agree(engine: AsyncEngine) -> None:
     check = KeyCheck(engine, ttl=60)
     found = await asyncio.gather(*(check.principal(f"Bearer {key}") for _ in range(5)))
     assert len(set(found)) == 1
+
+
+def _unknown(n: int) -> str:
+    """A well-formed key that no row has."""
+    return f"Bearer uq_{n:012d}_{'A' * 43}"
+
+
+async def test_a_flood_of_unknown_tokens_stays_bounded_and_writes_nothing(
+    engine: AsyncEngine,
+) -> None:
+    key, _ = await create_key(engine, Role.READER)
+    check = KeyCheck(engine, ttl=60, cache_size=50)
+    await check.principal(f"Bearer {key}")
+    async with engine.connect() as connection:
+        before = (await connection.execute(select(api_keys))).all()
+    with count_statements(engine) as sql:
+        for n in range(200):
+            with pytest.raises(AuthError, match="unknown or revoked API key"):
+                await check.principal(_unknown(n))
+    assert sql.count == 200  # one read each
+    assert all(s.lstrip().startswith("SELECT") for s in sql.statements), sql
+    assert check.remembered == 50 + 1  # the newest 50 refusals, and the real key
+    with count_statements(engine) as sql:
+        assert (await check.principal(f"Bearer {key}")).role is Role.READER
+        with pytest.raises(AuthError):
+            await check.principal(_unknown(199))  # refused within the TTL: not asked again
+    assert sql.count == 0  # refusals never push a real key out
+    async with engine.connect() as connection:
+        assert (await connection.execute(select(api_keys))).all() == before
+
+
+async def test_last_used_is_written_once_per_ttl_across_processes(engine: AsyncEngine) -> None:
+    key, info = await create_key(engine, Role.READER)
+    one, other = KeyCheck(engine, ttl=60), KeyCheck(engine, ttl=60)  # two server processes
+    with count_statements(engine) as sql:
+        await one.principal(f"Bearer {key}")
+    assert [s.split()[0] for s in sql.statements] == ["SELECT", "UPDATE"]
+    (used,) = [k.last_used_at for k in await list_keys(engine)]
+    assert used is not None
+    with count_statements(engine) as sql:
+        await other.principal(f"Bearer {key}")
+    assert [s.split()[0] for s in sql.statements] == ["SELECT"]  # used within the TTL: no write
+    # Had it read the key before the first process wrote, its own write would change nothing.
+    await other._touch(info.key_id)
+    assert [k.last_used_at for k in await list_keys(engine)] == [used]
+    # With no TTL every check is a new window, and writes again.
+    await KeyCheck(engine, ttl=0).principal(f"Bearer {key}")
+    (later,) = [k.last_used_at for k in await list_keys(engine)]
+    assert later is not None
+    assert later > used

@@ -59,6 +59,14 @@ def test_xdg_data_home_is_respected(tmp_path: Path) -> None:
         ({"USAGEQL_LOG_LEVEL": "loud"}, "USAGEQL_LOG_LEVEL: expected one of debug, info"),
         ({"USAGEQL_LOG_FORMAT": "xml"}, "USAGEQL_LOG_FORMAT: expected one of json, text"),
         ({"DATABASE_URL": "mysql://db/usage"}, "DATABASE_URL: expected a postgresql:// URL"),
+        (
+            {"USAGEQL_MAX_GRAPHQL_BYTES": "100"},
+            "USAGEQL_MAX_GRAPHQL_BYTES: must be between 1024 and 2147483648, got 100",
+        ),
+        (
+            {"USAGEQL_MAX_RESPONSE_BYTES": "lots"},
+            "USAGEQL_MAX_RESPONSE_BYTES: expected a whole number, got 'lots'",
+        ),
     ],
 )
 def test_bad_values_name_the_variable_and_the_problem(env: dict[str, str], message: str) -> None:
@@ -71,3 +79,15 @@ def test_with_changes_returns_a_new_object() -> None:
     settings = Settings.from_env({})
     changed = settings.with_changes(port=1234)
     assert (settings.port, changed.port) == (8000, 1234)
+
+
+def test_request_and_answer_limits_are_read() -> None:
+    defaults = Settings.from_env({})
+    assert defaults.max_graphql_bytes == defaults.max_response_bytes == 16 * 1024 * 1024
+    assert defaults.max_query_cost == 250_000
+    settings = Settings.from_env(
+        {"USAGEQL_MAX_GRAPHQL_BYTES": "65536", "USAGEQL_MAX_RESPONSE_BYTES": "2048"}
+    )
+    assert (settings.max_graphql_bytes, settings.max_response_bytes) == (65536, 2048)
+    # Worker processes get them too.
+    assert Settings.from_env(settings.to_env()).max_response_bytes == 2048

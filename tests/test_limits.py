@@ -25,10 +25,11 @@ async def _body(client: httpx.AsyncClient, query: str) -> dict[str, Any]:
 async def test_every_answer_reports_its_cost(client: httpx.AsyncClient) -> None:
     body = await _body(
         client,
-        "{ usage { models(limit: 10) { usage { timeseries(granularity: WEEK) { start } } } } }",
+        '{ usage(filter: {from: "2026-01-05T00:00:00Z", to: "2026-03-30T00:00:00Z"}) {'
+        " models(limit: 10) { usage { timeseries(granularity: WEEK) { start } } } } }",
     )
-    # 10 models, and up to 53 weeks for each of them.
-    assert body["extensions"]["cost"] == {"rows": 10 + 10 * 53, "limit": 1_000_000}
+    # 10 models, and the 12 weeks from Monday 5 January to Monday 30 March for each of them.
+    assert body["extensions"]["cost"] == {"rows": 10 + 10 * 12, "limit": 250_000}
 
 
 @pytest.mark.parametrize(
@@ -37,7 +38,7 @@ async def test_every_answer_reports_its_cost(client: httpx.AsyncClient) -> None:
         (
             "{ usage { models { usage { users { edges { node { usage { tags {"
             " usage { timeseries(granularity: HOUR) { start } } } } } } } } } } }",
-            "rows, more than the limit of 1,000,000: ask for fewer rows",
+            "rows, more than the limit of 250,000: ask for fewer rows",
         ),
         (
             "{ usage { "

@@ -3,6 +3,9 @@ from __future__ import annotations
 import json
 import logging
 
+import httpx
+import pytest
+
 from usageql.logs import JsonFormatter, TextFormatter
 
 
@@ -28,3 +31,18 @@ def test_json_lines_carry_the_message_and_extras() -> None:
 def test_text_lines_are_readable() -> None:
     line = TextFormatter().format(_record(status=200))
     assert line.endswith("info    usageql.test: hello world status=200")
+
+
+async def test_client_error_log_lines_are_clipped(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    huge = "y" * 100_000
+    query = f'{{ usage {{ models(limit: "{huge}") {{ model }} }} }}'
+    with caplog.at_level(logging.INFO, logger="usageql.graphql.schema"):
+        response = await client.post("/graphql", json={"query": query})
+    (error,) = response.json()["errors"]
+    assert huge in error["message"]  # the client is told what it sent
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "usageql.graphql.schema"]
+    assert line.startswith("client error: Int cannot represent non-integer value: ")
+    assert line.endswith(f"... ({len(error['message']):,} characters)")
+    assert len(line) < 400

@@ -104,8 +104,9 @@ async def test_owu_per_model_messages_per_day_both_ways_round(
     by_day = await ask(
         client,
         engine,
-        """{ usage { timeseries(granularity: HOUR, fillGaps: false) { start
-            usage { models { model metrics { messages } } } } } }""",
+        """{ usage(filter: {%s}) { timeseries(granularity: HOUR, fillGaps: false) { start
+            usage { models { model metrics { messages } } } } } }"""
+        % MARCH,
         statements=2,
     )
     # Hourly buckets: m4 (a user message, no model) has a bucket but no model row.

@@ -21,6 +21,7 @@ from usageql import __version__
 from usageql.auth import KeyCheck
 from usageql.config import Settings
 from usageql.db.database import Database, open_database
+from usageql.db.first_events import FirstEvents
 from usageql.db.secrets import server_secret
 from usageql.graphql.view import STATIC_DIR, STATIC_PATH, GraphQLView
 from usageql.health import healthz, readyz
@@ -28,6 +29,7 @@ from usageql.ingest.http import post_events
 from usageql.ingest.pipeline import Ingestor
 from usageql.logs import configure_logging
 from usageql.query.horizon import Horizon
+from usageql.query.time import load_zones
 from usageql.requestlog import RequestLogMiddleware
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,18 @@ async def _cursor_key(database: Database) -> bytes | None:
         return None
 
 
+async def _time_zones(database: Database) -> None:
+    """Accept the time zones the database knows; while it cannot say, Python's list stands in."""
+    try:
+        await load_zones(database.read_engine)
+    except (OSError, DBAPIError):
+        log.warning(
+            "the database's time zones could not be read: names are checked against Python's"
+            " until the next start",
+            exc_info=True,
+        )
+
+
 def create_app_from_env() -> Starlette:
     """The app for settings in the environment (how `serve --workers` starts each worker)."""
     settings = Settings.from_env()
@@ -80,10 +94,15 @@ def create_app(settings: Settings, *, on_startup: Sequence[StartupHook] = ()) ->
             )
             app.state.cursor_key = await _cursor_key(database)
             app.state.keys = (
-                KeyCheck(database.engine, ttl=settings.auth_cache_seconds)
+                KeyCheck(
+                    database.engine,
+                    ttl=settings.auth_cache_seconds,
+                    max_concurrent=settings.max_concurrent_per_key,
+                )
                 if settings.auth
                 else None
             )
+            await _time_zones(database)
             if not settings.auth:
                 log.warning(
                     "authentication is disabled (USAGEQL_AUTH=disabled): anyone who can reach"
@@ -95,11 +114,18 @@ def create_app(settings: Settings, *, on_startup: Sequence[StartupHook] = ()) ->
             watch = asyncio.create_task(app.state.horizon.watch(database.read_engine))
             for hook in hooks:
                 await hook(database)
+            # Each app's first event, for the query cost of open ranges (after the hooks, which
+            # may store demo data).
+            app.state.first_events = FirstEvents()
+            with contextlib.suppress(OSError, DBAPIError):  # not migrated yet: the watch retries
+                await app.state.first_events.refresh(database.read_engine)
+            catalog = asyncio.create_task(app.state.first_events.watch(database.read_engine))
             tune_garbage_collector()
             try:
                 yield
             finally:
                 watch.cancel()
+                catalog.cancel()
 
     async def root(_: object) -> RedirectResponse:
         return RedirectResponse("/graphql")

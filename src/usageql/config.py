@@ -38,10 +38,21 @@ class Settings:
     max_query_depth: int = 15
     max_aliases: int = 50
     max_tokens: int = 5000
-    max_query_cost: int = 1_000_000  # rows a query may ask for, lists multiplied through nesting
+    # Rows a query may return, lists multiplied through nesting: twice the costliest example
+    # dashboard over a year (LiteLLM's daily, weekly and monthly users of 250 tags: 108,000);
+    # 591,780 day buckets of 60 chats took 16 s and 37 MB.
+    max_query_cost: int = 250_000
+    # A /graphql request's body (or GET query string): a full batch of 10,000 realistic records
+    # (the demo's, about 680 bytes each in GraphQL variables: 6.8 MB) with room to spare.
+    max_graphql_bytes: int = 16 * 1024 * 1024
+    max_response_bytes: int = 16 * 1024 * 1024  # a /graphql answer; larger is refused
     introspection: bool = True
     statement_timeout_ms: int = 30_000  # 0: none
     auth_cache_seconds: int = 5  # how long a process trusts a checked key (revocation delay)
+    # Requests one key may have in progress in one process: 4x the 8 clients bench/queries.py
+    # runs on one key, 5x a browser's 6 connections per host, and above the 2 x pool_size
+    # statements that can run at once, so only waiting beyond that is refused.
+    max_concurrent_per_key: int = 32
     rollups: bool = True  # answer from the hourly rollups when they answer exactly
     # Set by `usageql serve --workers` for its worker processes: the embedded server the parent
     # process runs, which the workers use without starting or stopping it.
@@ -69,10 +80,13 @@ class Settings:
             "USAGEQL_WORKERS": str(self.workers),
             "USAGEQL_AUTH": "enabled" if self.auth else "disabled",
             "USAGEQL_AUTH_CACHE_SECONDS": str(self.auth_cache_seconds),
+            "USAGEQL_MAX_CONCURRENT_PER_KEY": str(self.max_concurrent_per_key),
             "USAGEQL_MAX_QUERY_DEPTH": str(self.max_query_depth),
             "USAGEQL_MAX_ALIASES": str(self.max_aliases),
             "USAGEQL_MAX_TOKENS": str(self.max_tokens),
             "USAGEQL_MAX_QUERY_COST": str(self.max_query_cost),
+            "USAGEQL_MAX_GRAPHQL_BYTES": str(self.max_graphql_bytes),
+            "USAGEQL_MAX_RESPONSE_BYTES": str(self.max_response_bytes),
             "USAGEQL_INTROSPECTION": str(self.introspection).lower(),
             "USAGEQL_STATEMENT_TIMEOUT_MS": str(self.statement_timeout_ms),
             "USAGEQL_ROLLUPS": str(self.rollups).lower(),
@@ -128,6 +142,13 @@ class Settings:
             auth_cache_seconds=_int(
                 env, "USAGEQL_AUTH_CACHE_SECONDS", defaults.auth_cache_seconds, low=0, high=3600
             ),
+            max_concurrent_per_key=_int(
+                env,
+                "USAGEQL_MAX_CONCURRENT_PER_KEY",
+                defaults.max_concurrent_per_key,
+                low=1,
+                high=100_000,
+            ),
             max_query_depth=_int(
                 env, "USAGEQL_MAX_QUERY_DEPTH", defaults.max_query_depth, low=2, high=100
             ),
@@ -135,6 +156,16 @@ class Settings:
             max_tokens=_int(env, "USAGEQL_MAX_TOKENS", defaults.max_tokens, low=100, high=10**6),
             max_query_cost=_int(
                 env, "USAGEQL_MAX_QUERY_COST", defaults.max_query_cost, low=1, high=10**9
+            ),
+            max_graphql_bytes=_int(
+                env, "USAGEQL_MAX_GRAPHQL_BYTES", defaults.max_graphql_bytes, low=1024, high=2**31
+            ),
+            max_response_bytes=_int(
+                env,
+                "USAGEQL_MAX_RESPONSE_BYTES",
+                defaults.max_response_bytes,
+                low=1024,
+                high=2**31,
             ),
             introspection=_bool(env, "USAGEQL_INTROSPECTION", defaults.introspection),
             rollups=_bool(env, "USAGEQL_ROLLUPS", defaults.rollups),

@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse
 
 from usageql import __version__
 from usageql.db.database import Database
+from usageql.db.outage import RETRY_AFTER_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +20,8 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
-    """200 when the database answers and its schema is at the code's revision, else 503."""
+    """200 when the database answers and its schema is at the code's revision, else 503 (with
+    Retry-After while the database cannot be reached)."""
     database: Database = request.app.state.database
     try:
         state = await database.migration_state()
@@ -28,6 +30,7 @@ async def readyz(request: Request) -> JSONResponse:
         return JSONResponse(
             {"status": "unavailable", "reason": f"database unreachable: {type(error).__name__}"},
             status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
     body = {"status": "ready", "revision": state.current}
     if not state.up_to_date:

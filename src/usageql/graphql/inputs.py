@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 import strawberry
 
 from usageql.graphql.ingest import RequestStatus
-from usageql.ingest.parse import NUL_PROBLEM
+from usageql.ingest.parse import (
+    MAX_ID,
+    MAX_METADATA_KEY,
+    MAX_METADATA_KEYS,
+    MAX_METADATA_VALUE,
+    MAX_TAG,
+    NUL_PROBLEM,
+)
 from usageql.query import model
+from usageql.query.time import check_instant
 
 MAX_LIMIT = 1000
+MAX_VALUES = 1000  # values in one filter list (ids, models, tags, a metadata key's values)
+MAX_TEXT = MAX_ID  # characters of an id, model, user, chat... (none stored is longer)
 
 
 # The query model's own enums, exposed to GraphQL as they are.
@@ -99,19 +110,12 @@ def to_filter(value: UsageFilter | None, argument: str = "filter") -> model.Filt
     """The query model's Filter for a `UsageFilter` argument (None when absent)."""
     if value is None:
         return None
-    texts = {
-        "apps": value.apps, "models": value.models, "providers": value.providers,
-        "users": value.users, "chats": value.chats, "apiKeys": value.api_keys,
-        "sources": value.sources, "tags": value.tags,
-        "tagContains": None if value.tag_contains is None else [value.tag_contains],
-        "metadata": [t for m in value.metadata or [] for t in (m.key, *m.values)],
-    }  # fmt: skip
-    for name, strings in texts.items():
-        if any("\x00" in text for text in strings or ()):
-            raise ArgumentError(f"{argument}.{name}: {NUL_PROBLEM}")
+    _check_texts(value, argument)
     for name, moment in (("from", value.from_), ("to", value.to)):
         if moment is not None and moment.tzinfo is None:
             raise ArgumentError(f"{argument}.{name}: needs a UTC offset, e.g. Z or +02:00")
+        if moment is not None:
+            check_instant(f"{argument}.{name}", moment)
     if value.from_ is not None and value.to is not None and value.from_ > value.to:
         raise ArgumentError(
             f"{argument}: from ({value.from_.isoformat()}) is after to ({value.to.isoformat()})"
@@ -127,11 +131,7 @@ def to_filter(value: UsageFilter | None, argument: str = "filter") -> model.Filt
         model.Dimension.TAG: value.tags,
         model.Dimension.STATUS: None if value.status is None else [value.status.value],
     }
-    metadata = []
-    for match in value.metadata or []:
-        if not match.key or len(match.key) > 64:
-            raise ArgumentError(f"{argument}.metadata.key: must be 1 to 64 characters")
-        metadata.append((match.key, tuple(match.values)))
+    metadata = [(match.key, tuple(match.values)) for match in value.metadata or []]
     return model.Filter(
         start=value.from_,
         end=value.to,
@@ -143,6 +143,56 @@ def to_filter(value: UsageFilter | None, argument: str = "filter") -> model.Filt
         tag_contains=() if not value.tag_contains else (value.tag_contains,),
         metadata=tuple(sorted(metadata)),
     )
+
+
+def _check_texts(value: UsageFilter, argument: str) -> None:
+    """Refuse values no stored event can have, and lists longer than MAX_VALUES, before any of
+    them reaches SQL: each is as long as ingestion lets that field be, at most."""
+    lists = {
+        "apps": value.apps, "models": value.models, "providers": value.providers,
+        "users": value.users, "chats": value.chats, "apiKeys": value.api_keys,
+        "sources": value.sources, "tags": value.tags,
+    }  # fmt: skip
+    for name, values in lists.items():
+        _check_list(f"{argument}.{name}", values or [], MAX_VALUES)
+        most = MAX_TAG if name == "tags" else MAX_TEXT
+        for position, text in enumerate(values or []):
+            _check_text(f"{argument}.{name}[{position}]", text, most, _NOUNS[name])
+    if value.tag_contains is not None:
+        path = f"{argument}.tagContains"
+        _check_text(path, value.tag_contains, MAX_TAG, "tags", ", so no tag contains it")
+    matches = value.metadata or []
+    _check_list(f"{argument}.metadata", matches, MAX_METADATA_KEYS)
+    for number, match in enumerate(matches):
+        path = f"{argument}.metadata[{number}]"
+        if not match.key:
+            raise ArgumentError(
+                f"{path}.key: empty; metadata keys are 1 to {MAX_METADATA_KEY} characters"
+            )
+        _check_text(f"{path}.key", match.key, MAX_METADATA_KEY, "metadata keys")
+        _check_list(f"{path}.values", match.values, MAX_VALUES)
+        for position, text in enumerate(match.values):
+            _check_text(f"{path}.values[{position}]", text, MAX_METADATA_VALUE, "metadata values")
+
+
+_NOUNS = {"apps": "app ids", "models": "model names", "providers": "provider names",
+          "users": "user ids", "chats": "chat ids", "apiKeys": "API key ids",
+          "sources": "source names", "tags": "tags"}  # fmt: skip
+
+
+def _check_list(path: str, values: list[Any], most: int) -> None:
+    if len(values) > most:
+        raise ArgumentError(f"{path}: {len(values):,} values; at most {most:,} are accepted")
+
+
+def _check_text(path: str, text: str, most: int, noun: str, consequence: str = "") -> None:
+    if len(text) > most:
+        raise ArgumentError(
+            f"{path}: {len(text):,} characters; {noun} are at most {most:,} characters"
+            + consequence
+        )
+    if "\x00" in text:
+        raise ArgumentError(f"{path}: {NUL_PROBLEM}")
 
 
 def to_order(value: MetricOrder | None, default: model.Metric) -> model.Order:

@@ -1,75 +1,66 @@
 """Limits that keep one request from costing the server too much, and masking of faults.
 
-The cost of a query is the number of rows it can ask for: each list field counts its size
-(its `limit` or `first`, or the buckets of a series), multiplied by the sizes of the lists it is
-nested in, in the spirit of GitHub's node limit. It is checked before anything runs and reported
-in the response's `extensions.cost`.
+The cost of a query is the most rows it can return: each list counts its largest size (its
+`limit` or `first`, or the buckets of its series over the range it is asked for), multiplied by
+the sizes of the lists it is nested in, in the spirit of GitHub's node limit (see cost.py). It
+is checked before anything runs and reported in the response's `extensions.cost`. The records an
+operation's mutations send are counted over every alias and checked against the batch limit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
-from graphql import (
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    GraphQLError,
-    InlineFragmentNode,
-    OperationDefinitionNode,
-    SelectionSetNode,
-    ValueNode,
-    VariableNode,
-    value_from_ast_untyped,
-)
+from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, SchemaExtension
 
-# Rows a list field returns when its size argument is absent (the schema's defaults).
-_SIZES = {"models": 50, "users": 50, "tags": 250, "apps": 50, "breakdown": 100, "chats": 50,
-          "chatTags": 10, "prices": 50}  # fmt: skip
-_SIZE_ARGUMENTS = ("limit", "first")
-# Buckets a series can have: a year of days, a month of hours...
-_SERIES = {"timeseries": "granularity", "feedback": "granularity", "activeUsers": "period"}
-_BUCKETS = {"HOUR": 744, "DAY": 366, "WEEK": 53, "MONTH": 36, "QUARTER": 12, "YEAR": 5}
+from usageql.db.first_events import DataCatalog
+from usageql.graphql.cost import Facts, estimate
 
 
 class QueryCost(SchemaExtension):
-    """Refuse queries that could ask for more than `limit` rows; report the cost."""
+    """Refuse operations that could return more than `limit` rows, or that send more than
+    `max_records` records in all; report the cost."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, max_records: int) -> None:
         self.limit = limit
+        self.max_records = max_records
         self.cost: int | None = None
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
-        document = context.graphql_document
-        if document is not None:
-            fragments = {
-                d.name.value: d
-                for d in document.definitions
-                if isinstance(d, FragmentDefinitionNode)
-            }
-            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-            chosen = [
-                o
-                for o in operations
-                if context.operation_name is None
-                or (o.name is not None and o.name.value == context.operation_name)
-            ]
-            variables = context.variables or {}
-            self.cost = sum(
-                _cost(o.selection_set, fragments, variables, 1, set()) for o in chosen[:1]
+        if context.graphql_document is not None:
+            found = estimate(
+                context.schema._schema,  # graphql-core's (strawberry's extensions use it too)
+                context.graphql_document,
+                context.operation_name,
+                context.variables,
+                _facts(context.context),
             )
-            if self.cost > self.limit:
-                raise GraphQLError(
-                    f"this query could ask for {self.cost:,} rows, more than the limit of"
-                    f" {self.limit:,}: ask for fewer rows (limit, first, a coarser granularity)"
-                    " or nest fewer lists",
-                    extensions={"code": "QUERY_TOO_EXPENSIVE", "cost": self.cost,
-                                "limit": self.limit},
-                )  # fmt: skip
+            if found is not None:
+                self.cost = found.rows
+                self._check(found.rows, found.records)
         yield
+
+    def _check(self, rows: int, records: int) -> None:
+        if records > self.max_records:
+            raise GraphQLError(
+                f"{records:,} records in one request (recordMessages, recordFeedback and"
+                f" upsertChats together, whatever their aliases); at most {self.max_records:,}"
+                " are accepted (USAGEQL_MAX_BATCH_RECORDS): split them over several requests."
+                " Nothing was stored",
+                extensions={"code": "TOO_MANY_RECORDS", "records": records,
+                            "limit": self.max_records},
+            )  # fmt: skip
+        if rows > self.limit:
+            raise GraphQLError(
+                f"this query could ask for {rows:,} rows, more than the limit of"
+                f" {self.limit:,}: ask for fewer rows (limit, first, a shorter from/to, a"
+                " coarser granularity) or nest fewer lists (USAGEQL_MAX_QUERY_COST)",
+                extensions={"code": "QUERY_TOO_EXPENSIVE", "cost": rows, "limit": self.limit},
+            )
 
     def get_results(self) -> dict[str, Any]:
         if self.cost is None:
@@ -77,54 +68,16 @@ class QueryCost(SchemaExtension):
         return {"cost": {"rows": self.cost, "limit": self.limit}}
 
 
-def _cost(
-    selections: SelectionSetNode | None,
-    fragments: Mapping[str, FragmentDefinitionNode],
-    variables: Mapping[str, Any],
-    multiplier: int,
-    seen: set[str],
-) -> int:
-    if selections is None:
-        return 0
-    total = 0
-    for selection in selections.selections:
-        if isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            if name in fragments and name not in seen:
-                inner = fragments[name].selection_set
-                total += _cost(inner, fragments, variables, multiplier, seen | {name})
-        elif isinstance(selection, InlineFragmentNode):
-            total += _cost(selection.selection_set, fragments, variables, multiplier, seen)
-        elif isinstance(selection, FieldNode):
-            size = _size(selection, variables)
-            rows = multiplier * size if size else multiplier
-            total += multiplier * size if size else 0
-            total += _cost(selection.selection_set, fragments, variables, rows, seen)
-    return total
-
-
-def _size(field: FieldNode, variables: Mapping[str, Any]) -> int:
-    """Rows a list field may return; 0 for fields that are not lists of rows (scalars such as
-    Metrics.users have no selection set, whatever their name)."""
-    if field.selection_set is None:
-        return 0
-    name = field.name.value
-    arguments = {a.name.value: _value(a.value, variables) for a in field.arguments or ()}
-    if name in _SERIES:
-        return _BUCKETS.get(str(arguments.get(_SERIES[name], "DAY")), 366)
-    if name in _SIZES:
-        for argument in _SIZE_ARGUMENTS:
-            value = arguments.get(argument)
-            if isinstance(value, int) and value > 0:
-                return value
-        return _SIZES[name]
-    return 0
-
-
-def _value(node: ValueNode, variables: Mapping[str, Any]) -> Any:
-    if isinstance(node, VariableNode):
-        return variables.get(node.name.value)
-    return value_from_ast_untyped(node, dict(variables))
+def _facts(context: Any) -> Facts:
+    """What the estimate needs of the server: the apps' first events (kept by the app's
+    lifespan; empty until read) and the caller's apps."""
+    request = getattr(context, "request", None)
+    state = getattr(getattr(request, "app", None), "state", None)
+    first_events = getattr(state, "first_events", None)
+    catalog = DataCatalog() if first_events is None else first_events.catalog
+    principal = getattr(context, "principal", None)
+    apps = None if principal is None else principal.apps
+    return Facts(catalog=catalog, apps=apps, now=datetime.now(UTC))
 
 
 CLIENT_ERRORS = (ValueError, PermissionError)

@@ -22,14 +22,14 @@ from strawberry.types import ExecutionContext
 
 from usageql.config import Settings
 from usageql.graphql.apps import AppsQuery
+from usageql.graphql.errors import HideSuggestions, Outages, clipped, retryable
 from usageql.graphql.ingest import IngestMutation
-from usageql.graphql.limits import MaskFaults, QueryCost
+from usageql.graphql.limits import CLIENT_ERRORS, MaskFaults, QueryCost
 from usageql.graphql.prices import PricesMutation, PricesQuery
 from usageql.graphql.scalars import SCALARS
 from usageql.graphql.server import ServerQuery
 from usageql.graphql.usage import UsageQuery
 from usageql.graphql.viewer import ViewerQuery
-from usageql.query.execute import ServerBusyError
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +46,25 @@ class Mutation(IngestMutation, PricesMutation):
 
 class Schema(strawberry.Schema):
     """Client mistakes (bad arguments, cursors, time zones) are answered, not logged as faults;
-    a server out of database connections is answered too, and logged as a warning."""
+    an unavailable database or a server out of connections is answered too (503), and logged
+    as a warning. Logged messages are clipped: a client error may quote a huge argument."""
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         faults = []
         for error in errors:
-            if isinstance(error.original_error, ServerBusyError):  # the operator's to see
-                log.warning("server busy: %s", error.message, extra={"path": error.path})
-            elif error.original_error is None or isinstance(error.original_error, ValueError):
-                log.info("client error: %s", error.message, extra={"path": error.path})
+            original = error.original_error
+            if original is not None and retryable(original) is not None:  # the operator's to see
+                cause = original.__cause__ or original
+                log.warning(
+                    "unavailable: %s (%s)",
+                    clipped(error.message),
+                    clipped(repr(cause)),
+                    extra={"path": error.path},
+                )
+            elif original is None or isinstance(original, (*CLIENT_ERRORS, GraphQLError)):
+                log.info("client error: %s", clipped(error.message), extra={"path": error.path})
             else:
                 faults.append(error)
         if faults:
@@ -64,16 +72,21 @@ class Schema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> Schema:
-    """The schema with the settings' limits (their SDL is the same for any settings)."""
+    """The schema with the settings' limits (their SDL is the same for any settings).
+
+    Outages comes after MaskFaults, so it answers an unavailable database before MaskFaults
+    would hide it as an internal error (extensions finish in reverse order).
+    """
     extensions: list[Any] = [
         partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
         partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
         partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
-        partial(QueryCost, limit=settings.max_query_cost),
+        partial(QueryCost, limit=settings.max_query_cost, max_records=settings.max_batch_records),
         MaskFaults,
+        Outages,
     ]
     if not settings.introspection:
-        extensions.append(DisableIntrospection)
+        extensions += [DisableIntrospection, HideSuggestions]
     return Schema(
         query=Query,
         mutation=Mutation,

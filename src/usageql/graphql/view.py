@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from starlette.requests import Request
@@ -10,8 +11,16 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
-from usageql.auth import AuthError, request_principal
+from usageql.auth import AuthError, TooManyRequestsError, admit, request_principal
 from usageql.config import Settings
+from usageql.db.outage import Unavailable
+from usageql.graphql.body import (
+    query_string_too_long,
+    read_bounded,
+    replaying,
+    too_large_answer,
+    too_large_request,
+)
 from usageql.graphql.context import Context
 from usageql.graphql.schema import build_schema
 
@@ -31,6 +40,31 @@ def graphiql_page() -> str:
     )
 
 
+def _refusal(error: AuthError | Unavailable | TooManyRequestsError, scope: Scope) -> JSONResponse:
+    """Why an operation was not run, in GraphQL's error format: no usable key (401), the key's
+    concurrent requests all in progress (429), or no database to check the key (503)."""
+    if isinstance(error, AuthError):
+        return _errors(401, str(error), {"code": "UNAUTHENTICATED"}, {"WWW-Authenticate": "Bearer"})
+    retry = {"Retry-After": str(error.retry_after)}
+    if isinstance(error, TooManyRequestsError):
+        extensions = {
+            "code": "TOO_MANY_REQUESTS",
+            "limit": error.limit,
+            "retryAfter": error.retry_after,
+        }
+        return _errors(429, str(error), extensions, retry)
+    request_id = scope.get("state", {}).get("request_id")
+    extensions = {"code": "UNAVAILABLE", "retryAfter": error.retry_after, "requestId": request_id}
+    return _errors(503, error.message, extensions, retry)
+
+
+def _errors(
+    status: int, message: str, extensions: dict[str, object], headers: dict[str, str]
+) -> JSONResponse:
+    body = {"errors": [{"message": message, "extensions": extensions}]}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 class GraphQLView(GraphQL[Context, None]):
     """POST and GET queries; GraphiQL for browsers when enabled."""
 
@@ -45,25 +79,41 @@ class GraphQLView(GraphQL[Context, None]):
         return HTMLResponse(self._page)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Operations need an API key; the GraphiQL page (a GET without a query) does not."""
+        """Operations need an API key, and hold one of its places among concurrent requests
+        while they run; the GraphiQL page (a GET without a query) needs neither. No body or
+        query string past USAGEQL_MAX_GRAPHQL_BYTES is read, let alone parsed."""
         if scope["type"] == "http":
+            limit = self.settings.max_graphql_bytes
+            if query_string_too_long(scope, limit):  # before anything parses it
+                await JSONResponse(too_large_request(limit), 413)(scope, receive, send)
+                return
             request = Request(scope, receive)
             if request.method == "POST" or "query" in request.query_params:
+                keys = request.app.state.keys
                 try:
-                    principal = await request_principal(
-                        request.headers.get("authorization"), request.app.state.keys
-                    )
-                except AuthError as error:
-                    refusal = JSONResponse(
-                        {"errors": [{"message": str(error),
-                                     "extensions": {"code": "UNAUTHENTICATED"}}]},
-                        status_code=401,
-                        headers={"WWW-Authenticate": "Bearer"},
-                    )  # fmt: skip
-                    await refusal(scope, receive, send)
+                    principal = await request_principal(request.headers.get("authorization"), keys)
+                    admission = admit(keys, principal)
+                except (AuthError, Unavailable, TooManyRequestsError) as error:
+                    await _refusal(error, scope)(scope, receive, send)
                     return
                 scope.setdefault("state", {})["principal"] = principal
+                with admission:
+                    body = await read_bounded(scope, receive, limit)
+                    if body is None:
+                        await JSONResponse(too_large_request(limit), 413)(scope, receive, send)
+                        return
+                    await super().__call__(scope, replaying(body, receive), send)
+                return
         await super().__call__(scope, receive, send)
+
+    def encode_json(self, data: object) -> str:
+        """JSON of an answer, or of an error in its place when it is larger than the server
+        sends (ASCII only, so its length is its size in bytes)."""
+        encoded = json.dumps(data, separators=(",", ":"))
+        limit = self.settings.max_response_bytes
+        if len(encoded) <= limit:
+            return encoded
+        return json.dumps(too_large_answer(data, len(encoded), limit), separators=(",", ":"))
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

@@ -7,18 +7,14 @@ and waits that long before it deletes anything, so no server answers from half-d
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from usageql.db.refresh import refresh_forever
 from usageql.db.tables import ANY_APP, retention
 from usageql.query.compile import Compiled
-
-log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 5.0
 
@@ -42,12 +38,9 @@ class Horizon:
 
     async def watch(self, engine: AsyncEngine) -> None:
         """Refresh forever (a background task of the server's lifespan)."""
-        while True:
-            await asyncio.sleep(REFRESH_SECONDS)
-            try:
-                await self.refresh(engine)
-            except (OSError, DBAPIError):
-                log.warning("could not re-read the retention horizon", exc_info=True)
+        await refresh_forever(
+            lambda: self.refresh(engine), lambda: REFRESH_SECONDS, "the retention horizon"
+        )
 
     def check(self, compiled: Compiled) -> None:
         """Raise PrunedDataError if `compiled` reads raw events that were pruned."""

@@ -2,32 +2,106 @@
 
 Buckets start at local midnight (or the local hour); days across a DST change last 23 or 25
 hours; weeks are ISO weeks starting on Monday; months, quarters and years are calendar ones.
+
+Bucket bounds are computed both here (Python's zoneinfo) and in SQL (PostgreSQL's zones), so a
+zone is accepted only when both know it: the server installs the database's zone names at start
+(`load_zones`); until then, Python's own list stands in. Instants are bounded too, so every
+zone's local calendar can hold the buckets around them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, available_timezones
+
+from sqlalchemy import column, select, table
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from usageql.query.model import Granularity, Scope, TimeBucket
 
 MAX_BUCKETS = 10_000
+MAX_ZONE_NAME = 64  # the longest IANA name has 32 characters
+# Python's datetime ends at years 1 and 9999; a local bucket or rolling window can reach a year
+# before or after its instant. These bounds leave room for any zone, with years to spare
+# around the stored events (2000 to now).
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+# Files in the zone directory that are no IANA zone, or that mean the zone of whichever
+# machine reads them (the database server's may differ from ours).
+_NOT_ZONES = frozenset({"localtime", "posixrules"})
+_PG_TIMEZONE_NAMES = table("pg_timezone_names", column("name"))
+_database_zones: frozenset[str] | None = None
 
 
 class TimeZoneError(ValueError):
     """A time zone name that is not in the IANA database."""
 
 
+class TimeRangeError(ValueError):
+    """An instant outside EARLIEST..LATEST."""
+
+
+@functools.cache
+def _python_zones() -> frozenset[str]:
+    # available_timezones() leaves out directories, right/, posix/ and posixrules.
+    return frozenset(available_timezones()) - _NOT_ZONES
+
+
+def install_zones(names: Iterable[str]) -> None:
+    """Accept, from now on, the zones among `names` (the database's) that Python knows too."""
+    global _database_zones  # noqa: PLW0603 (one process-wide list, read by every request)
+    _database_zones = frozenset(names) & _python_zones()
+
+
+async def load_zones(engine: AsyncEngine) -> None:
+    """Install the zones the database knows (one statement, at start)."""
+    async with engine.connect() as connection:
+        names = (await connection.scalars(select(_PG_TIMEZONE_NAMES.c.name))).all()
+    install_zones(names)
+
+
 def zone(name: str) -> ZoneInfo:
     """The IANA zone `name`, or a TimeZoneError that says how to spell one."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    if len(name) > MAX_ZONE_NAME:
         raise TimeZoneError(
-            f"timezone: {name!r} is not an IANA time zone name (e.g. UTC, Europe/Berlin,"
-            " America/New_York)"
-        ) from None
+            f"timezone: a name of {len(name):,} characters is not a time zone name (IANA names,"
+            f" e.g. Europe/Berlin, have at most {MAX_ZONE_NAME})"
+        )
+    known = _python_zones() if _database_zones is None else _database_zones
+    if name in known:
+        return ZoneInfo(name)
+    inside = sorted(z for z in known if z.startswith(f"{name}/"))
+    if inside:
+        raise TimeZoneError(
+            f"timezone: {name!r} is a group of zones, not one: name a zone in it, e.g."
+            f" {inside[0]!r}"
+        )
+    spelt = next((z for z in sorted(known) if z.lower() == name.lower()), None)
+    hint = f"; did you mean {spelt!r}?" if spelt else " (e.g. UTC, Europe/Berlin, America/New_York)"
+    raise TimeZoneError(
+        f"timezone: {name!r} is not an IANA time zone name known to both usageql and"
+        f" PostgreSQL{hint}"
+    )
+
+
+def check_instant(argument: str, moment: datetime) -> None:
+    """Refuse an instant outside EARLIEST..LATEST with an error naming `argument`."""
+    try:
+        inside = EARLIEST <= moment <= LATEST
+    except OverflowError:  # an offset that moves the instant past Python's years
+        inside = False
+    if not inside:
+        raise TimeRangeError(
+            f"{argument}: {moment.isoformat()} is outside the instants usageql handles,"
+            f" {_iso(EARLIEST)} to {_iso(LATEST)}"
+        )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def bucket_start(moment: datetime, granularity: Granularity, tz: ZoneInfo) -> datetime:

@@ -118,8 +118,8 @@ class Place:
         return replace(self, bucket=finest)
 
 
-# Every list of rows in the schema, each counted by _Walk.rule (tests/test_cost.py checks that
-# no list is left out); those in _SIZED_ABOVE have the size the field above them fixed.
+# Every list of rows in the schema, each counted by _Walk.rule (tests/hostile/test_cost.py checks
+# that no list is left out); those in _SIZED_ABOVE have the size the field above them fixed.
 COUNTED_LISTS = frozenset({
     ("Query", "apps"), ("Query", "prices"), ("Mutation", "setPrices"),
     ("Usage", "timeseries"), ("Usage", "feedback"), ("Usage", "activeUsers"),

@@ -2,7 +2,8 @@
 
 Resolvers read only through `Reads` (the request context holds one): usage questions, user
 profiles, first-message previews, the app catalog and prices all take the bound here, so a
-field added later reaches exactly what the key may see (tests/test_scope.py walks the schema).
+field added later reaches exactly what the key may see (tests/hostile/test_scope.py walks the
+schema).
 """
 
 from __future__ import annotations

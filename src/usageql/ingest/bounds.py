@@ -34,7 +34,8 @@ ROLLUP_ROW_RECORDS = 10**9
 user, chat, tag, ...) at 278,000 records a second for the whole hour, about ten times what a
 server ingests in total (bench/RESULTS.md)."""
 
-# Why nothing overflows (tests/test_bounds.py checks this arithmetic and runs it on PostgreSQL):
+# Why nothing overflows (tests/hostile/test_bounds.py checks this arithmetic and runs it on
+# PostgreSQL):
 #
 # One messages row. Each token column (bigint) holds at most 10^9, so the per-row sum in
 # SUM(input_tokens + output_tokens) is at most 2 x 10^9 (bigint arithmetic, max 9.22 x 10^18).

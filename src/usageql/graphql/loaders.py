@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -24,7 +24,7 @@ from usageql.query.execute import (
     user_profiles,
 )
 from usageql.query.horizon import Horizon
-from usageql.query.model import Filter, GroupKey, Question, Scope
+from usageql.query.model import Filter, GroupKey, Question, Scope, Windows
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +50,43 @@ class Ask:
 
     @property
     def batch(self) -> tuple[Question, Filter, str, tuple[GroupKey, ...]]:
-        """What siblings share; they differ only in narrowing values."""
-        return (self.question, self.filter, self.timezone, self.narrow_keys)
+        """What siblings share; they differ only in narrowing values, and in the windows they
+        group by (each row of a list has the rolling windows of its own days)."""
+        return (_windowless(self.question), self.filter, self.timezone, self.narrow_keys)
+
+    def own_rows(self, rows: list[Row]) -> list[Row]:
+        """Of the rows of its siblings' windows too, those of this ask's own windows."""
+        for position, key in enumerate(self.question.group_by):
+            if isinstance(key, Windows):
+                mine = set(key.bounds)
+                return [r for r in rows if (r.keys[position], _window_end(r)) in mine]
+        return rows
+
+
+def _windowless(question: Question) -> Question:
+    """The question with its windows' bounds left out."""
+    keys = tuple(Windows(()) if isinstance(k, Windows) else k for k in question.group_by)
+    return replace(question, group_by=keys)
+
+
+def _all_windows(siblings: list[Ask]) -> Question:
+    """The siblings' question, grouped by every window any of them asks for."""
+    first = siblings[0].question
+    bounds = {
+        pair
+        for ask in siblings
+        for key in ask.question.group_by
+        if isinstance(key, Windows)
+        for pair in key.bounds
+    }
+    keys = tuple(
+        Windows(tuple(sorted(bounds))) if isinstance(k, Windows) else k for k in first.group_by
+    )
+    return replace(first, group_by=keys)
+
+
+def _window_end(row: Row) -> object:
+    return (row.fields or {}).get(Windows.END_FIELD)
 
 
 class UsageLoader(DataLoader[Ask, list[Row]]):
@@ -75,7 +110,7 @@ class UsageLoader(DataLoader[Ask, list[Row]]):
             first = siblings[0]
             scopes = list(dict.fromkeys(a.narrow_values for a in siblings))
             compiled = compile_question(
-                first.question,
+                _all_windows(siblings),
                 self.bound.within(first.filter),
                 first.timezone,
                 first.narrow_keys,
@@ -85,7 +120,7 @@ class UsageLoader(DataLoader[Ask, list[Row]]):
             self.horizon.check(compiled)
             rows = await run(self.engine, compiled, scopes)
             by_scope = dict(zip(scopes, rows, strict=True))
-            return {a: by_scope[a.narrow_values] for a in siblings}
+            return {a: a.own_rows(by_scope[a.narrow_values]) for a in siblings}
 
         answers: dict[Ask, list[Row]] = {}
         for part in await asyncio.gather(*(answer(group) for group in groups.values())):

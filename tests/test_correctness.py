@@ -104,6 +104,15 @@ def percentile(values: list[float], share: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
+def spend(events: list[Event]) -> float | None:
+    """The costs summed; None (unknown) when there are requests, none priced, and no cost."""
+    costs = [e["cost"] for e in events if "cost" in e]
+    requests = [e for e in events if is_request(e)]
+    if requests and all("cost" not in e for e in requests) and not any(costs):
+        return None
+    return float(sum(costs))
+
+
 def metrics(events: list[Event]) -> dict[str, Any]:
     requests = [e for e in events if is_request(e)]
     usage = [e.get("usage", {}) for e in events]
@@ -119,7 +128,7 @@ def metrics(events: list[Event]) -> dict[str, Any]:
         "users": len({e["user"] for e in events if "user" in e}),
         "chats": len({e["chat_id"] for e in events if "chat_id" in e}),
         "models": len({e["model"] for e in events if "model" in e}),
-        "spend": sum(e.get("cost", 0) for e in events),
+        "spend": spend(events),
         "tokens": {
             "input": inp,
             "output": out,

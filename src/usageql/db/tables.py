@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Double,
+    ForeignKeyConstraint,
     Index,
     MetaData,
     Numeric,
@@ -208,6 +209,31 @@ prices = Table(
         name="not_negative",
     ),
     comment="USD per million tokens. Missing cache or reasoning prices fall back to input/output.",
+)
+
+price_tiers = Table(
+    "price_tiers",
+    metadata,
+    Column("app_id", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("above_tokens", BigInteger, nullable=False),
+    Column("input", Numeric(20, 10)),
+    Column("output", Numeric(20, 10)),
+    Column("cache_read", Numeric(20, 10)),
+    Column("cache_write", Numeric(20, 10)),
+    Column("reasoning", Numeric(20, 10)),
+    PrimaryKeyConstraint("app_id", "model", "above_tokens"),
+    ForeignKeyConstraint(
+        ["app_id", "model"], ["prices.app_id", "prices.model"], ondelete="CASCADE"
+    ),
+    CheckConstraint(
+        "above_tokens > 0 AND coalesce(input, 0) >= 0 AND coalesce(output, 0) >= 0"
+        " AND coalesce(cache_read, 0) >= 0 AND coalesce(cache_write, 0) >= 0"
+        " AND coalesce(reasoning, 0) >= 0",
+        name="not_negative",
+    ),
+    comment="Long-context prices of a row of prices: USD per million tokens for requests whose"
+    " input exceeds above_tokens (the highest such tier applies); NULL: the base price's.",
 )
 
 secrets = Table(

@@ -2,54 +2,76 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from usageql.db.tables import ANY_APP, prices
+from usageql.db.tables import ANY_APP, price_tiers, prices
 from usageql.ingest.bounds import MAX_COST
+from usageql.ingest.model_names import NamedTable, aliases
 from usageql.ingest.parse import COST_BOUND, RecordError
 from usageql.ingest.records import Usage
 
 _MILLION = Decimal(1_000_000)
+PRICE_FIELDS = ("input", "output", "cache_read", "cache_write", "reasoning")
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """Prices for requests whose input exceeds `above` tokens (long-context pricing, as Gemini
+    2.5 Pro's and Claude Sonnet 4's past 200,000 tokens); each price it leaves out is the base
+    price's."""
+
+    above: int
+    input: Decimal | None = None
+    output: Decimal | None = None
+    cache_read: Decimal | None = None
+    cache_write: Decimal | None = None
+    reasoning: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Price:
-    """USD per million tokens; cache and reasoning prices default to the input and output prices."""
+    """USD per million tokens; cache and reasoning prices default to the input and output prices.
+    `tiers` replace them for requests with more input tokens than a tier's threshold."""
 
     input: Decimal
     output: Decimal
     cache_read: Decimal | None = None
     cache_write: Decimal | None = None
     reasoning: Decimal | None = None
+    tiers: tuple[Tier, ...] = ()
 
-    @classmethod
-    def from_row(cls, row: Any) -> Price:
-        """A price from a row of the `prices` table."""
-        return cls(
-            input=row.input,
-            output=row.output,
-            cache_read=row.cache_read,
-            cache_write=row.cache_write,
-            reasoning=row.reasoning,
+    def at(self, input_tokens: int) -> Price:
+        """The price a request with `input_tokens` pays: that of the highest tier it exceeds
+        (input includes cache reads and writes, as the providers count the tier), else this."""
+        tier = max(
+            (tier for tier in self.tiers if input_tokens > tier.above),
+            key=lambda tier: tier.above,
+            default=None,
+        )
+        if tier is None:
+            return self
+        changed = {name: getattr(tier, name) for name in PRICE_FIELDS}
+        return replace(
+            self, tiers=(), **{name: value for name, value in changed.items() if value is not None}
         )
 
     def cost(self, usage: Usage) -> Decimal:
         """The USD cost of `usage` (input includes cache tokens; output includes reasoning)."""
+        price = self.at(usage.input)
         fresh_input = max(usage.input - usage.cache_read - usage.cache_write, 0)
         plain_output = max(usage.output - usage.reasoning, 0)
         micro_usd = (
-            fresh_input * self.input
-            + usage.cache_read * _or(self.cache_read, self.input)
-            + usage.cache_write * _or(self.cache_write, self.input)
-            + plain_output * self.output
-            + usage.reasoning * _or(self.reasoning, self.output)
+            fresh_input * price.input
+            + usage.cache_read * _or(price.cache_read, price.input)
+            + usage.cache_write * _or(price.cache_write, price.input)
+            + plain_output * price.output
+            + usage.reasoning * _or(price.reasoning, price.output)
         )
         return micro_usd / _MILLION
 
@@ -59,18 +81,35 @@ def _or(value: Decimal | None, fallback: Decimal) -> Decimal:
 
 
 def _p(
-    input_: str, output: str, cache_read: str | None = None, cache_write: str | None = None
+    input_: str,
+    output: str,
+    cache_read: str | None = None,
+    cache_write: str | None = None,
+    *tiers: Tier,
 ) -> Price:
     return Price(
         input=Decimal(input_),
         output=Decimal(output),
         cache_read=None if cache_read is None else Decimal(cache_read),
         cache_write=None if cache_write is None else Decimal(cache_write),
+        tiers=tiers,
     )
 
 
-# List prices of common models as published by their providers (standard tier, short context).
-# Operators override or extend them with their own table; a model missing here is "unpriced".
+def _above_200k(input_: str, output: str, cache_read: str, cache_write: str | None = None) -> Tier:
+    return Tier(
+        above=200_000,
+        input=Decimal(input_),
+        output=Decimal(output),
+        cache_read=Decimal(cache_read),
+        cache_write=None if cache_write is None else Decimal(cache_write),
+    )
+
+
+# List prices of common models as published by their providers (standard tier), with their
+# long-context tiers. Operators override or extend them with their own table (or load LiteLLM's
+# price map); a model missing here is "unpriced". Names match as usageql.ingest.model_names says:
+# `claude-sonnet-4-5` finds `claude-sonnet-4-5-20250929`.
 BUILTIN_PRICES: dict[str, Price] = {
     # OpenAI: cached input is billed at the cache-read rate; no separate cache-write charge.
     "gpt-5": _p("1.25", "10.00", "0.125"),
@@ -83,16 +122,21 @@ BUILTIN_PRICES: dict[str, Price] = {
     "gpt-4o-mini": _p("0.15", "0.60", "0.075"),
     "o3": _p("2.00", "8.00", "0.50"),
     "o4-mini": _p("1.10", "4.40", "0.275"),
-    # Anthropic: 5-minute cache writes cost 1.25x input, cache reads 0.1x.
+    # Anthropic: 5-minute cache writes cost 1.25x input, cache reads 0.1x. Sonnet 4 and 4.5
+    # prompts over 200k tokens (the 1M context window) cost twice the input, 1.5x the output.
     "claude-opus-4-1-20250805": _p("15.00", "75.00", "1.50", "18.75"),
     "claude-opus-4-20250514": _p("15.00", "75.00", "1.50", "18.75"),
-    "claude-sonnet-4-5-20250929": _p("3.00", "15.00", "0.30", "3.75"),
-    "claude-sonnet-4-20250514": _p("3.00", "15.00", "0.30", "3.75"),
+    "claude-sonnet-4-5-20250929": _p(
+        "3.00", "15.00", "0.30", "3.75", _above_200k("6.00", "22.50", "0.60", "7.50")
+    ),
+    "claude-sonnet-4-20250514": _p(
+        "3.00", "15.00", "0.30", "3.75", _above_200k("6.00", "22.50", "0.60", "7.50")
+    ),
     "claude-3-7-sonnet-20250219": _p("3.00", "15.00", "0.30", "3.75"),
     "claude-haiku-4-5-20251001": _p("1.00", "5.00", "0.10", "1.25"),
     "claude-3-5-haiku-20241022": _p("0.80", "4.00", "0.08", "1.00"),
-    # Google (prompts up to 200k tokens).
-    "gemini-2.5-pro": _p("1.25", "10.00", "0.31"),
+    # Google.
+    "gemini-2.5-pro": _p("1.25", "10.00", "0.31", None, _above_200k("2.50", "15.00", "0.625")),
     "gemini-2.5-flash": _p("0.30", "2.50", "0.075"),
     "gemini-2.5-flash-lite": _p("0.10", "0.40", "0.025"),
     "gemini-2.0-flash": _p("0.10", "0.40", "0.025"),
@@ -107,57 +151,61 @@ BUILTIN_PRICES: dict[str, Price] = {
 }
 
 
-_DATE_SUFFIX = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{8})$")
-
-
-def model_aliases(model: str) -> list[str]:
-    """Names to look a model's price up under, most specific first:
-    `openai/gpt-4o-2024-08-06` -> itself, `gpt-4o-2024-08-06`, `openai/gpt-4o`, `gpt-4o`."""
-    names = [model]
-    if "/" in model:
-        names.append(model.rsplit("/", 1)[1])
-    for name in list(names):
-        undated = _DATE_SUFFIX.sub("", name)
-        if undated != name:
-            names.append(undated)
-    return names
-
-
 @dataclass(frozen=True, slots=True)
 class PriceBook:
-    """Prices in force: per-app entries, then entries for every app, then the built-in table."""
+    """Prices in force: per-app entries, then entries for every app, then the built-in table,
+    each searched under the names usageql.ingest.model_names gives, most specific first."""
 
     entries: Mapping[tuple[str, str], Price]
     builtin: Mapping[str, Price] = field(default_factory=lambda: BUILTIN_PRICES)
-    # Answers already looked up: a batch names few (app, model) pairs many times over.
-    _found: dict[tuple[str, str], Price | None] = field(
+    # Answers already looked up: a batch names few (app, provider, model)s many times over.
+    _found: dict[tuple[str, str | None, str], Price | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    # Each app's entries (and, under None, the built-in table), indexed by name; built on use.
+    _tables: dict[str | None, NamedTable[Price]] = field(
         default_factory=dict, compare=False, repr=False
     )
 
-    def lookup(self, app: str, model: str) -> Price | None:
-        """The price of `model` for `app`, or None when it has none."""
-        key = (app, model)
+    def lookup(self, app: str, model: str, provider: str | None = None) -> Price | None:
+        """The price of `model` (sent with `provider`) for `app`, or None when it has none."""
+        key = (app, provider, model)
         if key not in self._found:
-            self._found[key] = self._search(app, model)
+            self._found[key] = self._search(app, model, provider)
         return self._found[key]
 
-    def _search(self, app: str, model: str) -> Price | None:
-        for name in model_aliases(model):
-            for key in ((app, name), (ANY_APP, name)):
-                price = self.entries.get(key)
+    def _search(self, app: str, model: str, provider: str | None) -> Price | None:
+        names = aliases(model, provider)
+        configured = (self._table(app), self._table(ANY_APP))
+        for alias in names:
+            for table in configured:
+                price = table.get(alias)
                 if price is not None:
                     return price
-        for name in model_aliases(model):
-            price = self.builtin.get(name)
+        builtin = self._table(None)
+        for alias in names:
+            price = builtin.get(alias)
             if price is not None:
                 return price
         return None
 
-    def cost(self, app: str, model: str | None, usage: Usage) -> Decimal | None:
+    def _table(self, app: str | None) -> NamedTable[Price]:
+        """An app's entries (None: the built-in table), grouped and indexed on first use."""
+        if not self._tables:
+            by_app: dict[str, dict[str, Price]] = {}
+            for (owner, name), price in self.entries.items():
+                by_app.setdefault(owner, {})[name] = price
+            self._tables.update({owner: NamedTable(table) for owner, table in by_app.items()})
+            self._tables[None] = NamedTable(self.builtin)
+        return self._tables.get(app, _NO_PRICES)
+
+    def cost(
+        self, app: str, model: str | None, usage: Usage, provider: str | None = None
+    ) -> Decimal | None:
         """The USD cost of a request, rounded to 1e-10, or None when the model is unpriced.
         A cost beyond MAX_COST is a RecordError of the request's `cost`: its usage or the price
         is wrong, and storing it would put that mistake into every total."""
-        price = None if model is None else self.lookup(app, model)
+        price = None if model is None else self.lookup(app, model, provider)
         if price is None:
             return None
         cost = price.cost(usage).quantize(_TEN_DECIMALS)
@@ -171,9 +219,34 @@ class PriceBook:
 
 
 _TEN_DECIMALS = Decimal("1e-10")
+_NO_PRICES: NamedTable[Price] = NamedTable({})
+
+
+async def read_prices(connection: AsyncConnection) -> list[tuple[str, str, Price]]:
+    """The operators' prices with their tiers, as (app, model, price), by app and model: one
+    statement, rows unpacked as tuples (ingestion reads the whole table for every batch)."""
+    base = [prices.c[name] for name in PRICE_FIELDS]
+    tier = [price_tiers.c.above_tokens, *(price_tiers.c[name] for name in PRICE_FIELDS)]
+    same_price = (price_tiers.c.app_id == prices.c.app_id) & (price_tiers.c.model == prices.c.model)
+    statement = (
+        select(prices.c.app_id, prices.c.model, *base, *tier)
+        .outerjoin(price_tiers, same_price)
+        .order_by(prices.c.app_id, prices.c.model, price_tiers.c.above_tokens)
+    )
+    found: dict[tuple[str, str], tuple[Sequence[Any], list[Tier]]] = {}
+    for app, model, *values in await connection.execute(statement):
+        _, tiers = found.setdefault((app, model), (values[: len(base)], []))
+        above, *amounts = values[len(base) :]
+        if above is not None:
+            tiers.append(Tier(above, *amounts))
+    return [
+        (app, model, Price(**dict(zip(PRICE_FIELDS, amounts, strict=True)), tiers=tuple(tiers)))
+        for (app, model), (amounts, tiers) in found.items()
+    ]
 
 
 async def load_price_book(connection: AsyncConnection) -> PriceBook:
     """The operators' prices from the database, over the built-in table."""
-    rows = (await connection.execute(select(prices))).all()
-    return PriceBook(entries={(row.app_id, row.model): Price.from_row(row) for row in rows})
+    return PriceBook(
+        entries={(app, model): price for app, model, price in await read_prices(connection)}
+    )

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func
+from sqlalchemy import ColumnElement, and_, case, func, null
 
 from usageql.db.tables import feedback, messages
 from usageql.query.model import Dimension, Metric
@@ -55,6 +55,26 @@ def _sum(column: ColumnElement[int]) -> Callable[[], ColumnElement[Any]]:
     return lambda: func.coalesce(func.sum(column), 0)
 
 
+def known_spend(
+    cost: ColumnElement[Any], requests: ColumnElement[Any], unpriced: ColumnElement[Any]
+) -> ColumnElement[Any]:
+    """Spend from a row's sums of cost (0 for what has none), requests and unpriced requests:
+    the sum, or NULL when it would only hide what is unknown: the row has requests, none of them
+    priced, and no cost at all. A row without requests spent 0 (nothing is unknown in it).
+    Raw events and rollup rows both give these three sums, so both answer alike; a reported cost
+    of 0 on a message other than a request counts as none, since a rollup's sum cannot tell."""
+    unknown = and_(requests > 0, unpriced == requests, cost == 0)
+    return case((unknown, null()), else_=cost)
+
+
+def _spend() -> ColumnElement[Any]:
+    return known_spend(
+        func.coalesce(func.sum(m.cost), 0),
+        func.count().filter(_request),
+        func.count().filter(and_(_request, m.cost.is_(None))),
+    )
+
+
 def _percentile(column: ColumnElement[float], share: float) -> Callable[[], ColumnElement[Any]]:
     return lambda: func.percentile_cont(share).within_group(column)
 
@@ -74,7 +94,7 @@ METRICS: dict[Metric, MetricDef] = {
     Metric.CACHE_WRITE_TOKENS: MetricDef(_sum(m.cache_write_tokens), additive=True),
     Metric.REASONING_TOKENS: MetricDef(_sum(m.reasoning_tokens), additive=True),
     Metric.TOTAL_TOKENS: MetricDef(_sum(m.input_tokens + m.output_tokens), additive=True),
-    Metric.SPEND: MetricDef(_sum(m.cost), additive=True),
+    Metric.SPEND: MetricDef(_spend, additive=True),
     Metric.UNPRICED_REQUESTS: MetricDef(
         lambda: func.count().filter(and_(_request, m.cost.is_(None))), additive=True
     ),

@@ -41,7 +41,7 @@ from usageql.db.tables import (
     usage_hourly_tags,
     usage_hourly_users,
 )
-from usageql.query.catalog import DIMENSIONS
+from usageql.query.catalog import DIMENSIONS, known_spend
 from usageql.query.model import (
     Dimension,
     Filter,
@@ -70,10 +70,11 @@ _SUMS = {
     Metric.CACHE_READ_TOKENS: "cache_read_tokens",
     Metric.CACHE_WRITE_TOKENS: "cache_write_tokens",
     Metric.REASONING_TOKENS: "reasoning_tokens",
-    Metric.SPEND: "cost",
 }
 _MAXIMA = {Metric.LATENCY_MAX: "latency_max", Metric.TTFT_MAX: "ttft_max"}
-_ANY_TABLE = frozenset({*_COUNTS, *_SUMS, *_MAXIMA, Metric.TOTAL_TOKENS, Metric.MODELS})
+_ANY_TABLE = frozenset(
+    {*_COUNTS, *_SUMS, *_MAXIMA, Metric.TOTAL_TOKENS, Metric.SPEND, Metric.MODELS}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +288,11 @@ def metric_sql(metric: Metric, rows: Subquery) -> ColumnElement[Any]:
         return func.max(c[_MAXIMA[metric]])
     special: dict[Metric, Callable[[], ColumnElement[Any]]] = {
         Metric.TOTAL_TOKENS: lambda: func.coalesce(func.sum(c.input_tokens + c.output_tokens), 0),
+        Metric.SPEND: lambda: known_spend(
+            func.coalesce(func.sum(c.cost), 0),
+            func.coalesce(func.sum(c.requests), 0),
+            func.coalesce(func.sum(c.unpriced_requests), 0),
+        ),
         Metric.USERS: lambda: func.count(c.user_id.distinct()),
         Metric.CHATS: lambda: func.count(c.chat_id.distinct()),
         Metric.MODELS: lambda: func.count(c.model.distinct()),

@@ -48,7 +48,8 @@ class Role(enum.Enum):
 
 
 class AuthError(Exception):
-    """The request carries no usable key; the message says what to send instead."""
+    """The request carries no usable key; the message says what is wrong with what was sent.
+    Which role would do depends on the endpoint, so each endpoint adds its own hint."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +144,23 @@ async def revoke_key(engine: AsyncEngine, key_id: str) -> bool:
             .returning(api_keys.c.key_id)
         )
         return result.first() is not None
+
+
+async def live_key(engine: AsyncEngine, key: str) -> KeyInfo | None:
+    """What is stored of a full key (`uq_...`) while it works; None when it is malformed,
+    unknown or revoked. Unlike a request's check, it does not count as a use of the key."""
+    match = _KEY.fullmatch(key)
+    if match is None:
+        return None
+    key_id, secret = match.groups()
+    query = select(api_keys).where(
+        api_keys.c.key_id == key_id,
+        api_keys.c.secret_hash == _digest(secret),
+        api_keys.c.revoked_at.is_(None),
+    )
+    async with engine.connect() as connection:
+        row = (await connection.execute(query)).first()
+    return None if row is None else _info(row)
 
 
 def _info(row: Any) -> KeyInfo:
@@ -240,10 +258,7 @@ class KeyCheck:
         """The caller for an Authorization header; AuthError saying what is wrong, or
         Unavailable when the database cannot be asked."""
         if not authorization:
-            raise AuthError(
-                "missing API key: send the header `Authorization: Bearer uq_...` (create a key"
-                " with `usageql keys create --role reader`)"
-            )
+            raise AuthError("missing API key: send the header `Authorization: Bearer uq_...`")
         scheme, _, token = authorization.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthError("the Authorization header must be `Bearer uq_...`")

@@ -17,6 +17,7 @@ from usageql.app import StartupHook, create_app
 from usageql.config import Settings
 from usageql.db.database import open_database
 from usageql.db.embedded import EmbeddedPostgres
+from usageql.demo.key import DemoKey
 from usageql.graphql.view import FIRST_QUERY as GRAPHIQL_FIRST_QUERY
 
 # The curl example needs a one-line query.
@@ -38,7 +39,7 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-KeySource = Callable[[], str | None]
+KeySource = Callable[[], DemoKey | None]  # the demo key, once `prepare` has it
 
 
 def serve(settings: Settings, prepare: StartupHook, key: KeySource = lambda: None) -> int:
@@ -115,30 +116,34 @@ def _display_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def banner(base: str, settings: Settings, key: str | None) -> str:
-    """What to open, how to authenticate, and what to try first."""
+def banner(base: str, settings: Settings, demo: DemoKey | None) -> str:
+    """What to open, how to authenticate, and what to try first.
+
+    Commands in the docs send `$USAGEQL_API_KEY`, so the banner shows how to set it.
+    """
     workers = settings.workers
     serving = f"usageql {__version__} is " + (
         "ready" if workers == 1 else f"starting {workers} workers"
     )
     lines = ["", f"{serving}.", f"  GraphiQL:  {base}/graphql  (open it in a browser)"]
     lines.append(f"  Health:    {base}/healthz  {base}/readyz")
-    auth = ""
+    auth = ' -H "Authorization: Bearer $USAGEQL_API_KEY"'
     if not settings.auth:
         lines.append("  Authentication is disabled (USAGEQL_AUTH=disabled): for local use only.")
-    elif key is not None:
+        auth = ""
+    elif demo is not None:
         lines += [
-            f"  API key:   {key}",
-            "             (an admin key made for this demo; it is shown only now)",
-            f'  In GraphiQL, open Headers and paste: {{"Authorization": "Bearer {key}"}}',
+            f"  API key:   {demo.key}",
+            *(f"             {line}" for line in _demo_key_note(demo)),
+            f"  For the docs' commands:  export USAGEQL_API_KEY={demo.key}",
+            "  GraphiQL asks for the key when it opens, and the browser remembers it.",
         ]
-        auth = f" -H 'Authorization: Bearer {key}'"
     else:
         lines += [
-            "  Queries need an API key: `usageql keys create --role admin` makes one; send it as",
-            "  `Authorization: Bearer <key>` (in GraphiQL: Headers).",
+            "  Queries need an API key. Make an admin key into USAGEQL_API_KEY, which the docs'",
+            "  commands send:  export USAGEQL_API_KEY=$(usageql keys create --role admin)",
+            "  GraphiQL asks for the key when it opens, and the browser remembers it.",
         ]
-        auth = " -H 'Authorization: Bearer <key>'"
     lines += [
         "GraphiQL opens on a first query to run; or try it with curl:",
         f"  curl -s {base}/graphql -H 'content-type: application/json'{auth} \\",
@@ -147,3 +152,17 @@ def banner(base: str, settings: Settings, key: str | None) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _demo_key_note(demo: DemoKey) -> tuple[str, str]:
+    """Where the demo key is kept, and that it is the only demo key that works."""
+    only = "no other demo key works"
+    if demo.revoked:
+        only += f" ({demo.revoked} revoked now)"
+    if demo.problem is not None:
+        return (
+            f"(the demo admin key, made now: it could not be kept in {demo.path}: {demo.problem};",
+            f"the next start makes another; {only})",
+        )
+    when = "made now; later starts show it again" if demo.made else "from an earlier start"
+    return (f"(the demo admin key, kept in {demo.path} (mode 0600):", f"{when}; {only})")

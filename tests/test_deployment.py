@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from usageql.config import Settings
 
@@ -35,15 +38,113 @@ def test_compose_runs_usageql_from_the_dockerfile_against_its_postgres() -> None
     assert "/readyz" in " ".join(usageql["healthcheck"]["test"])
     assert "pg_isready" in postgres["healthcheck"]["test"]
     assert "pgdata" in compose["volumes"]
-    assert "pgdata:/var/lib/postgresql/data" in postgres["volumes"]
+    # postgres:18 and later keep their data in /var/lib/postgresql/<major>/docker.
+    assert "pgdata:/var/lib/postgresql" in postgres["volumes"]
+
+
+def test_compose_runs_a_postgresql_the_readme_supports_and_ci_tests() -> None:
+    image = _compose()["services"]["postgres"]["image"]
+    match = re.fullmatch(r"postgres:(\d+)", image)
+    assert match, image
+    major = int(match.group(1))
+    readme = (ROOT / "README.md").read_text()
+    supported = re.search(r"usageql supports PostgreSQL (\d+) to (\d+)\.", readme)
+    assert supported, "README.md does not state the supported PostgreSQL versions"
+    low, high = int(supported.group(1)), int(supported.group(2))
+    # The ends are what CI runs the tests on: the local server and the embedded one.
+    assert (low, high) == (15, 18)
+    assert f"Docker Compose runs {major}." in readme
+    assert major in (low, high)
+
+
+def _dockerfile() -> list[tuple[str, str]]:
+    """The Dockerfile's instructions, continuation lines joined, comments left out."""
+    text = re.sub(r"\\\n\s*", " ", (ROOT / "Dockerfile").read_text())
+    lines = (line.strip() for line in text.splitlines())
+    return [
+        (instruction.upper(), rest.strip())
+        for instruction, _, rest in (line.partition(" ") for line in lines)
+        if instruction and not instruction.startswith("#")
+    ]
 
 
 def test_dockerfile_installs_the_package_and_serves() -> None:
-    dockerfile = (ROOT / "Dockerfile").read_text()
-    assert re.search(r"^RUN pip install \. ", dockerfile, re.MULTILINE)
-    assert 'CMD ["usageql", "serve"]' in dockerfile
-    assert "USAGEQL_HOST=0.0.0.0" in dockerfile
-    assert "/readyz" in dockerfile
+    instructions = _dockerfile()
+    assert ("CMD", '["usageql", "serve"]') in instructions
+    env = " ".join(rest for instruction, rest in instructions if instruction == "ENV")
+    assert "USAGEQL_HOST=0.0.0.0" in env
+    healthcheck = [rest for instruction, rest in instructions if instruction == "HEALTHCHECK"]
+    assert len(healthcheck) == 1
+    assert "/readyz" in healthcheck[0]
+
+
+def test_dockerfile_installs_the_locked_dependencies_before_it_copies_the_source() -> None:
+    """So the dependencies' layer is rebuilt only when the lock changes, not at every edit."""
+    instructions = _dockerfile()
+    steps = [f"{instruction} {rest}" for instruction, rest in instructions]
+    copy_lock = steps.index("COPY requirements.lock ./")
+    install_lock = steps.index("RUN pip install --require-hashes -r requirements.lock")
+    copy_source = steps.index("COPY src ./src")
+    install_package = next(
+        n for n, step in enumerate(steps) if step.startswith("RUN pip install --no-deps . ")
+    )
+    assert copy_lock < install_lock < copy_source < install_package
+    # Nothing but the lock is in the image before the dependencies are installed, and nothing
+    # else installs Python packages.
+    assert [step for step in steps[:install_lock] if step.startswith("COPY")] == [steps[copy_lock]]
+    assert "&& pip check" in steps[install_package]
+    installs = [step for step in steps if "pip install" in step]
+    assert installs == [steps[install_lock], steps[install_package]]
+
+
+def test_dockerignore_lets_in_what_the_dockerfile_copies_and_nothing_else() -> None:
+    ignore = (ROOT / ".dockerignore").read_text().split("\n")
+    rules = [line for line in ignore if line and not line.startswith("#")]
+    assert rules[0] == "*"  # everything is out unless let in
+    allowed = {rule.removeprefix("!").rstrip("/") for rule in rules if rule.startswith("!")}
+    copied = {
+        source.removeprefix("./").rstrip("/")
+        for instruction, rest in _dockerfile()
+        if instruction == "COPY"
+        for source in rest.split()[:-1]
+    }
+    assert copied == allowed == {"requirements.lock", "pyproject.toml", "README.md", "src"}
+
+
+def _locked() -> dict[str, str]:
+    lock = (ROOT / "requirements.lock").read_text()
+    pins = re.findall(r"^([A-Za-z0-9._-]+)==([^\s;]+)", lock, re.MULTILINE)
+    return {canonicalize_name(name): version for name, version in pins}
+
+
+def test_the_lock_pins_every_dependency_within_pyprojects_ranges() -> None:
+    """The whole check (regenerating it gives the same file; it installs) is .ci/run's; this
+    one fails at once when pyproject.toml's dependencies change and the lock does not."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    locked = _locked()
+    assert len(locked) >= len(project["dependencies"])
+    for dependency in map(Requirement, project["dependencies"]):
+        name = canonicalize_name(dependency.name)
+        assert name in locked, f"{name} is not in requirements.lock"
+        assert dependency.specifier.contains(locked[name]), (name, locked[name])
+    lock = (ROOT / "requirements.lock").read_text()
+    # Every pin carries hashes, which the Dockerfile requires.
+    pins = re.split(r"^(?=[A-Za-z0-9._-]+==)", lock, flags=re.MULTILINE)[1:]
+    assert len(pins) == len(locked)
+    assert all("--hash=sha256:" in pin for pin in pins)
+
+
+def test_the_readme_gives_the_command_that_made_the_lock() -> None:
+    header = (ROOT / "requirements.lock").read_text().splitlines()[:2]
+    assert header[0] == "# This file was autogenerated by uv via the following command:"
+    command = header[1].removeprefix("#    ")
+    assert command.startswith("uv pip compile pyproject.toml ")
+    assert command.endswith(" -o requirements.lock")
+    readme = (ROOT / "README.md").read_text()
+    assert f"\n.venv/bin/{command}\n" in readme
+    version = re.search(r"\.venv/bin/pip install (uv==[\d.]+)\n", readme)
+    assert version, "README.md does not pin the uv that makes the lock"
+    assert f"install --quiet {version.group(1)}" in (ROOT / ".ci" / "run").read_text()
 
 
 def test_readme_documents_every_setting() -> None:
@@ -65,3 +166,7 @@ def test_readme_gives_exactly_two_commands_that_ci_runs() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert "readme_command test-command" in ci
     assert "readme_command start-command" in ci
+    # The test command runs as a newcomer runs it (on the embedded PostgreSQL 18) and on 15.
+    assert re.search(r'^env -u TEST_DATABASE_URL .*bash -c "\$test_command"$', ci, re.MULTILINE)
+    assert "pg15=postgresql://postgres@127.0.0.1:5432/test" in ci
+    assert re.search(r'TEST_DATABASE_URL="\$pg15" bash -c "\$test_command"$', ci, re.MULTILINE)

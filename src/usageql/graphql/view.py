@@ -26,25 +26,43 @@ from usageql.graphql.schema import build_schema
 
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_PATH = "/static"
+# What any key that may read answers (`server` is for operators only), so the first run of a
+# reader key, which the page's hint suggests creating, shows no error.
 FIRST_QUERY = """{
+  viewer { role apps users }
   apps { id messages users chats firstEventAt lastEventAt }
-  server { version postgresVersion embeddedDatabase }
 }"""
 
 
-def graphiql_page() -> str:
-    """GraphiQL, loading its scripts from usageql itself and opening on FIRST_QUERY."""
+def graphiql_page(*, auth: bool) -> str:
+    """GraphiQL, loading its scripts from usageql itself and opening on FIRST_QUERY. With `auth`
+    the page asks for an API key first (every query, the schema's included, needs one), and
+    starts GraphiQL with a fetcher that sends it."""
     template = (Path(__file__).parent / "graphiql.html").read_text(encoding="utf-8")
-    return template.replace("{{static}}", f"{STATIC_PATH}/graphiql").replace(
-        "{{first_query}}", FIRST_QUERY
-    )
+    values = {
+        "{{static}}": f"{STATIC_PATH}/graphiql",
+        "{{first_query}}": FIRST_QUERY,
+        "{{auth_required}}": "true" if auth else "false",
+    }
+    for placeholder, value in values.items():
+        template = template.replace(placeholder, value)
+    return template
+
+
+KEY_NEEDED = (
+    "/graphql takes a reader or admin key for queries (`usageql keys create --role reader` makes"
+    " one) and an ingest or admin key for recordMessages, recordFeedback and upsertChats"
+    " (`--role ingest`)"
+)
+"""What a 401 adds to what was wrong: the roles this endpoint's operations need."""
 
 
 def _refusal(error: AuthError | Unavailable | TooManyRequestsError, scope: Scope) -> JSONResponse:
     """Why an operation was not run, in GraphQL's error format: no usable key (401), the key's
     concurrent requests all in progress (429), or no database to check the key (503)."""
     if isinstance(error, AuthError):
-        return _errors(401, str(error), {"code": "UNAUTHENTICATED"}, {"WWW-Authenticate": "Bearer"})
+        message = f"{error}; {KEY_NEEDED}"
+        return _errors(401, message, {"code": "UNAUTHENTICATED"}, {"WWW-Authenticate": "Bearer"})
     retry = {"Retry-After": str(error.retry_after)}
     if isinstance(error, TooManyRequestsError):
         extensions = {
@@ -73,7 +91,7 @@ class GraphQLView(GraphQL[Context, None]):
             build_schema(settings), graphql_ide="graphiql" if settings.graphiql else None
         )
         self.settings = settings
-        self._page = graphiql_page()
+        self._page = graphiql_page(auth=settings.auth)
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(self._page)

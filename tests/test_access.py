@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from tests.app_client import app_client, authorized_client
 from usageql.auth import Role, create_key, revoke_key
 from usageql.config import Settings
 from usageql.db.engine import create_engine
+from usageql.graphql.view import KEY_NEEDED as GRAPHQL_KEY_NEEDED
+from usageql.ingest.http import KEY_NEEDED as EVENTS_KEY_NEEDED
 
 READ = "{ usage { summary { messages } } }"
 EVENT = {"id": "new-1", "timestamp": "2026-03-01T10:00:00Z", "model": "gpt-4o"}
@@ -76,6 +79,45 @@ async def test_requests_without_a_usable_key_get_401(app: Starlette) -> None:
         assert (await client.get("/graphql", params={"query": READ})).status_code == 401
 
 
+def _roles_named(hint: str) -> list[Role]:
+    """The roles of the `usageql keys create --role R` commands a hint gives, in order."""
+    return [Role(role) for role in re.findall(r"--role (\w+)", hint)]
+
+
+async def test_each_refusal_names_the_key_its_endpoint_takes_and_that_key_works(
+    app: Starlette,
+) -> None:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as anonymous:
+        events = (await anonymous.post("/v1/events", json=[EVENT])).json()["error"]
+        graphql = (await anonymous.post("/graphql", json={"query": READ})).json()["errors"]
+    assert events == (
+        "missing API key: send the header `Authorization: Bearer uq_...`; POST /v1/events takes"
+        " an ingest or admin key (`usageql keys create --role ingest`)"
+    )
+    assert graphql[0]["message"] == (
+        "missing API key: send the header `Authorization: Bearer uq_...`; /graphql takes a"
+        " reader or admin key for queries (`usageql keys create --role reader` makes one) and an"
+        " ingest or admin key for recordMessages, recordFeedback and upsertChats"
+        " (`--role ingest`)"
+    )
+    async with authorized_client(app, Role.READER) as reader:
+        forbidden = await reader.post("/v1/events", json=[EVENT])
+    assert (forbidden.status_code, forbidden.json()["error"]) == (
+        403,
+        f"this API key (role reader) may not write records; {EVENTS_KEY_NEEDED}",
+    )
+    # The keys the hints say to make do what was refused.
+    (for_events,) = _roles_named(EVENTS_KEY_NEEDED)
+    for_queries, for_records = _roles_named(GRAPHQL_KEY_NEEDED)
+    async with authorized_client(app, for_events) as client:
+        assert (await client.post("/v1/events", json=[EVENT])).status_code == 200
+    async with authorized_client(app, for_queries) as client:
+        assert await _errors(client, READ) == []
+    async with authorized_client(app, for_records) as client:
+        assert await _errors(client, RECORD) == []
+
+
 async def test_a_revoked_key_stops_working(database_url: str, tmp_path: Path) -> None:
     settings = Settings(database_url=database_url, data_dir=tmp_path, auth_cache_seconds=0)
     engine = create_engine(database_url, pool_size=1)  # as `usageql keys` would, from outside
@@ -88,7 +130,9 @@ async def test_a_revoked_key_stops_working(database_url: str, tmp_path: Path) ->
             assert await revoke_key(engine, info.key_id)
             refused = await admin.post("/graphql", json={"query": READ}, headers=headers)
             assert refused.status_code == 401
-            assert refused.json()["errors"][0]["message"] == "unknown or revoked API key"
+            assert refused.json()["errors"][0]["message"] == (
+                f"unknown or revoked API key; {GRAPHQL_KEY_NEEDED}"
+            )
     finally:
         await engine.dispose()
 

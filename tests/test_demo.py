@@ -100,13 +100,14 @@ async def test_loading_ingests_everything_once(engine: AsyncEngine) -> None:
     ratings = sum(isinstance(r, Feedback) for r in records)
     chats = sum(isinstance(r, Chat) for r in records)
     assert summary.records == len(records) == 1500 + ratings + chats
-    assert (summary.accepted, summary.duplicates, summary.rejected) == (len(records), 0, 0)
+    stored = (summary.accepted, summary.duplicates, summary.described, summary.rejected)
+    assert stored == (1500 + ratings, 0, chats, 0)
     assert seen[-1] == (1500, 1500)
     assert not await database_is_empty(engine)
 
     again = await load_demo(ingestor, small)
-    # Chat records are upserts (always accepted); messages and ratings are all duplicates.
-    assert (again.accepted, again.duplicates) == (chats, 1500 + ratings)
+    # Messages and ratings are all duplicates; chat records (upserts) are applied again.
+    assert (again.accepted, again.duplicates, again.described) == (0, 1500 + ratings, chats)
     async with engine.connect() as connection:
         assert await connection.scalar(select(func.count()).select_from(messages)) == 1500
         assert await connection.scalar(select(func.count()).select_from(feedback)) == ratings

@@ -61,7 +61,7 @@ def test_import_reads_every_format_and_summarises(
     assert main(args) == 1  # some records were rejected
     err = capsys.readouterr().err
     assert "import: 8 records in " in err
-    assert ": 6 stored, 0 already stored, 2 rejected" in err
+    assert ": 6 stored, 0 already stored, 0 chat records applied, 2 rejected" in err
     assert f"  {lines} line 2 (id m2): cost: expected a number, got 'free'" in err
     assert f"  {table} line 3 (id m8): usage.input_tokens: must not be negative, got -5" in err
     assert _count(env) == 6
@@ -76,8 +76,44 @@ def test_an_interrupted_import_is_finished_by_running_it_again(
     assert main(["import", str(partial)]) == 0
     assert main(["import", str(full), "--batch-size", "7"]) == 0
     err = capsys.readouterr().err
-    assert ": 18 stored, 12 already stored, 0 rejected" in err
+    assert ": 18 stored, 12 already stored, 0 chat records applied, 0 rejected" in err
     assert _count(env) == 30
+
+
+def test_importing_a_file_again_stores_nothing_and_counts_its_chats_apart(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chat = {"type": "chat", "id": "c1", "timestamp": WHEN, "title": "Plans"}
+    rating = {"type": "feedback", "id": "f1", "timestamp": WHEN, "message_id": "m0", "rating": 1}
+    file = _ndjson(tmp_path / "export.ndjson", [_record(0, chat_id="c1"), _record(1), rating, chat])
+    assert main(["import", str(file)]) == 0
+    first = capsys.readouterr().err
+    assert ": 3 stored, 0 already stored, 1 chat record applied, 0 rejected" in first
+    assert main(["import", str(file)]) == 0
+    again = capsys.readouterr().err
+    assert ": 0 stored, 3 already stored, 1 chat record applied, 0 rejected" in again
+    assert _count(env) == 2
+
+
+def test_a_file_that_is_not_json_says_where_and_what_in_words(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    array = tmp_path / "export.json"
+    array.write_text('[\n  {"id": "m1", "timestamp": "%s", "model": gpt-4o}\n]\n' % WHEN)
+    lines = _ndjson(tmp_path / "export.ndjson", [_record(1)])
+    with lines.open("a") as file:
+        file.write("{'id': 'm2'}\n")
+    assert main(["import", str(array)]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"usageql: error: {array}: the file is not valid JSON: expected a value at line 2, column"
+        " 62, found 'gpt-4o': a value is a string in double quotes, a number, true, false, null,"
+        " an object or an array"
+    )
+    assert main(["import", str(lines)]) == 1
+    assert (
+        f"  {lines} line 2: not valid JSON: expected a key in double quotes at column 2, found"
+        " \"'id'\"; each line must be one JSON object"
+    ) in capsys.readouterr().err
 
 
 def test_import_reads_stdin(
@@ -86,7 +122,9 @@ def test_import_reads_stdin(
     data = "".join(json.dumps(_record(n)) + "\n" for n in range(3)).encode()
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
     assert main(["import", "-"]) == 0
-    assert ": 3 stored, 0 already stored, 0 rejected" in capsys.readouterr().err
+    assert ": 3 stored, 0 already stored, 0 chat records applied, 0 rejected" in (
+        capsys.readouterr().err
+    )
     assert _count(env) == 3
 
 

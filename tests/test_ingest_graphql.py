@@ -152,16 +152,16 @@ async def test_feedback_and_chats(client: httpx.AsyncClient, engine: AsyncEngine
     assert rated["recordFeedback"]["rejected"] == [
         {"index": 1, "field": "rating", "error": "rating: expected 1, -1, 'up' or 'down', got 3"}
     ]
+    upsert = """mutation($c: [ChatInput!]!) {
+      upsertChats(chats: $c) { accepted duplicates described rejected { index error } } }"""
+    chat_record = {"id": "c1", "timestamp": WHEN, "title": "Plans", "tags": ["billing"]}
     with count_statements(engine) as chat_sql:
-        described = await graphql(
-            client,
-            """mutation($c: [ChatInput!]!) {
-              upsertChats(chats: $c) { accepted duplicates rejected { index error } }
-            }""",
-            {"c": [{"id": "c1", "timestamp": WHEN, "title": "Plans", "tags": ["billing"]}]},
-        )
+        described = await graphql(client, upsert, {"c": [chat_record]})
     assert chat_sql.count == 3
-    assert described["upsertChats"] == {"accepted": 1, "duplicates": 0, "rejected": []}
+    report = {"accepted": 0, "duplicates": 0, "described": 1, "rejected": []}
+    assert described["upsertChats"] == report
+    # Sent again, it is applied again: still described, never counted as stored.
+    assert (await graphql(client, upsert, {"c": [chat_record]}))["upsertChats"] == report
     (chat,) = await _rows(engine, chats)
     assert (chat.title, chat.tags) == ("Plans", ["billing"])
     (rating,) = await _rows(engine, feedback)

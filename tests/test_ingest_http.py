@@ -59,18 +59,21 @@ async def test_valid_records_are_stored_and_bad_ones_listed(
     body += b"{not json\n\n" + ndjson({"type": "chat", "id": "chat-1", "timestamp": WHEN})
     response = await client.post("/v1/events", content=body, headers=NDJSON)
     assert response.status_code == 200
-    body_error = response.json()["rejected"][1]["error"]
-    assert body_error.startswith("not valid JSON: ")  # the rest is the JSON decoder's words
+    not_json = (
+        "not valid JSON: expected a key in double quotes at column 2, found 'not'; each line must"
+        " be one JSON object"
+    )
     assert response.json() == {
-        "accepted": 3,
+        "accepted": 2,
         "duplicates": 0,
+        "described": 1,
         "rejected": [
             {
                 "line": 2,
                 "id": "b",
                 "error": "timestamp: not an ISO 8601 date-time: '2025-13-01'",
             },
-            {"line": 4, "id": None, "error": body_error},
+            {"line": 4, "id": None, "error": not_json},
         ],
         "conflicts": [],
     }
@@ -94,6 +97,21 @@ async def test_a_json_array_reports_indexes(client: httpx.AsyncClient) -> None:
 async def test_a_single_object_is_one_record(client: httpx.AsyncClient) -> None:
     response = await client.post("/v1/events", json=request("solo"))
     assert response.json()["accepted"] == 1
+
+
+async def test_chat_records_are_counted_apart_so_a_batch_sent_again_stores_nothing_new(
+    client: httpx.AsyncClient,
+) -> None:
+    chat = {"type": "chat", "id": "c1", "timestamp": WHEN, "title": "Plans"}
+    batch = [request("a", chat_id="c1"), chat]
+    first = await post(client, *batch)
+    answer = {"accepted": 1, "duplicates": 0, "described": 1, "rejected": [], "conflicts": []}
+    assert first.json() == answer
+    again = await post(client, *batch)
+    assert again.json() == {**answer, "accepted": 0, "duplicates": 1}
+    # A chat record is a usable record: with the rest rejected, the batch still gets 200.
+    renamed = await post(client, {**chat, "title": "Renamed"}, {"id": "broken"})
+    assert (renamed.status_code, renamed.json()["described"]) == (200, 1)
 
 
 async def test_nothing_usable_is_422(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
@@ -212,7 +230,13 @@ async def test_content_is_cut_to_the_configured_preview(
     [
         ({"content-type": "text/csv"}, b"id\n", 415, "Content-Type 'text/csv' is not supported"),
         ({**NDJSON, "content-encoding": "br"}, b"{}", 415, "Content-Encoding 'br'"),
-        ({"content-type": "application/json"}, b"[1,", 400, "the body is not valid JSON"),
+        (
+            {"content-type": "application/json"},
+            b"[1,",
+            400,
+            "the body is not valid JSON: it"
+            " ends at column 4 with a string, object or array still open",
+        ),
         ({"content-type": "application/json"}, b"42", 400, "expected a JSON array of records"),
     ],
 )
@@ -389,6 +413,7 @@ async def test_strings_with_nul_characters_are_rejected_alone(
     assert response.json() == {
         "accepted": 1,
         "duplicates": 0,
+        "described": 0,
         "rejected": [
             {"line": 2, "id": "nul-content",
              "error": "content: contains a NUL character (\\u0000), which PostgreSQL cannot store"},

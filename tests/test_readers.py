@@ -78,6 +78,47 @@ def test_a_bad_ndjson_line_is_rejected_alone_and_its_neighbours_still_parse() ->
     assert rejected[0][1].startswith("not valid JSON: ")
 
 
+A_VALUE = "a value is a string in double quotes, a number, true, false, null, an object or an array"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (b"nope", f"expected a value at column 1, found 'nope': {A_VALUE}"),
+        (b'{"id": "a", "model": gpt-4o}', f"expected a value at column 22, found 'gpt-4o':"
+         f" {A_VALUE}"),
+        (b'{"id": "a", "ok": True}', f"expected a value at column 19, found 'True': {A_VALUE}"),
+        (b'{"id": "a",', "it ends at column 12 with a string, object or array still open"),
+        (b"{'id': 'a'}", "expected a key in double quotes at column 2, found \"'id'\""),
+        (b'{"id": "a" "model": "m"}', "expected ',' or '}' at column 12, found '\"'"),
+        (b'{"id": "a",}', "a trailing comma at column 11: JSON allows no comma before a closing"
+         " bracket"),
+        (b'{"id": "a"} {"id": "b"}', "more text follows the JSON value at column 13, found '{'"),
+        (b'{"id": "a\\qb"}', "an invalid escape in a string at column 10: a backslash may only come"
+         ' before " \\ / b f n r t or uXXXX'),
+        (b'{"id": "a", "cost": 01}', "a malformed number at column 21 (number with leading zero is"
+         " not allowed)"),
+    ],
+)  # fmt: skip
+def test_a_line_that_is_not_json_says_what_is_wrong_where_in_words(
+    text: bytes, problem: str
+) -> None:
+    assert _parsed(text) == (
+        [],
+        [(1, f"not valid JSON: {problem}; each line must be one JSON object")],
+    )
+
+
+def test_a_json_body_that_is_not_json_names_the_line_and_column() -> None:
+    body = b'[\n  {"id": "a"},\n  {"id": "b", "model": nope}\n]\n'
+    with pytest.raises(BodyError) as raised:
+        read_json(body)
+    assert str(raised.value) == (
+        "the body is not valid JSON: expected a value at line 3, column 24, found 'nope':"
+        f" {A_VALUE}"
+    )
+
+
 def test_ndjson_lines_that_are_not_objects_are_rejected_by_validation() -> None:
     assert _parsed(b'5\n"text"') == (
         [],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
@@ -71,8 +72,8 @@ async def test_models_are_ordered_with_ties_broken_by_name(
         "{ usage { models(orderBy: {metric: SPEND, direction: ASC}, limit: 2) { model } } }",
         statements=1,
     )
-    # spend: local-llm 0 (unpriced), gpt-4o 0.75, claude-x 1.0
-    assert [m["model"] for m in ascending["usage"]["models"]] == ["local-llm", "gpt-4o"]
+    # spend: gpt-4o 0.75, claude-x 1.0, local-llm null (unpriced): unknown comes last either way
+    assert [m["model"] for m in ascending["usage"]["models"]] == ["gpt-4o", "claude-x"]
 
 
 @pytest.mark.usefixtures("usage_data")
@@ -474,3 +475,56 @@ async def test_chat_tags_count_the_chats_in_scope(
         "local-llm": [{"tag": "billing", "count": 1}],
         "claude-x": [],  # its message has no chat
     }
+
+
+async def test_latencies_come_back_to_the_microsecond_without_float_noise(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    timings = [(100.1, 0.1), (200.2, 0.2), (300.3, 0.2), (400.4, 0.1)]
+    events = [
+        {"id": f"r{n}", "timestamp": "2026-03-01T10:00:00Z", "model": "gpt-4o",
+         "latency_ms": latency, "ttft_ms": ttft}
+        for n, (latency, ttft) in enumerate(timings)
+    ]  # fmt: skip
+    assert (await client.post("/v1/events", json=events)).json()["accepted"] == 4
+    # What PostgreSQL computes carries float noise in its last digits...
+    async with engine.connect() as connection:
+        raw = (
+            await connection.execute(
+                text(
+                    "SELECT avg(latency_ms), percentile_cont(0.95) WITHIN GROUP (ORDER BY"
+                    " latency_ms), percentile_cont(0.5) WITHIN GROUP (ORDER BY ttft_ms)"
+                    " FROM messages"
+                )
+            )
+        ).one()
+    assert [value == round(value, 3) for value in raw] == [False, False, False]
+    # ...which the answer leaves out: values to the microsecond, as measured.
+    data = await graphql_counted(
+        client,
+        engine,
+        """{ usage { summary {
+            latencyMs { avg p50 p90 p95 p99 max } ttftMs { avg p50 max } } } }""",
+        statements=1,
+    )
+    assert data["usage"]["summary"] == {
+        "latencyMs": {
+            "avg": 250.25,
+            "p50": 250.25,
+            "p90": 370.37,
+            "p95": 385.385,
+            "p99": 397.397,
+            "max": 400.4,
+        },
+        "ttftMs": {"avg": 0.15, "p50": 0.15, "max": 0.2},
+    }
+    # A value sent with more digits than a microsecond comes back to the microsecond.
+    precise = {**events[0], "id": "precise", "app": "precise", "latency_ms": 12.3456789}
+    assert (await client.post("/v1/events", json=[precise])).json()["accepted"] == 1
+    data = await graphql_counted(
+        client,
+        engine,
+        '{ usage(filter: {apps: ["precise"]}) { summary { latencyMs { avg max } } } }',
+        statements=1,
+    )
+    assert data["usage"]["summary"] == {"latencyMs": {"avg": 12.346, "max": 12.346}}

@@ -42,4 +42,6 @@ RATINGS: list[dict[str, Any]] = [
 async def load_usage_data(client: httpx.AsyncClient) -> None:
     """Send FIXTURE and RATINGS through POST /v1/events."""
     response = await client.post("/v1/events", json=FIXTURE + RATINGS)
-    assert response.json() == {"accepted": 10, "duplicates": 0, "rejected": [], "conflicts": []}
+    assert response.json() == {
+        "accepted": 8, "duplicates": 0, "described": 2, "rejected": [], "conflicts": []
+    }  # fmt: skip

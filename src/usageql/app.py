@@ -23,6 +23,7 @@ from usageql.config import Settings
 from usageql.db.database import Database, open_database
 from usageql.db.first_events import FirstEvents
 from usageql.db.secrets import server_secret
+from usageql.favicon import favicon
 from usageql.graphql.view import STATIC_DIR, STATIC_PATH, GraphQLView
 from usageql.health import healthz, readyz
 from usageql.ingest.http import post_events
@@ -133,6 +134,7 @@ def create_app(settings: Settings, *, on_startup: Sequence[StartupHook] = ()) ->
     app = Starlette(
         routes=[
             Route("/", root, methods=["GET"]),
+            Route("/favicon.ico", favicon, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/graphql", GraphQLView(settings), methods=["GET", "POST"]),

@@ -113,6 +113,7 @@ async def test_a_priced_request_of_4e15_tokens_is_rejected_and_the_other_100_sto
     assert response.json() == {
         "accepted": 100,
         "duplicates": 0,
+        "described": 0,
         "rejected": [
             {
                 "line": 51,

@@ -42,7 +42,7 @@ def test_an_unclosed_quote_costs_one_record_and_its_line_is_listed(
     )
     assert main(["import", str(table)]) == 1
     err = capsys.readouterr().err
-    assert ": 3 stored, 0 already stored, 1 rejected" in err
+    assert ": 3 stored, 0 already stored, 0 chat records applied, 1 rejected" in err
     assert (
         f"  {table} line 4: model: a quote opened on this line is still open at the end of the"
         " file" in err

@@ -43,7 +43,7 @@ BATCH = [
     rating("r", message_id="a"),  # 9: kept
     rating("r", message_id="a", rating=-1),  # 10: a conflicting rating
     {"type": "chat", "id": "a", "timestamp": WHEN, "title": "t1"},  # 11: chats are upserts,
-    {"type": "chat", "id": "a", "timestamp": WHEN, "title": "t2"},  # 12: each one counts
+    {"type": "chat", "id": "a", "timestamp": WHEN, "title": "t2"},  # 12: each one is described
 ]
 
 
@@ -79,10 +79,18 @@ async def test_ndjson_lists_conflicts_by_line_and_a_retry_answers_the_same(
         {"line": 8, "id": "c", "first": 7},
         {"line": 10, "id": "r", "first": 9},
     ]
-    assert first.json() == {"accepted": 7, "duplicates": 5, "rejected": [], "conflicts": conflicts}
+    answer = {
+        "accepted": 5,
+        "duplicates": 5,
+        "described": 2,
+        "rejected": [],
+        "conflicts": conflicts,
+    }
+    assert first.json() == answer
     assert await _stored(engine) == KEPT
     again = await client.post("/v1/events", content=body, headers=NDJSON)
-    assert again.json() == {"accepted": 2, "duplicates": 10, "rejected": [], "conflicts": conflicts}
+    # The chat records are applied again; nothing else is stored again.
+    assert again.json() == {**answer, "accepted": 0, "duplicates": 10}
     assert await _stored(engine) == KEPT
 
 
@@ -99,7 +107,9 @@ async def test_an_id_already_stored_is_a_plain_duplicate(
 ) -> None:
     await client.post("/v1/events", json=[request("a", model="gpt-4o")])
     response = await client.post("/v1/events", json=[request("a", model="o3")])
-    assert response.json() == {"accepted": 0, "duplicates": 1, "rejected": [], "conflicts": []}
+    assert response.json() == {
+        "accepted": 0, "duplicates": 1, "described": 0, "rejected": [], "conflicts": []
+    }  # fmt: skip
 
 
 async def test_repeats_of_a_rejected_record_are_rejected_with_it(
@@ -112,6 +122,7 @@ async def test_repeats_of_a_rejected_record_are_rejected_with_it(
     assert response.json() == {
         "accepted": 0,
         "duplicates": 0,
+        "described": 0,
         "rejected": [
             {"index": 0, "id": "f", "error": "model: required, and message_id 'gone' names no"
              " stored message with a model"},
@@ -150,7 +161,7 @@ def test_import_lists_conflicts(
     path.write_text("".join(json.dumps(r) + "\n" for r in BATCH))
     assert main(["import", str(path)]) == 0
     err = capsys.readouterr().err
-    assert ": 7 stored, 5 already stored, 0 rejected, 4 conflicting" in err
+    assert ": 5 stored, 5 already stored, 2 chat records applied, 0 rejected, 4 conflicting" in err
     assert (
         f"  {path} line 4 (id a): not stored, line 1 has this id with other content and was kept"
     ) in err

@@ -78,8 +78,8 @@ async def test_post_events_stores_the_rest_and_a_retry_answers_the_same(
 
     first = await client.post("/v1/events", content=body, headers=NDJSON)
     assert first.status_code == 200
-    assert first.json() == {"accepted": 100, "duplicates": 0, "rejected": [rejection],
-                            "conflicts": []}  # fmt: skip
+    assert first.json() == {"accepted": 100, "duplicates": 0, "described": 0,
+                            "rejected": [rejection], "conflicts": []}  # fmt: skip
     assert await totals(engine) == GOOD_TOTALS
     assert await rollup_matches_messages(engine) > 0
     (warning,) = [r for r in caplog.records if r.name == "usageql.ingest.write"]
@@ -88,8 +88,8 @@ async def test_post_events_stores_the_rest_and_a_retry_answers_the_same(
     assert (warning.__dict__["id"], warning.__dict__["refusal"]) == ("bad", REFUSED)
 
     again = await client.post("/v1/events", content=body, headers=NDJSON)
-    assert again.json() == {"accepted": 0, "duplicates": 100, "rejected": [rejection],
-                            "conflicts": []}  # fmt: skip
+    assert again.json() == {"accepted": 0, "duplicates": 100, "described": 0,
+                            "rejected": [rejection], "conflicts": []}  # fmt: skip
     assert await totals(engine) == GOOD_TOTALS
     assert await rollup_matches_messages(engine) > 0
 
@@ -176,6 +176,7 @@ def test_import_stores_the_rest_and_a_rerun_answers_the_same(
     for stored, already in ((100, 0), (0, 100)):
         assert main(["import", str(path), "--batch-size", "40"]) == 1  # a record was rejected
         err = capsys.readouterr().err
-        assert f": {stored} stored, {already} already stored, 1 rejected, 0 conflicting" in err
+        summary = f": {stored} stored, {already} already stored, 0 chat records applied, 1 rejected"
+        assert f"{summary}, 0 conflicting" in err
         assert f"  {path} line 58 (id bad): {REFUSED}" in err
         asyncio.run(check())

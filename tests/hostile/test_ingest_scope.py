@@ -87,6 +87,7 @@ async def test_a_user_bound_key_describes_only_chats_its_users_own(
         assert response.json() == {
             "accepted": 0,
             "duplicates": 0,
+            "described": 0,
             "rejected": [
                 {"index": 0, "id": "c-v", "error": NOT_OWNED},
                 {"index": 1, "id": "c-anon", "error": NOT_OWNED},
@@ -105,7 +106,9 @@ async def test_a_user_bound_key_describes_only_chats_its_users_own(
                 msg("m-new", "u1", "c-new"),
             ],
         )
-        assert mine.json() == {"accepted": 3, "duplicates": 0, "rejected": [], "conflicts": []}
+        assert mine.json() == {
+            "accepted": 1, "duplicates": 0, "described": 2, "rejected": [], "conflicts": []
+        }  # fmt: skip
     async with engine.connect() as connection:
         titles = dict((await connection.execute(select(chats.c.chat_id, chats.c.title))).all())
     assert titles == {
@@ -118,7 +121,7 @@ async def test_upsert_chats_over_graphql_keeps_to_the_same_rule(
 ) -> None:
     before = await _rows(engine)
     mutation = """mutation($c: [ChatInput!]!) {
-      upsertChats(chats: $c) { accepted rejected { index id field error } } }"""
+      upsertChats(chats: $c) { described rejected { index id field error } } }"""
     renames = [
         {"id": "c-v", "timestamp": WHEN, "app": "a", "title": "renamed"},
         {"id": "c-u1", "timestamp": WHEN, "app": "a", "title": "mine"},
@@ -127,7 +130,7 @@ async def test_upsert_chats_over_graphql_keeps_to_the_same_rule(
         # price book, the chats its users own, the upsert
         data = await graphql_counted(key, engine, mutation, 3, {"c": renames})
     assert data["upsertChats"] == {
-        "accepted": 1,
+        "described": 1,
         "rejected": [{"index": 0, "id": "c-v", "field": "id", "error": NOT_OWNED}],
     }
     after = await _rows(engine)
@@ -205,10 +208,10 @@ async def test_unbound_and_app_bound_keys_rate_and_describe_as_before(
             "/v1/events",
             json=[rating("f-app", "m-v"), chat("c-v", "renamed by the app", minutes=30)],
         )
-        assert response.json()["accepted"] == 2
+        assert (response.json()["accepted"], response.json()["described"]) == (1, 1)
     async with authorized_client(app, Role.INGEST) as key:
         response = await key.post("/v1/events", json=[chat("c-fresh", "no messages yet")])
-        assert response.json()["accepted"] == 1
+        assert (response.json()["accepted"], response.json()["described"]) == (0, 1)
     async with engine.connect() as connection:
         titles = dict((await connection.execute(select(chats.c.chat_id, chats.c.title))).all())
         rated = (await connection.execute(select(feedback.c.feedback_id, feedback.c.model))).all()

@@ -153,4 +153,6 @@ async def test_an_ingestion_statement_past_the_timeout_is_503_and_can_be_sent_ag
         finally:
             await blocker.dispose()
         again = await client.post("/v1/events", content=EVENT, headers=NDJSON)
-        assert again.json() == {"accepted": 1, "duplicates": 0, "rejected": [], "conflicts": []}
+        assert again.json() == {
+            "accepted": 1, "duplicates": 0, "described": 0, "rejected": [], "conflicts": []
+        }  # fmt: skip

@@ -23,6 +23,7 @@ class DemoSummary:
     records: int
     accepted: int
     duplicates: int
+    described: int  # chat records applied (upserts, so counted again by a second load)
     rejected: int
     seconds: float
 
@@ -53,6 +54,7 @@ async def load_demo(
         records=records,
         accepted=total.accepted,
         duplicates=total.duplicates,
+        described=total.described,
         rejected=len(total.rejected),
         seconds=time.perf_counter() - started,
     )

@@ -143,9 +143,15 @@ class IngestConflict:
 
 @strawberry.type(description="What a batch did. Valid records are stored even if others fail.")
 class IngestReport:
-    accepted: int = strawberry.field(description="Records stored (chats: upserted).")
+    accepted: int = strawberry.field(
+        description="Messages and ratings stored for the first time (chat records: `described`)."
+    )
     duplicates: int = strawberry.field(
         description="Records whose id was already stored, or came earlier in the list."
+    )
+    described: int = strawberry.field(
+        description="Chat records applied (title and tags; the latest timestamp wins). Each is "
+        "an upsert, counted every time it is sent, so apart from `accepted`."
     )
     rejected: list[IngestRejection] = strawberry.field(description="Records not stored.")
     conflicts: list[IngestConflict] = strawberry.field(
@@ -211,6 +217,7 @@ def _report(result: IngestResult, provider_usage: set[int]) -> IngestReport:
     return IngestReport(
         accepted=result.accepted,
         duplicates=result.duplicates,
+        described=result.described,
         rejected=[rejection(r) for r in result.rejected],
         conflicts=[
             IngestConflict(index=c.location.number, id=c.id, first=c.first.number)

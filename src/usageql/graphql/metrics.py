@@ -115,7 +115,10 @@ class TokenCounts:
         return BigInt(self.values.get(Metric.TOTAL_TOKENS, 0))
 
 
-@strawberry.type(description="A distribution of milliseconds; null when no event has a value.")
+@strawberry.type(
+    description="A distribution of milliseconds, to the microsecond (3 decimals); null when no"
+    " event has a value."
+)
 class Distribution:
     values: strawberry.Private[Mapping[Metric, Any]]
     names: strawberry.Private[Mapping[str, Metric]]
@@ -176,9 +179,15 @@ class Metrics:
     def tokens(self) -> TokenCounts:
         return TokenCounts(values=self.values)
 
-    @strawberry.field(description="USD: reported costs, and costs computed at ingest.")
-    def spend(self) -> float:
-        return float(self.values.get(Metric.SPEND) or 0)
+    @strawberry.field(
+        description="USD: reported costs and costs computed at ingest, summed over the priced "
+        "requests (unpricedRequests says how many the sum leaves out). Null when the row has "
+        "requests and none is priced (nor any other message reports a cost): unknown, not free. "
+        "0 when it has no requests. Rows ordered by spend put null last."
+    )
+    def spend(self) -> float | None:
+        value = self.values.get(Metric.SPEND, 0)  # no row at all (an empty bucket): 0
+        return None if value is None else float(value)
 
     @strawberry.field(description="Requests of models without a price (no cost, never 0).")
     def unpriced_requests(self) -> int:

@@ -22,6 +22,8 @@ NDJSON_TYPES = {
     "application/x-jsonlines",
 }
 JSON_TYPES = {"application/json"}
+KEY_NEEDED = "POST /v1/events takes an ingest or admin key (`usageql keys create --role ingest`)"
+"""What a 401 or 403 adds: the roles that may write records, and how to make such a key."""
 
 
 class RequestRejected(Exception):  # noqa: N818 (it is a response, not an error of ours)
@@ -34,7 +36,8 @@ class RequestRejected(Exception):  # noqa: N818 (it is a response, not an error 
 
 
 async def post_events(request: Request) -> JSONResponse:
-    """Store a batch of records; 200 with accepted/duplicates/rejected, 422 if none was usable.
+    """Store a batch of records; 200 with what was stored, already stored, applied (chats) and
+    rejected; 422 if none was usable.
 
     The key holds one of its places among concurrent requests while the batch is read and
     stored; 429 when all are taken, 503 when the database cannot check the key or store.
@@ -45,7 +48,9 @@ async def post_events(request: Request) -> JSONResponse:
         admission = admit(keys, principal)
     except AuthError as error:
         return JSONResponse(
-            {"error": str(error)}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+            {"error": f"{error}; {KEY_NEEDED}"},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
         )
     except (Unavailable, TooManyRequestsError) as refusal:
         return _retry_later(refusal, request)
@@ -70,8 +75,8 @@ async def _store(request: Request, principal: Principal) -> JSONResponse:
     ingestor: Ingestor = request.app.state.ingestor
     if not principal.role.writes:
         return JSONResponse(
-            {"error": f"this API key (role {principal.role.value}) may not write records: use an"
-             " ingest or admin key"},
+            {"error": f"this API key (role {principal.role.value}) may not write records;"
+             f" {KEY_NEEDED}"},
             status_code=403,
         )  # fmt: skip
     try:
@@ -82,7 +87,9 @@ async def _store(request: Request, principal: Principal) -> JSONResponse:
         return JSONResponse({"error": refusal.message}, status_code=refusal.status)
     with database_call(INGEST_UNAVAILABLE, timeouts=True):
         result = await ingestor.ingest(records, principal)
-    nothing_usable = result.rejected and not (result.accepted or result.duplicates)
+    nothing_usable = result.rejected and not (
+        result.accepted or result.duplicates or result.described
+    )
     return JSONResponse(result_body(result), status_code=422 if nothing_usable else 200)
 
 
@@ -102,6 +109,7 @@ def result_body(result: IngestResult) -> dict[str, Any]:
     return {
         "accepted": result.accepted,
         "duplicates": result.duplicates,
+        "described": result.described,
         "rejected": [
             {r.location.kind: r.location.number, "id": r.id, "error": r.error}
             for r in result.rejected

@@ -33,6 +33,7 @@ class ImportSummary:
     records: int = 0
     accepted: int = 0
     duplicates: int = 0
+    described: int = 0
     rejected: list[tuple[str, Rejection]] = field(default_factory=list)
     conflicts: list[tuple[str, Conflict]] = field(default_factory=list)
     seconds: float = 0.0
@@ -42,6 +43,7 @@ class ImportSummary:
         self.records += records
         self.accepted += result.accepted
         self.duplicates += result.duplicates
+        self.described += result.described
         self.rejected += [(source, r) for r in result.rejected]
         self.conflicts += [(source, c) for c in result.conflicts]
 
@@ -80,7 +82,7 @@ def _records(stream: io.BufferedReader[Any], name: str, fmt: Format) -> Iterator
     if chosen == "ndjson":
         return read_ndjson(stream)
     if chosen == "json":
-        return iter(read_json(stream.read()))
+        return iter(read_json(stream.read(), "the input" if name == STDIN else "the file"))
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     return read_csv(text)
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from usageql.auth import UNRESTRICTED, Principal
 from usageql.config import Settings
+from usageql.ingest.jsontext import json_problem
 from usageql.ingest.parse import (
     ParseOptions,
     RecordError,
@@ -74,13 +75,15 @@ class Conflict:
 
 @dataclass(frozen=True, slots=True)
 class IngestResult:
-    """What a batch did: records stored, records already stored (`conflicts` are those among
-    them that differ from the record kept), records rejected."""
+    """What a batch did: messages and ratings stored, records already stored (`conflicts` are
+    those among them that differ from the record kept), chat records applied (`described`:
+    upserts, which count each time they are sent, so apart from `accepted`), records rejected."""
 
     accepted: int = 0
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
+    described: int = 0
 
     def __add__(self, other: IngestResult) -> IngestResult:
         return IngestResult(
@@ -88,6 +91,7 @@ class IngestResult:
             duplicates=self.duplicates + other.duplicates,
             rejected=self.rejected + other.rejected,
             conflicts=self.conflicts + other.conflicts,
+            described=self.described + other.described,
         )
 
 
@@ -177,7 +181,9 @@ class Parsed:
             if not repeat.same:
                 conflicts.append(Conflict(repeat.location, repeat.id, first))
         rejected.sort(key=lambda r: r.location.number)
-        return IngestResult(written.accepted, duplicates, rejected, conflicts)
+        return IngestResult(
+            written.accepted, duplicates, rejected, conflicts, described=written.chats
+        )
 
 
 class Ingestor:
@@ -290,7 +296,8 @@ def _record(
             try:
                 raw = orjson.loads(item)
             except orjson.JSONDecodeError as error:
-                raw = Undecodable(f"not valid JSON: {error}")
+                problem = json_problem(error, multiline=False)
+                raw = Undecodable(f"not valid JSON: {problem}; each line must be one JSON object")
     if record is None:
         if isinstance(raw, Undecodable):
             return Rejection(location, None, "", raw.error)
@@ -320,7 +327,7 @@ def _priced(location: Location, message: Message, book: PriceBook) -> Message | 
     (unpriced models keep None), or its rejection when that cost is beyond the bound."""
     if message.cost is None and message.role == "assistant":
         try:
-            message.cost = book.cost(message.app, message.model, message.usage)
+            message.cost = book.cost(message.app, message.model, message.usage, message.provider)
         except RecordError as error:
             return Rejection(location, message.id, error.field, error.problem)
     return message

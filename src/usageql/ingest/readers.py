@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from usageql.ingest.jsontext import json_problem
 from usageql.ingest.pipeline import Location, RawRecord, Undecodable
 
 
@@ -27,12 +28,13 @@ def read_ndjson(lines: Iterable[bytes | str], first_line: int = 1) -> Iterator[R
             yield Location("line", number), line.encode() if isinstance(line, str) else line
 
 
-def read_json(data: bytes) -> list[RawRecord]:
-    """A JSON array of records (or a single record object)."""
+def read_json(data: bytes, what: str = "the body") -> list[RawRecord]:
+    """A JSON array of records (or a single record object); `what` names the input in errors."""
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as error:
-        raise BodyError(f"the body is not valid JSON: {error}") from None
+        problem = json_problem(error, multiline=b"\n" in data.strip())
+        raise BodyError(f"{what} is not valid JSON: {problem}") from None
     if isinstance(value, dict):
         return [(Location("index", 0), value)]
     if not isinstance(value, list):

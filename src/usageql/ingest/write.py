@@ -56,7 +56,7 @@ class WriteResult:
     message_duplicates: int = 0
     feedback: int = 0
     feedback_duplicates: int = 0
-    chats: int = 0
+    chats: int = 0  # chat records applied (title and tags)
     refused: tuple[Refusal, ...] = ()
 
     def __add__(self, other: WriteResult) -> WriteResult:
@@ -71,8 +71,10 @@ class WriteResult:
 
     @property
     def accepted(self) -> int:
-        """Records stored for the first time (chat records always count: they are upserts)."""
-        return self.messages + self.feedback + self.chats
+        """Messages and ratings stored for the first time. Chat records (`chats`) are upserts,
+        applied again each time they are sent, so they are counted apart: a re-sent file must
+        not look as if it stored anything new."""
+        return self.messages + self.feedback
 
     @property
     def duplicates(self) -> int:

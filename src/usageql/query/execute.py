@@ -126,13 +126,18 @@ async def run(
     return [by_scope[scope] for scope in scopes]
 
 
+MEASURED_DECIMALS = 3
+"""Latencies are milliseconds measured to the microsecond at best: an average or interpolated
+percentile carries float noise past that (24999.279999999948), which no one measured."""
+
+
 def _value(metric: Metric, raw: Any) -> Any:
     if raw is None:
         return None
     if metric in _WHOLE:
         return int(raw)
     if metric in FLOAT_METRICS:
-        return float(raw)
+        return round(float(raw), MEASURED_DECIMALS)
     if isinstance(raw, Decimal) and metric is not Metric.SPEND:
         return int(raw)
     return raw

@@ -12,10 +12,13 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
+    ParserCache,
     QueryDepthLimiter,
+    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
@@ -77,16 +80,26 @@ def build_schema(settings: Settings) -> Schema:
     Outages comes after MaskFaults, so it answers an unavailable database before MaskFaults
     would hide it as an internal error (extensions finish in reverse order).
     """
+    # Validation rules made once: a rule class made per request would defeat ValidationCache,
+    # whose key holds the rules (strawberry's limiters make theirs in their constructors).
+    rules = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    ]
+    if not settings.introspection:
+        rules += DisableIntrospection().validation_rules
     extensions: list[Any] = [
-        partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
-        partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
+        # Dashboards send the same few documents again and again: parse and validate each once.
+        partial(ParserCache, maxsize=512),
+        partial(ValidationCache, maxsize=512),
+        partial(AddValidationRules, rules),
         partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
         partial(QueryCost, limit=settings.max_query_cost, max_records=settings.max_batch_records),
         MaskFaults,
         Outages,
     ]
     if not settings.introspection:
-        extensions += [DisableIntrospection, HideSuggestions]
+        extensions.append(HideSuggestions)
     return Schema(
         query=Query,
         mutation=Mutation,

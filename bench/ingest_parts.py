@@ -27,8 +27,9 @@ from usageql.db.engine import asyncpg_url, create_engine
 from usageql.db.migrate import upgrade
 from usageql.demo.generate import DemoGenerator, DemoOptions
 from usageql.ingest.parse import ParseOptions, parse_message_line, parse_record
+from usageql.ingest.records import MESSAGE_COLUMNS
 from usageql.ingest.rollup import rollup_rows, rollups_upsert
-from usageql.ingest.write import MESSAGE_COLUMNS, _message_row
+from usageql.ingest.write import _message_row
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
 END = datetime(2026, 11, 1, tzinfo=UTC)

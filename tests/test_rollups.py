@@ -15,7 +15,9 @@ from tests.graphql_client import graphql
 from tests.sqlcount import count_statements
 from tests.test_correctness import EVENTS
 from tests.ways import read_rollups
+from usageql.db.measures import MEASURES
 from usageql.db.prune import prune, prune_horizon
+from usageql.db.tables import messages
 from usageql.query import rollups
 from usageql.query.model import Dimension, Filter, Granularity, Metric, Question, Source
 from usageql.query.model import TimeBucket as Bucket
@@ -27,12 +29,12 @@ _EXPECTED = {
     "usage_hourly_chats": ("chat_id, user_id, model", "messages"),
     "usage_hourly_tags": ("tag, user_id, model", "messages, unnest(tags) AS tag"),
 }
-_MEASURES = """count(*), count(*) FILTER (WHERE role = 'assistant'),
-    count(*) FILTER (WHERE role = 'assistant' AND status = 'success'),
-    count(*) FILTER (WHERE role = 'assistant' AND status = 'error'),
-    sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens),
-    sum(reasoning_tokens), coalesce(sum(cost), 0),
-    count(*) FILTER (WHERE role = 'assistant' AND cost IS NULL), max(latency_ms), max(ttft_ms)"""
+# Each measure over a group of messages, as usageql.db.measures defines it in SQL (the writer sums
+# it in Python; migrations backfill it with SQL of their own).
+_MEASURES = ", ".join(
+    str(measure.over_events(messages.c).compile(compile_kwargs={"literal_binds": True}))
+    for measure in MEASURES
+)
 
 
 async def rollup_matches_messages(engine: AsyncEngine) -> int:
@@ -134,6 +136,33 @@ def test_partial_hours_at_the_edges_come_from_raw_events() -> None:
     # Inside one hour there is nothing to take from the rollups.
     inside = Filter(start=start, end=start + timedelta(minutes=20))
     assert rollups.plan(question, inside, "UTC", (), ()) is None
+
+
+def test_each_rollup_answers_the_metrics_whose_columns_it_has() -> None:
+    every = {
+        Metric.MESSAGES,
+        Metric.REQUESTS,
+        Metric.SUCCESSFUL_REQUESTS,
+        Metric.FAILED_REQUESTS,
+        Metric.INPUT_TOKENS,
+        Metric.OUTPUT_TOKENS,
+        Metric.CACHE_READ_TOKENS,
+        Metric.CACHE_WRITE_TOKENS,
+        Metric.REASONING_TOKENS,
+        Metric.TOTAL_TOKENS,
+        Metric.SPEND,
+        Metric.UNPRICED_REQUESTS,
+        Metric.LATENCY_MAX,
+        Metric.TTFT_MAX,
+        Metric.MODELS,  # every table is keyed by model
+    }
+    answers = {rollup.table.name: rollup.metrics for rollup in rollups.TABLES}
+    assert answers == {
+        "usage_hourly": {*every, Metric.PROVIDER},
+        "usage_hourly_users": {*every, Metric.USERS},
+        "usage_hourly_chats": {*every, Metric.USERS, Metric.CHATS},
+        "usage_hourly_tags": {*every, Metric.USERS},
+    }
 
 
 def test_whole_hour_zones() -> None:

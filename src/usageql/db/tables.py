@@ -24,6 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
+from usageql.db.measures import MEASURES
+
 # Constraint names follow one convention so that migrations can name what they alter.
 metadata = MetaData(
     naming_convention={
@@ -248,16 +250,10 @@ secrets = Table(
 )
 
 
-# Hourly rollups of `messages`, kept by the writer in the transaction that stores the messages.
-# A key column holds '' where the event had no value (ingestion stores blank optional text as
-# NULL, so '' is never a real value): primary keys cannot hold NULL.
-ROLLUP_MEASURES = (
-    "messages", "requests", "successful_requests", "failed_requests", "input_tokens",
-    "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "cost",
-    "unpriced_requests", "latency_max", "ttft_max",
-)  # fmt: skip
-
-
+# Hourly rollups of `messages`, kept by the writer in the transaction that stores the messages:
+# the keys, then a column per measure (usageql.db.measures). A key column holds '' where the event
+# had no value (ingestion stores blank optional text as NULL, so '' is never a real value):
+# primary keys cannot hold NULL.
 def _rollup(name: str, keys: tuple[str, ...], comment: str) -> Table:
     return Table(
         name,
@@ -265,11 +261,7 @@ def _rollup(name: str, keys: tuple[str, ...], comment: str) -> Table:
         Column("app_id", Text, nullable=False),
         _timestamp("hour"),
         *(Column(key, Text, nullable=False) for key in keys),
-        *(_tokens(measure) for measure in ROLLUP_MEASURES[:9]),
-        Column("cost", Numeric, nullable=False, server_default=text("0")),
-        _tokens("unpriced_requests"),
-        Column("latency_max", Double),
-        Column("ttft_max", Double),
+        *(measure.column() for measure in MEASURES),
         PrimaryKeyConstraint("app_id", "hour", *keys),
         comment=comment,
     )

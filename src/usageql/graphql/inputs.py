@@ -18,6 +18,7 @@ from usageql.ingest.parse import (
     NUL_PROBLEM,
 )
 from usageql.query import model
+from usageql.query.catalog import METRICS
 from usageql.query.time import check_instant
 
 MAX_LIMIT = 1000
@@ -34,22 +35,12 @@ strawberry.enum(
 strawberry.enum(Dimension, description="What events can be broken down by.")
 
 
-@strawberry.enum(description="Metrics rows can be ordered by.")
-class Metric(enum.Enum):
-    MESSAGES = "messages"
-    REQUESTS = "requests"
-    SUCCESSFUL_REQUESTS = "successful_requests"
-    FAILED_REQUESTS = "failed_requests"
-    INPUT_TOKENS = "input_tokens"
-    OUTPUT_TOKENS = "output_tokens"
-    CACHE_READ_TOKENS = "cache_read_tokens"
-    CACHE_WRITE_TOKENS = "cache_write_tokens"
-    REASONING_TOKENS = "reasoning_tokens"
-    TOTAL_TOKENS = "total_tokens"
-    SPEND = "spend"
-    USERS = "users"
-    CHATS = "chats"
-    MODELS = "models"
+# The orderable metrics of the registry, named as the query model names them (mypy cannot list
+# members made at run time).
+Metric = enum.Enum(  # type: ignore[misc]
+    "Metric", [(metric.name, metric.value) for metric, d in METRICS.items() if d.orderable]
+)
+strawberry.enum(Metric, description="Metrics rows can be ordered by.")
 
 
 @strawberry.enum(description="Sort direction.")

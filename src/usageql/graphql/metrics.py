@@ -1,4 +1,8 @@
-"""`Metrics`: only the selected fields are computed. Which ones is read from the selection."""
+"""`Metrics`: only the selected fields are computed. Which ones is read from the selection.
+
+The fields are written here for their descriptions; which metric each serves is the registry's
+(usageql.query.catalog.METRICS), and tests/test_catalog.py fails when the two disagree.
+"""
 
 from __future__ import annotations
 
@@ -9,45 +13,23 @@ import strawberry
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from usageql.graphql.scalars import BigInt
+from usageql.query.catalog import METRICS
 from usageql.query.model import Metric
 
-# Metrics GraphQL field -> query metric; nested objects map their own fields.
-_PLAIN = {
-    "messages": Metric.MESSAGES,
-    "requests": Metric.REQUESTS,
-    "successfulRequests": Metric.SUCCESSFUL_REQUESTS,
-    "failedRequests": Metric.FAILED_REQUESTS,
-    "spend": Metric.SPEND,
-    "unpricedRequests": Metric.UNPRICED_REQUESTS,
-    "users": Metric.USERS,
-    "chats": Metric.CHATS,
-    "models": Metric.MODELS,
-}
-_TOKENS = {
-    "input": Metric.INPUT_TOKENS,
-    "output": Metric.OUTPUT_TOKENS,
-    "cacheRead": Metric.CACHE_READ_TOKENS,
-    "cacheWrite": Metric.CACHE_WRITE_TOKENS,
-    "reasoning": Metric.REASONING_TOKENS,
-    "total": Metric.TOTAL_TOKENS,
-}
-_LATENCY = {
-    "avg": Metric.LATENCY_AVG,
-    "p50": Metric.LATENCY_P50,
-    "p90": Metric.LATENCY_P90,
-    "p95": Metric.LATENCY_P95,
-    "p99": Metric.LATENCY_P99,
-    "max": Metric.LATENCY_MAX,
-}
-_TTFT = {
-    "avg": Metric.TTFT_AVG,
-    "p50": Metric.TTFT_P50,
-    "p90": Metric.TTFT_P90,
-    "p95": Metric.TTFT_P95,
-    "p99": Metric.TTFT_P99,
-    "max": Metric.TTFT_MAX,
-}
-_NESTED = {"tokens": _TOKENS, "latencyMs": _LATENCY, "ttftMs": _TTFT}
+
+def _graphql_fields() -> dict[str, dict[str, Metric]]:
+    """GraphQL field -> query metric, per object: Metrics' own fields (""), then the objects
+    nested in it (tokens, latencyMs, ttftMs), as the registry places them."""
+    found: dict[str, dict[str, Metric]] = {}
+    for metric, definition in METRICS.items():
+        if definition.field is not None:
+            inside, _, name = definition.field.rpartition(".")
+            found.setdefault(inside, {})[name] = metric
+    return found
+
+
+FIELDS = _graphql_fields()
+_OWN = FIELDS[""]
 
 
 def fields(selections: Iterable[Selection]) -> Iterable[SelectedField]:
@@ -77,10 +59,10 @@ def wanted(metrics_selections: Iterable[Selection]) -> frozenset[Metric]:
     """The metrics a `Metrics` selection asks for."""
     found: set[Metric] = set()
     for field in fields(metrics_selections):
-        if field.name in _PLAIN:
-            found.add(_PLAIN[field.name])
-        elif field.name in _NESTED:
-            mapping = _NESTED[field.name]
+        if field.name in _OWN:
+            found.add(_OWN[field.name])
+        elif field.name in FIELDS:
+            mapping = FIELDS[field.name]
             found.update(mapping[f.name] for f in fields(field.selections) if f.name in mapping)
     return frozenset(found)
 
@@ -90,29 +72,32 @@ def wanted(metrics_selections: Iterable[Selection]) -> frozenset[Metric]:
 class TokenCounts:
     values: strawberry.Private[Mapping[Metric, Any]]
 
+    def _get(self, name: str) -> BigInt:
+        return BigInt(self.values.get(FIELDS["tokens"][name], 0))
+
     @strawberry.field(description="Prompt tokens, cache reads and writes included.")
     def input(self) -> BigInt:
-        return BigInt(self.values.get(Metric.INPUT_TOKENS, 0))
+        return self._get("input")
 
     @strawberry.field(description="Generated tokens, reasoning included.")
     def output(self) -> BigInt:
-        return BigInt(self.values.get(Metric.OUTPUT_TOKENS, 0))
+        return self._get("output")
 
     @strawberry.field(description="Prompt tokens read from the provider's cache.")
     def cache_read(self) -> BigInt:
-        return BigInt(self.values.get(Metric.CACHE_READ_TOKENS, 0))
+        return self._get("cacheRead")
 
     @strawberry.field(description="Prompt tokens written to the provider's cache.")
     def cache_write(self) -> BigInt:
-        return BigInt(self.values.get(Metric.CACHE_WRITE_TOKENS, 0))
+        return self._get("cacheWrite")
 
     @strawberry.field(description="Output tokens spent on reasoning.")
     def reasoning(self) -> BigInt:
-        return BigInt(self.values.get(Metric.REASONING_TOKENS, 0))
+        return self._get("reasoning")
 
     @strawberry.field(description="input + output.")
     def total(self) -> BigInt:
-        return BigInt(self.values.get(Metric.TOTAL_TOKENS, 0))
+        return self._get("total")
 
 
 @strawberry.type(
@@ -156,24 +141,24 @@ class Distribution:
 class Metrics:
     values: strawberry.Private[Mapping[Metric, Any]]
 
-    def _count(self, metric: Metric) -> int:
-        return int(self.values.get(metric) or 0)
+    def _count(self, name: str) -> int:
+        return int(self.values.get(_OWN[name]) or 0)
 
     @strawberry.field(description="Messages of every role.")
     def messages(self) -> int:
-        return self._count(Metric.MESSAGES)
+        return self._count("messages")
 
     @strawberry.field(description="LLM requests (assistant messages).")
     def requests(self) -> int:
-        return self._count(Metric.REQUESTS)
+        return self._count("requests")
 
     @strawberry.field(description="Requests with status success.")
     def successful_requests(self) -> int:
-        return self._count(Metric.SUCCESSFUL_REQUESTS)
+        return self._count("successfulRequests")
 
     @strawberry.field(description="Requests with status error.")
     def failed_requests(self) -> int:
-        return self._count(Metric.FAILED_REQUESTS)
+        return self._count("failedRequests")
 
     @strawberry.field(description="Token counts.")
     def tokens(self) -> TokenCounts:
@@ -186,29 +171,29 @@ class Metrics:
         "0 when it has no requests. Rows ordered by spend put null last."
     )
     def spend(self) -> float | None:
-        value = self.values.get(Metric.SPEND, 0)  # no row at all (an empty bucket): 0
+        value = self.values.get(_OWN["spend"], 0)  # no row at all (an empty bucket): 0
         return None if value is None else float(value)
 
     @strawberry.field(description="Requests of models without a price (no cost, never 0).")
     def unpriced_requests(self) -> int:
-        return self._count(Metric.UNPRICED_REQUESTS)
+        return self._count("unpricedRequests")
 
     @strawberry.field(description="Distinct users.")
     def users(self) -> int:
-        return self._count(Metric.USERS)
+        return self._count("users")
 
     @strawberry.field(description="Distinct chats.")
     def chats(self) -> int:
-        return self._count(Metric.CHATS)
+        return self._count("chats")
 
     @strawberry.field(description="Distinct models.")
     def models(self) -> int:
-        return self._count(Metric.MODELS)
+        return self._count("models")
 
     @strawberry.field(description="Request latency in milliseconds.")
     def latency_ms(self) -> Distribution:
-        return Distribution(values=self.values, names=_LATENCY)
+        return Distribution(values=self.values, names=FIELDS["latencyMs"])
 
     @strawberry.field(description="Time to first token in milliseconds.")
     def ttft_ms(self) -> Distribution:
-        return Distribution(values=self.values, names=_TTFT)
+        return Distribution(values=self.values, names=FIELDS["ttftMs"])

@@ -7,9 +7,12 @@ changes a record after parsing except pricing, which fills in `Message.cost`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from operator import itemgetter
+from typing import Any
 
 DEFAULT_APP = "default"
 
@@ -101,3 +104,22 @@ class Batch:
 
     def __len__(self) -> int:
         return len(self.messages) + len(self.feedback) + len(self.chats)
+
+
+MESSAGE_COLUMNS = (
+    "app_id", "message_id", "ts", "role", "chat_id", "user_id", "model", "provider", "source",
+    "api_key", "status", "error_type", "input_tokens", "output_tokens", "cache_read_tokens",
+    "cache_write_tokens", "reasoning_tokens", "cost", "latency_ms", "ttft_ms", "tags", "metadata",
+    "content_preview",
+)  # fmt: skip
+"""The columns of `messages` the writer fills (the others have defaults), in a MessageRow."""
+
+MessageRow = tuple[Any, ...]
+"""A message as the writer stores it: the values of MESSAGE_COLUMNS, in that order. A plain
+tuple, as COPY takes it: read its values by name, with `row_values`."""
+
+
+def row_values(*names: str) -> Callable[[MessageRow], Any]:
+    """A function giving the values of the named columns of a message row, in a tuple (or the
+    value itself for one name)."""
+    return itemgetter(*map(MESSAGE_COLUMNS.index, names))

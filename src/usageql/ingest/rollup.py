@@ -1,17 +1,17 @@
 """Hourly rollups, kept in the transaction that stores the messages they sum.
 
-`rollup_rows` is pure: it sums stored message rows (in `MESSAGE_COLUMNS` order) per rollup key.
-`rollups_upsert` adds those sums to every rollup table (`ROLLUPS`), so an event is in the rollups as
-soon as its batch commits. Only rows that were really inserted are summed, so duplicates
-change nothing here either. Keys are written in sorted order, like every other upsert of the
-writer, so concurrent batches lock rollup rows in the same order and cannot deadlock.
+`rollup_rows` is pure: it sums stored message rows per rollup key, each measure as
+usageql.db.measures declares it. `rollups_upsert` adds those sums to every rollup table
+(`ROLLUPS`), so an event is in the rollups as soon as its batch commits. Only rows that were really
+inserted are summed, so duplicates change nothing here either. Keys are written in sorted order,
+like every other upsert of the writer, so concurrent batches lock rollup rows in the same order and
+cannot deadlock.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import UTC
 from operator import add
 from typing import Any
 
@@ -19,62 +19,57 @@ from sqlalchemy import Table, func
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.types import TypeEngine
 
+from usageql.db.measures import MEASURES, Merge, contributions
 from usageql.db.tables import (
-    ROLLUP_MEASURES,
+    messages,
     usage_hourly,
     usage_hourly_chats,
     usage_hourly_tags,
     usage_hourly_users,
 )
+from usageql.ingest.records import MESSAGE_COLUMNS, MessageRow, row_values
 from usageql.ingest.unnest import unnest
-
-# Positions in a message row (write.MESSAGE_COLUMNS).
-_APP, _TS, _ROLE, _CHAT, _USER, _MODEL, _PROVIDER, _SOURCE, _STATUS = 0, 2, 3, 4, 5, 6, 7, 8, 10
-_TOKENS = slice(12, 17)  # input, output, cache read, cache write, reasoning
-_COST, _LATENCY, _TTFT, _TAGS = 17, 18, 19, 20
 
 # The rollup tables, in the order their sums come from rollup_rows.
 ROLLUPS = (usage_hourly, usage_hourly_users, usage_hourly_chats, usage_hourly_tags)
 
+# The measures as rollup_rows lays them out: the sums, then the maxima, so that two tuples merge
+# with one map over each part.
+_SUMMED = tuple(measure for measure in MEASURES if measure.merge is Merge.SUM)
+_MAXIMA = tuple(measure for measure in MEASURES if measure.merge is Merge.MAX)
+MEASURE_ORDER = tuple(measure.name for measure in (*_SUMMED, *_MAXIMA))
+_contribution = contributions((*_SUMMED, *_MAXIMA), messages.c, MESSAGE_COLUMNS)
+_SUMS = len(_SUMMED)
+# What the keys are made of.
+_KEYS = row_values(
+    "app_id", "ts", "role", "chat_id", "user_id", "model", "provider", "source", "status", "tags"
+)
+
 Key = tuple[Any, ...]
-Measures = tuple[Any, ...]  # ROLLUP_MEASURES of one key
+Measures = tuple[Any, ...]  # the values of MEASURE_ORDER for one key
 Sums = dict[Key, Measures]
-_SUMMED = len(ROLLUP_MEASURES) - 2  # the last measures (latency_max, ttft_max) are maxima
-_ZERO = Decimal(0)
 
 
-def rollup_rows(rows: Iterable[Sequence[Any]]) -> tuple[Sums, Sums, Sums, Sums]:
+def rollup_rows(rows: Iterable[MessageRow]) -> tuple[Sums, Sums, Sums, Sums]:
     """Sums per (app, hour, model, provider, source, role, status), per (app, hour, user, model),
     per (app, hour, chat, user, model) and per (app, hour, tag, user, model), each a tuple of
-    ROLLUP_MEASURES. Absent key values are ''; a message counts once for each of its tags."""
+    MEASURE_ORDER. Absent key values are ''; a message counts once for each of its tags."""
     hourly: Sums = {}
     per_user: Sums = {}
     per_chat: Sums = {}
     per_tag: Sums = {}
     for row in rows:
-        ts: datetime = row[_TS]
+        app, ts, role, chat, user, model, provider, source, status, tags = _KEYS(row)
         hour = ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-        app, role, status, cost = row[_APP], row[_ROLE], row[_STATUS], row[_COST]
-        model, user = row[_MODEL] or "", row[_USER] or ""
-        request = role == "assistant"
-        measures = (
-            1,
-            int(request),
-            int(request and status == "success"),
-            int(request and status == "error"),
-            *row[_TOKENS],
-            _ZERO if cost is None else cost,
-            int(request and cost is None),
-            row[_LATENCY],
-            row[_TTFT],
-        )
+        model, user = model or "", user or ""
+        measures = _contribution(row)
         keyed = [
-            (hourly, (app, hour, model, row[_PROVIDER] or "", row[_SOURCE] or "", role, status)),
+            (hourly, (app, hour, model, provider or "", source or "", role, status)),
             (per_user, (app, hour, user, model)),
-            (per_chat, (app, hour, row[_CHAT] or "", user, model)),
+            (per_chat, (app, hour, chat or "", user, model)),
         ]
         # distinct: ingestion drops repeated tags
-        keyed.extend((per_tag, (app, hour, tag, user, model)) for tag in row[_TAGS] or ())
+        keyed.extend((per_tag, (app, hour, tag, user, model)) for tag in tags or ())
         for sums, key in keyed:
             total = sums.get(key)
             sums[key] = measures if total is None else _merged(total, measures)
@@ -82,14 +77,14 @@ def rollup_rows(rows: Iterable[Sequence[Any]]) -> tuple[Sums, Sums, Sums, Sums]:
 
 
 def _merged(a: Measures, b: Measures) -> Measures:
-    return (*map(add, a[:_SUMMED], b[:_SUMMED]), *map(_max, a[_SUMMED:], b[_SUMMED:]))
+    return (*map(add, a[:_SUMS], b[:_SUMS]), *map(_max, a[_SUMS:], b[_SUMS:]))
 
 
 def _max(a: float | None, b: float | None) -> float | None:
     return b if a is None else a if b is None else max(a, b)
 
 
-def rollups_upsert(rows: Sequence[Sequence[Any]]) -> Insert | None:
+def rollups_upsert(rows: Sequence[MessageRow]) -> Insert | None:
     """One statement adding the messages in `rows` (just inserted) to every rollup table."""
     if not rows:
         return None
@@ -103,7 +98,7 @@ def rollups_upsert(rows: Sequence[Sequence[Any]]) -> Insert | None:
 def _upsert(table: Table, sums: Sums) -> Insert:
     keys = sorted(sums)
     key_names = [c.name for c in table.primary_key.columns]
-    names = [*key_names, *ROLLUP_MEASURES]
+    names = [*key_names, *MEASURE_ORDER]
     # Column-wise: one tuple of values per name (empty ones when no message has a tag).
     values = [*zip(*keys, strict=True), *zip(*map(sums.__getitem__, keys), strict=True)]
     values = values or [()] * len(names)
@@ -112,6 +107,6 @@ def _upsert(table: Table, sums: Sums) -> Insert:
     }
     statement = insert(table).from_select(list(columns), unnest(**columns))
     new, old = statement.excluded, table.c
-    added = {name: old[name] + new[name] for name in ROLLUP_MEASURES[:_SUMMED]}
-    maxima = {name: func.greatest(old[name], new[name]) for name in ROLLUP_MEASURES[_SUMMED:]}
+    added = {m.name: old[m.name] + new[m.name] for m in _SUMMED}
+    maxima = {m.name: func.greatest(old[m.name], new[m.name]) for m in _MAXIMA}
     return statement.on_conflict_do_update(index_elements=key_names, set_={**added, **maxima})

@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -34,7 +33,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from usageql.db.tables import apps, feedback, messages
 from usageql.ingest.describe import describe_batch
-from usageql.ingest.records import Batch, Chat, Feedback, Message
+from usageql.ingest.records import (
+    MESSAGE_COLUMNS,
+    Batch,
+    Chat,
+    Feedback,
+    Message,
+    MessageRow,
+    row_values,
+)
 from usageql.ingest.refusal import RecordKind, Refusal, database_refusal
 from usageql.ingest.rollup import rollups_upsert
 from usageql.ingest.unnest import unnest
@@ -182,12 +189,6 @@ async def _ensure_apps(connection: AsyncConnection, app_ids: set[str]) -> None:
         )
 
 
-MESSAGE_COLUMNS = (
-    "app_id", "message_id", "ts", "role", "chat_id", "user_id", "model", "provider", "source",
-    "api_key", "status", "error_type", "input_tokens", "output_tokens", "cache_read_tokens",
-    "cache_write_tokens", "reasoning_tokens", "cost", "latency_ms", "ttft_ms", "tags", "metadata",
-    "content_preview",
-)  # fmt: skip
 _STAGING = "usageql_staged_messages"
 # A temporary table lives as long as its connection and is private to it; rows vanish at commit.
 _CREATE_STAGING = text(
@@ -197,16 +198,14 @@ _CREATE_STAGING = text(
 _staged = table(_STAGING, *(column(name) for name in MESSAGE_COLUMNS))
 
 
-_KEY = itemgetter(0, 1)  # (app_id, message_id)
+_KEY = row_values("app_id", "message_id")
 
 
 class UniqueViolationError(Exception):
     """A copied row's key is already stored."""
 
 
-async def _insert_messages(
-    connection: AsyncConnection, records: list[Message]
-) -> list[tuple[Any, ...]]:
+async def _insert_messages(connection: AsyncConnection, records: list[Message]) -> list[MessageRow]:
     """Store new messages; returns the rows stored (those whose id was new).
 
     The fast path copies the batch straight into `messages` under a savepoint. If any id is
@@ -217,7 +216,7 @@ async def _insert_messages(
     if not records:
         return []
     rows = sorted(map(_message_row, records), key=_KEY)
-    unique = len({(row[0], row[1]) for row in rows}) == len(rows)
+    unique = len(set(map(_KEY, rows))) == len(rows)
     if unique:
         try:
             async with connection.begin_nested():
@@ -243,7 +242,7 @@ async def _insert_messages(
     return [tuple(row) for row in await connection.execute(move)]
 
 
-async def _copy(connection: AsyncConnection, table_name: str, rows: list[tuple[Any, ...]]) -> None:
+async def _copy(connection: AsyncConnection, table_name: str, rows: list[MessageRow]) -> None:
     """Binary COPY of message rows, inside the transaction SQLAlchemy has open."""
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection  # the asyncpg connection under SQLAlchemy's adapter
@@ -253,7 +252,7 @@ async def _copy(connection: AsyncConnection, table_name: str, rows: list[tuple[A
         raise UniqueViolationError from error
 
 
-def _message_row(message: Message) -> tuple[Any, ...]:
+def _message_row(message: Message) -> MessageRow:
     usage = message.usage
     return (
         message.app,

@@ -1,13 +1,23 @@
-"""The meaning of every metric and dimension, in one place: its SQL over the events table."""
+"""The meaning of every dimension and metric, in one place.
+
+A dimension is its SQL over the events table. A metric is declared once in METRICS, with all that
+is said of it anywhere: its GraphQL field and type, how its SQL value is decoded, whether rows can
+be ordered by it, whether it adds up over parts, and its aggregate, written once over `Rows`: raw
+events, or the rows of an hourly rollup, which keep the keys (named as in `messages`) and the
+measures of usageql.db.measures. A rollup table answers a metric when it has every column the
+metric's aggregate reads. The GraphQL types and enums, the compiler, the rollup planner and the
+decoding of answers are derived from METRICS.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, case, func, null
+from sqlalchemy import ColumnElement, Subquery, and_, case, func, literal_column, null
 
+from usageql.db.measures import MEASURE
 from usageql.db.tables import feedback, messages
 from usageql.query.model import Dimension, Metric
 
@@ -40,19 +50,111 @@ FEEDBACK_DIMENSIONS: dict[Dimension, ColumnElement[str]] = {
 }
 
 
+class Rows(Protocol):
+    """What a metric's aggregate is computed over: raw events, or rollup rows."""
+
+    def measure(self, name: str) -> ColumnElement[Any]:
+        """A measure of usageql.db.measures, over the rows."""
+
+    def column(self, name: str) -> ColumnElement[Any]:
+        """A column of each row, named as in `messages` (rollup rows have only their keys)."""
+
+
+class _Events:
+    """Raw events: the rows of `messages`."""
+
+    def measure(self, name: str) -> ColumnElement[Any]:
+        return MEASURE[name].over_events(m)
+
+    def column(self, name: str) -> ColumnElement[Any]:
+        return m[name]
+
+
+class RollupRows:
+    """The rows of a rollup relation (usageql.query.rollups.relation)."""
+
+    def __init__(self, rows: Subquery) -> None:
+        self.rows = rows
+
+    def measure(self, name: str) -> ColumnElement[Any]:
+        return MEASURE[name].over_rows(self.rows.c[name])
+
+    def column(self, name: str) -> ColumnElement[Any]:
+        return self.rows.c[name]
+
+
+class _Reads:
+    """Notes the columns an aggregate reads; what it builds is never run."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def measure(self, name: str) -> ColumnElement[Any]:
+        self.names.add(name)
+        return literal_column(name)
+
+    def column(self, name: str) -> ColumnElement[Any]:
+        return self.measure(name)
+
+
+MEASURED_DECIMALS = 3
+"""Latencies are milliseconds measured to the microsecond at best: an average or interpolated
+percentile carries float noise past that (24999.279999999948), which no one measured."""
+
+
+def _milliseconds(raw: Any) -> float:
+    return round(float(raw), MEASURED_DECIMALS)
+
+
+def _as_is(raw: Any) -> Any:
+    return raw
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """What a metric's value is: its GraphQL type, and how its SQL result is decoded."""
+
+    graphql: str | None  # the type of its GraphQL field (None: GraphQL serves it elsewhere)
+    decode: Callable[[Any], Any]  # a SQL result that is not NULL -> the answer's value
+
+
+COUNT = Value("Int!", int)  # counted; a sum of counts over rollup rows comes back as numeric
+TOKENS = Value("BigInt!", int)  # a sum of token counts: numeric in PostgreSQL, whole numbers
+MILLISECONDS = Value("Float", _milliseconds)  # double precision; NULL when no event has a value
+USD = Value("Float", _as_is)  # numeric (Decimal); NULL when unknown (known_spend)
+TEXT = Value(None, _as_is)  # a label computed alongside metrics
+
+Aggregate = Callable[[Rows], ColumnElement[Any]]
+
+
 @dataclass(frozen=True, slots=True)
 class MetricDef:
-    """A metric's aggregate, and whether sums of it over parts give it over the whole."""
+    """A metric: what it is, where GraphQL serves it, and its aggregate."""
 
-    sql: Callable[[], ColumnElement[Any]]
-    additive: bool
+    value: Value
+    sql: Aggregate
+    field: str | None = None  # in GraphQL's Metrics: "users", or "tokens.input" in an object
+    from_rollups: bool = True  # False: only raw events answer it (percentiles need each value)
+    orderable: bool = False  # a member of the GraphQL enum Metric, which rows are ordered by
+    additive: bool = False  # its values over disjoint sets of events add up to its value
 
+    def over_events(self) -> ColumnElement[Any]:
+        """Its aggregate over raw events (`messages`, or `feedback` for ratings)."""
+        return self.sql(_Events())
 
-_request = m.role == "assistant"
+    def over_rollup(self, rows: Subquery) -> ColumnElement[Any]:
+        """Its aggregate over a rollup relation's rows."""
+        return self.sql(RollupRows(rows))
 
+    def reads(self) -> frozenset[str]:
+        """The rollup columns (measures and keys) its aggregate reads."""
+        reads = _Reads()
+        self.sql(reads)
+        return frozenset(reads.names)
 
-def _sum(column: ColumnElement[int]) -> Callable[[], ColumnElement[Any]]:
-    return lambda: func.coalesce(func.sum(column), 0)
+    def decode(self, raw: Any) -> Any:
+        """Its value in an answer, from its SQL result."""
+        return None if raw is None else self.value.decode(raw)
 
 
 def known_spend(
@@ -67,64 +169,122 @@ def known_spend(
     return case((unknown, null()), else_=cost)
 
 
-def _spend() -> ColumnElement[Any]:
-    return known_spend(
-        func.coalesce(func.sum(m.cost), 0),
-        func.count().filter(_request),
-        func.count().filter(and_(_request, m.cost.is_(None))),
-    )
+def _measure(name: str) -> Aggregate:
+    return lambda rows: rows.measure(name)
 
 
-def _percentile(column: ColumnElement[float], share: float) -> Callable[[], ColumnElement[Any]]:
-    return lambda: func.percentile_cont(share).within_group(column)
+def _total_tokens(rows: Rows) -> ColumnElement[Any]:
+    return rows.measure("input_tokens") + rows.measure("output_tokens")
 
 
+def _spend(rows: Rows) -> ColumnElement[Any]:
+    requests, unpriced = rows.measure("requests"), rows.measure("unpriced_requests")
+    return known_spend(rows.measure("cost"), requests, unpriced)
+
+
+def _distinct(column: str) -> Aggregate:
+    return lambda rows: func.count(rows.column(column).distinct())
+
+
+def _latest_provider(rows: Rows) -> ColumnElement[Any]:
+    provider = rows.column("provider")
+    return func.max(provider).filter(provider.is_not(None))
+
+
+def _average(column: str) -> Aggregate:
+    return lambda rows: func.avg(rows.column(column))
+
+
+def _percentile(column: str, share: float) -> Aggregate:
+    return lambda rows: func.percentile_cont(share).within_group(rows.column(column))
+
+
+def _rated(rating: int) -> Aggregate:
+    return lambda _: func.count().filter(feedback.c.rating == rating)
+
+
+# In the order of the GraphQL enum Metric (its members are the orderable ones).
 METRICS: dict[Metric, MetricDef] = {
-    Metric.MESSAGES: MetricDef(lambda: func.count(), additive=True),  # noqa: PLW0108
-    Metric.REQUESTS: MetricDef(lambda: func.count().filter(_request), additive=True),
+    Metric.MESSAGES: MetricDef(
+        COUNT, _measure("messages"), "messages", orderable=True, additive=True
+    ),
+    Metric.REQUESTS: MetricDef(
+        COUNT, _measure("requests"), "requests", orderable=True, additive=True
+    ),
     Metric.SUCCESSFUL_REQUESTS: MetricDef(
-        lambda: func.count().filter(and_(_request, m.status == "success")), additive=True
+        COUNT, _measure("successful_requests"), "successfulRequests", orderable=True, additive=True
     ),
     Metric.FAILED_REQUESTS: MetricDef(
-        lambda: func.count().filter(and_(_request, m.status == "error")), additive=True
+        COUNT, _measure("failed_requests"), "failedRequests", orderable=True, additive=True
     ),
-    Metric.INPUT_TOKENS: MetricDef(_sum(m.input_tokens), additive=True),
-    Metric.OUTPUT_TOKENS: MetricDef(_sum(m.output_tokens), additive=True),
-    Metric.CACHE_READ_TOKENS: MetricDef(_sum(m.cache_read_tokens), additive=True),
-    Metric.CACHE_WRITE_TOKENS: MetricDef(_sum(m.cache_write_tokens), additive=True),
-    Metric.REASONING_TOKENS: MetricDef(_sum(m.reasoning_tokens), additive=True),
-    Metric.TOTAL_TOKENS: MetricDef(_sum(m.input_tokens + m.output_tokens), additive=True),
-    Metric.SPEND: MetricDef(_spend, additive=True),
+    Metric.INPUT_TOKENS: MetricDef(
+        TOKENS, _measure("input_tokens"), "tokens.input", orderable=True, additive=True
+    ),
+    Metric.OUTPUT_TOKENS: MetricDef(
+        TOKENS, _measure("output_tokens"), "tokens.output", orderable=True, additive=True
+    ),
+    Metric.CACHE_READ_TOKENS: MetricDef(
+        TOKENS, _measure("cache_read_tokens"), "tokens.cacheRead", orderable=True, additive=True
+    ),
+    Metric.CACHE_WRITE_TOKENS: MetricDef(
+        TOKENS, _measure("cache_write_tokens"), "tokens.cacheWrite", orderable=True, additive=True
+    ),
+    Metric.REASONING_TOKENS: MetricDef(
+        TOKENS, _measure("reasoning_tokens"), "tokens.reasoning", orderable=True, additive=True
+    ),
+    Metric.TOTAL_TOKENS: MetricDef(
+        TOKENS, _total_tokens, "tokens.total", orderable=True, additive=True
+    ),
+    Metric.SPEND: MetricDef(USD, _spend, "spend", orderable=True, additive=True),
     Metric.UNPRICED_REQUESTS: MetricDef(
-        lambda: func.count().filter(and_(_request, m.cost.is_(None))), additive=True
+        COUNT, _measure("unpriced_requests"), "unpricedRequests", additive=True
     ),
-    Metric.USERS: MetricDef(lambda: func.count(m.user_id.distinct()), additive=False),
-    Metric.CHATS: MetricDef(lambda: func.count(m.chat_id.distinct()), additive=False),
-    Metric.MODELS: MetricDef(lambda: func.count(m.model.distinct()), additive=False),
-    Metric.LATENCY_AVG: MetricDef(lambda: func.avg(m.latency_ms), additive=False),
-    Metric.LATENCY_P50: MetricDef(_percentile(m.latency_ms, 0.5), additive=False),
-    Metric.LATENCY_P90: MetricDef(_percentile(m.latency_ms, 0.9), additive=False),
-    Metric.LATENCY_P95: MetricDef(_percentile(m.latency_ms, 0.95), additive=False),
-    Metric.LATENCY_P99: MetricDef(_percentile(m.latency_ms, 0.99), additive=False),
-    Metric.LATENCY_MAX: MetricDef(lambda: func.max(m.latency_ms), additive=False),
-    Metric.TTFT_AVG: MetricDef(lambda: func.avg(m.ttft_ms), additive=False),
-    Metric.TTFT_P50: MetricDef(_percentile(m.ttft_ms, 0.5), additive=False),
-    Metric.TTFT_P90: MetricDef(_percentile(m.ttft_ms, 0.9), additive=False),
-    Metric.TTFT_P95: MetricDef(_percentile(m.ttft_ms, 0.95), additive=False),
-    Metric.TTFT_P99: MetricDef(_percentile(m.ttft_ms, 0.99), additive=False),
-    Metric.TTFT_MAX: MetricDef(lambda: func.max(m.ttft_ms), additive=False),
-    Metric.POSITIVE_FEEDBACK: MetricDef(
-        lambda: func.count().filter(feedback.c.rating == 1), additive=True
+    Metric.USERS: MetricDef(COUNT, _distinct("user_id"), "users", orderable=True),
+    Metric.CHATS: MetricDef(COUNT, _distinct("chat_id"), "chats", orderable=True),
+    Metric.MODELS: MetricDef(COUNT, _distinct("model"), "models", orderable=True),
+    Metric.LATENCY_AVG: MetricDef(
+        MILLISECONDS, _average("latency_ms"), "latencyMs.avg", from_rollups=False
     ),
-    Metric.NEGATIVE_FEEDBACK: MetricDef(
-        lambda: func.count().filter(feedback.c.rating == -1), additive=True
+    Metric.LATENCY_P50: MetricDef(
+        MILLISECONDS, _percentile("latency_ms", 0.5), "latencyMs.p50", from_rollups=False
     ),
-    Metric.PROVIDER: MetricDef(
-        lambda: func.max(m.provider).filter(m.provider.is_not(None)), additive=False
+    Metric.LATENCY_P90: MetricDef(
+        MILLISECONDS, _percentile("latency_ms", 0.9), "latencyMs.p90", from_rollups=False
     ),
+    Metric.LATENCY_P95: MetricDef(
+        MILLISECONDS, _percentile("latency_ms", 0.95), "latencyMs.p95", from_rollups=False
+    ),
+    Metric.LATENCY_P99: MetricDef(
+        MILLISECONDS, _percentile("latency_ms", 0.99), "latencyMs.p99", from_rollups=False
+    ),
+    Metric.LATENCY_MAX: MetricDef(MILLISECONDS, _measure("latency_max"), "latencyMs.max"),
+    Metric.TTFT_AVG: MetricDef(MILLISECONDS, _average("ttft_ms"), "ttftMs.avg", from_rollups=False),
+    Metric.TTFT_P50: MetricDef(
+        MILLISECONDS, _percentile("ttft_ms", 0.5), "ttftMs.p50", from_rollups=False
+    ),
+    Metric.TTFT_P90: MetricDef(
+        MILLISECONDS, _percentile("ttft_ms", 0.9), "ttftMs.p90", from_rollups=False
+    ),
+    Metric.TTFT_P95: MetricDef(
+        MILLISECONDS, _percentile("ttft_ms", 0.95), "ttftMs.p95", from_rollups=False
+    ),
+    Metric.TTFT_P99: MetricDef(
+        MILLISECONDS, _percentile("ttft_ms", 0.99), "ttftMs.p99", from_rollups=False
+    ),
+    Metric.TTFT_MAX: MetricDef(MILLISECONDS, _measure("ttft_max"), "ttftMs.max"),
+    # Ratings (questions whose source is FEEDBACK), served by the Feedback type.
+    Metric.POSITIVE_FEEDBACK: MetricDef(COUNT, _rated(1), from_rollups=False, additive=True),
+    Metric.NEGATIVE_FEEDBACK: MetricDef(COUNT, _rated(-1), from_rollups=False, additive=True),
+    # Not a number: the provider of a model (the most recent one, if it changed).
+    Metric.PROVIDER: MetricDef(TEXT, _latest_provider),
 }
 
-# Metrics that come back as floats (averages and percentiles are computed in double precision).
-FLOAT_METRICS = frozenset(
-    metric for metric in METRICS if metric.value.startswith(("latency_", "ttft_"))
-)
+
+def answered_by(columns: Iterable[str]) -> frozenset[Metric]:
+    """The metrics that rollup rows with these columns (keys and measures) answer exactly."""
+    names = set(columns)
+    return frozenset(
+        metric
+        for metric, definition in METRICS.items()
+        if definition.from_rollups and definition.reads() <= names
+    )

@@ -58,7 +58,7 @@ TimeRange = tuple[datetime | None, datetime | None]
 
 @dataclass(frozen=True, slots=True)
 class Compiled:
-    """A statement and how to read its rows: narrowing keys, group keys, then metrics."""
+    """A statement and how to read its rows, whose columns are labelled (see `labels`)."""
 
     statement: Select[Any]
     narrow_keys: tuple[GroupKey, ...]
@@ -68,9 +68,22 @@ class Compiled:
     fields: tuple[str, ...] = ()  # other columns, after the metrics: chats, a window's end
     raw_ranges: tuple[TimeRange, ...] = ()  # the spans of raw event times read (None: unbounded)
 
+    @property
+    def labels(self) -> tuple[list[str], list[str]]:
+        """The labels of the columns of its narrowing keys (n0, n1...) and group keys (g0...);
+        a metric's column is labelled with its value, the scope's row count ROWS_IN_SCOPE."""
+        return _labels("n", self.narrow_keys), _labels("g", self.group_keys)
+
     def reads_raw_before(self, moment: datetime) -> bool:
         """Whether the statement reads raw events from before `moment`."""
         return any(start is None or start < moment for start, _ in self.raw_ranges)
+
+
+ROWS_IN_SCOPE = "rows_in_scope"
+
+
+def _labels(prefix: str, keys: Sequence[GroupKey]) -> list[str]:
+    return [f"{prefix}{i}" for i in range(len(keys))]
 
 
 class _From:
@@ -101,8 +114,8 @@ class _From:
 
     def metric(self, metric: Metric) -> ColumnElement[Any]:
         if self.rows is not None:
-            return rollups.metric_sql(metric, self.rows)
-        return METRICS[metric].sql()
+            return METRICS[metric].over_rollup(self.rows)
+        return METRICS[metric].over_events()
 
     def table(self, windows: Any = None) -> Any:
         table: Any = messages if self.rows is None else self.rows
@@ -194,7 +207,7 @@ def compile_question(
     unnests_tags = Dimension.TAG in keys
     metrics = tuple(sorted(question.metrics, key=lambda metric: metric.value))
     narrow_labels, narrow_columns = _narrow_columns(narrow_keys, timezone, source)
-    group_labels = [f"g{i}" for i in range(len(question.group_by))]
+    group_labels = _labels("g", question.group_by)
     columns = [
         *narrow_columns,
         *(
@@ -250,7 +263,7 @@ def _narrow_columns(
     narrow_keys: tuple[GroupKey, ...], timezone: str, source: _From
 ) -> tuple[list[str], list[Label[Any]]]:
     """Labels n0, n1... and the labelled value of each narrowing key."""
-    labels = [f"n{i}" for i in range(len(narrow_keys))]
+    labels = _labels("n", narrow_keys)
     columns = [
         key_sql(key, timezone, source).label(label)
         for key, label in zip(narrow_keys, labels, strict=True)
@@ -359,7 +372,7 @@ def _compile_chats(
             m.chat_id.label("g1"),
             func.count().label("message_count"),
             func.array_remove(func.array_agg(m.model.distinct()), None).label("model_list"),
-            *(METRICS[metric].sql().label(metric.value) for metric in metrics),
+            *(METRICS[metric].over_events().label(metric.value) for metric in metrics),
         )
         .select_from(messages)  # first: a narrowing tag is unnested from each message
         .where(m.chat_id.is_not(None), *conditions)
@@ -409,7 +422,7 @@ def _compile_chats(
             func.row_number()
             .over(partition_by=partition or None, order_by=ordering)
             .label("rank_in_scope"),
-            func.count().over(partition_by=partition or None).label("rows_in_scope"),
+            func.count().over(partition_by=partition or None).label(ROWS_IN_SCOPE),
         )
         .select_from(described)
         .subquery("numbered")
@@ -523,7 +536,7 @@ def _order_and_limit(
     )
     extra = [rank.label("rank_in_scope")]
     if question.with_total:
-        extra.append(func.count().over(partition_by=partition or None).label("rows_in_scope"))
+        extra.append(func.count().over(partition_by=partition or None).label(ROWS_IN_SCOPE))
     numbered = select(*ranked.c, *extra).subquery("numbered")
     final = select(*(c for c in numbered.c if c.name != "rank_in_scope"))
     if question.offset:

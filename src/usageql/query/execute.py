@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import any_, func, select, tuple_
@@ -23,23 +22,11 @@ from usageql.db.outage import (
 )
 from usageql.db.tables import messages, users
 from usageql.query.bound import Bound
-from usageql.query.catalog import FLOAT_METRICS
-from usageql.query.compile import Compiled, texts
+from usageql.query.catalog import METRICS
+from usageql.query.compile import ROWS_IN_SCOPE, Compiled, texts
 from usageql.query.model import Metric
 
 KeyValue = str | datetime | None
-
-# Sums of bigint columns come back from PostgreSQL as numeric; they are whole numbers.
-_WHOLE = frozenset(
-    {
-        Metric.INPUT_TOKENS,
-        Metric.OUTPUT_TOKENS,
-        Metric.CACHE_READ_TOKENS,
-        Metric.CACHE_WRITE_TOKENS,
-        Metric.REASONING_TOKENS,
-        Metric.TOTAL_TOKENS,
-    }
-)
 
 
 class QueryTimeoutError(ValueError):
@@ -99,48 +86,30 @@ async def run(
     """
     async with _connection(engine) as connection:
         result = await connection.execute(compiled.statement)
+        columns = {label: place for place, label in enumerate(result.keys())}
         records = result.all()
-    narrow = len(compiled.narrow_keys)
-    groups = len(compiled.group_keys)
+    narrow_labels, group_labels = compiled.labels
+    narrow = [columns[label] for label in narrow_labels]
+    group = [columns[label] for label in group_labels]
+    metrics = [
+        (metric, METRICS[metric].decode, columns[metric.value]) for metric in compiled.metrics
+    ]
+    fields = [(name, columns[name]) for name in compiled.fields]
+    total = columns[ROWS_IN_SCOPE] if compiled.with_total else None
     by_scope: dict[tuple[KeyValue, ...], list[Row]] = {scope: [] for scope in scopes}
     for record in records:
-        scope = tuple(record[:narrow])
-        rows = by_scope.get(scope)
+        rows = by_scope.get(tuple(record[place] for place in narrow))
         if rows is None:  # a combination of narrowing values nobody asked for
             continue
-        values = {
-            metric: _value(metric, record[narrow + groups + i])
-            for i, metric in enumerate(compiled.metrics)
-        }
-        after_metrics = narrow + groups + len(compiled.metrics)
-        fields = dict(zip(compiled.fields, record[after_metrics:], strict=False))
-        total = int(record[-1]) if compiled.with_total else None
         rows.append(
             Row(
-                keys=tuple(record[narrow : narrow + groups]),
-                values=values,
-                total=total,
-                fields=fields or None,
+                keys=tuple(record[place] for place in group),
+                values={metric: decode(record[place]) for metric, decode, place in metrics},
+                total=None if total is None else int(record[total]),
+                fields={name: record[place] for name, place in fields} or None,
             )
         )
     return [by_scope[scope] for scope in scopes]
-
-
-MEASURED_DECIMALS = 3
-"""Latencies are milliseconds measured to the microsecond at best: an average or interpolated
-percentile carries float noise past that (24999.279999999948), which no one measured."""
-
-
-def _value(metric: Metric, raw: Any) -> Any:
-    if raw is None:
-        return None
-    if metric in _WHOLE:
-        return int(raw)
-    if metric in FLOAT_METRICS:
-        return round(float(raw), MEASURED_DECIMALS)
-    if isinstance(raw, Decimal) and metric is not Metric.SPEND:
-        return int(raw)
-    return raw
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,7 @@ class Granularity(enum.Enum):
 
 
 class Metric(enum.Enum):
-    """What can be computed over a set of events."""
+    """What can be computed over a set of events; each is defined in usageql.query.catalog."""
 
     MESSAGES = "messages"
     REQUESTS = "requests"

@@ -7,33 +7,21 @@ every time boundary it uses falls on a whole UTC hour: calendar buckets in zones
 whole number of hours (local days in Europe/Berlin yes, in Asia/Kolkata no), hourly windows. A
 `from` or `to` inside an hour is fine: the whole hours between them come from the rollup and the
 partial hours at the edges from raw events, each event shaped like a rollup row of its own. The
-compiler then reads this relation instead of `messages`, with metrics defined over it here.
+compiler then reads this relation instead of `messages`, each metric's aggregate over its rows
+(usageql.query.catalog).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
-    Subquery,
-    Table,
-    and_,
-    case,
-    cast,
-    func,
-    literal,
-    or_,
-    select,
-    union_all,
-)
+from sqlalchemy import Subquery, Table, and_, func, or_, select, union_all
 
+from usageql.db.measures import MEASURES
 from usageql.db.tables import (
     messages,
     usage_hourly,
@@ -41,7 +29,7 @@ from usageql.db.tables import (
     usage_hourly_tags,
     usage_hourly_users,
 )
-from usageql.query.catalog import DIMENSIONS, known_spend
+from usageql.query.catalog import DIMENSIONS, answered_by
 from usageql.query.model import (
     Dimension,
     Filter,
@@ -57,33 +45,18 @@ from usageql.query.model import (
 m = messages.c
 HOUR = timedelta(hours=1)
 
-_COUNTS = {
-    Metric.MESSAGES: "messages",
-    Metric.REQUESTS: "requests",
-    Metric.SUCCESSFUL_REQUESTS: "successful_requests",
-    Metric.FAILED_REQUESTS: "failed_requests",
-    Metric.UNPRICED_REQUESTS: "unpriced_requests",
-}
-_SUMS = {
-    Metric.INPUT_TOKENS: "input_tokens",
-    Metric.OUTPUT_TOKENS: "output_tokens",
-    Metric.CACHE_READ_TOKENS: "cache_read_tokens",
-    Metric.CACHE_WRITE_TOKENS: "cache_write_tokens",
-    Metric.REASONING_TOKENS: "reasoning_tokens",
-}
-_MAXIMA = {Metric.LATENCY_MAX: "latency_max", Metric.TTFT_MAX: "ttft_max"}
-_ANY_TABLE = frozenset(
-    {*_COUNTS, *_SUMS, *_MAXIMA, Metric.TOTAL_TOKENS, Metric.SPEND, Metric.MODELS}
-)
-
 
 @dataclass(frozen=True, slots=True)
 class RollupTable:
-    """A rollup table, the dimensions it is keyed by and the metrics it holds."""
+    """A rollup table, the dimensions it is keyed by and the metrics it answers."""
 
     table: Table
     dimensions: frozenset[Dimension]
-    metrics: frozenset[Metric]
+
+    @property
+    def metrics(self) -> frozenset[Metric]:
+        """The metrics whose aggregate reads only this table's columns (keys and measures)."""
+        return _ANSWERED[self.table.name]
 
 
 TABLES = (
@@ -99,26 +72,20 @@ TABLES = (
                 Dimension.STATUS,
             }
         ),
-        _ANY_TABLE | {Metric.PROVIDER},
     ),
-    RollupTable(
-        usage_hourly_users,
-        frozenset({Dimension.APP, Dimension.USER, Dimension.MODEL}),
-        _ANY_TABLE | {Metric.USERS},
-    ),
+    RollupTable(usage_hourly_users, frozenset({Dimension.APP, Dimension.USER, Dimension.MODEL})),
     RollupTable(
         usage_hourly_chats,
         frozenset({Dimension.APP, Dimension.CHAT, Dimension.USER, Dimension.MODEL}),
-        _ANY_TABLE | {Metric.USERS, Metric.CHATS},
     ),
     # A message is in one row per tag: exact only when tags are a key (each event counted once
     # per tag, as grouping by tag counts raw events), never for a filter on tags alone.
     RollupTable(
         usage_hourly_tags,
         frozenset({Dimension.APP, Dimension.TAG, Dimension.USER, Dimension.MODEL}),
-        _ANY_TABLE | {Metric.USERS},
     ),
 )
+_ANSWERED = {rollup.table.name: answered_by(rollup.table.c.keys()) for rollup in TABLES}
 # A rollup key column's value in a row of `messages` (the unnested tag for `tag`).
 _RAW_KEYS = {str(column.key): column for column in DIMENSIONS.values()}
 
@@ -229,12 +196,11 @@ def relation(chosen: Plan) -> Subquery:
     plan's bounds, then each raw event of the partial hours at its edges."""
     table = chosen.rollup.table
     keys = [c.name for c in table.primary_key.columns if c.name not in ("app_id", "hour")]
-    measures = [c.name for c in table.columns if c.name not in ("app_id", "hour", *keys)]
     whole = select(
         table.c.hour.label("ts"),
         table.c.app_id,
         *(func.nullif(table.c[key], "").label(key) for key in keys),
-        *(table.c[measure] for measure in measures),
+        *(table.c[measure.name] for measure in MEASURES),
     )
     if chosen.start is not None:
         whole = whole.where(table.c.hour >= _ceil(chosen.start))
@@ -243,59 +209,10 @@ def relation(chosen: Plan) -> Subquery:
     ranges = chosen.raw_ranges
     if not ranges:
         return whole.subquery("rollup")
-    per_event = _event_measures()
     edges = select(
         m.ts,
         m.app_id,
         *(_RAW_KEYS[key].label(key) for key in keys),
-        *(per_event[measure].label(measure) for measure in measures),
+        *(measure.per_event(m).label(measure.name) for measure in MEASURES),
     ).where(or_(*(and_(m.ts >= start, m.ts < end) for start, end in ranges)))
     return union_all(whole, edges).subquery("rollup")
-
-
-def _event_measures() -> dict[str, ColumnElement[Any]]:
-    """One event's contribution to a rollup row (as usageql.ingest.rollup sums it)."""
-    request = m.role == "assistant"
-
-    def counted(condition: ColumnElement[bool]) -> ColumnElement[Any]:
-        return case((condition, 1), else_=0)
-
-    return {
-        "messages": literal(1, BigInteger),
-        "requests": counted(request),
-        "successful_requests": counted(and_(request, m.status == "success")),
-        "failed_requests": counted(and_(request, m.status == "error")),
-        "input_tokens": m.input_tokens,
-        "output_tokens": m.output_tokens,
-        "cache_read_tokens": m.cache_read_tokens,
-        "cache_write_tokens": m.cache_write_tokens,
-        "reasoning_tokens": m.reasoning_tokens,
-        "cost": func.coalesce(m.cost, 0),
-        "unpriced_requests": counted(and_(request, m.cost.is_(None))),
-        "latency_max": m.latency_ms,
-        "ttft_max": m.ttft_ms,
-    }
-
-
-def metric_sql(metric: Metric, rows: Subquery) -> ColumnElement[Any]:
-    """`metric` over the relation's rows: the same value the raw-events aggregate gives."""
-    c = rows.c
-    if metric in _COUNTS:
-        return cast(func.coalesce(func.sum(c[_COUNTS[metric]]), 0), BigInteger)
-    if metric in _SUMS:
-        return func.coalesce(func.sum(c[_SUMS[metric]]), 0)
-    if metric in _MAXIMA:
-        return func.max(c[_MAXIMA[metric]])
-    special: dict[Metric, Callable[[], ColumnElement[Any]]] = {
-        Metric.TOTAL_TOKENS: lambda: func.coalesce(func.sum(c.input_tokens + c.output_tokens), 0),
-        Metric.SPEND: lambda: known_spend(
-            func.coalesce(func.sum(c.cost), 0),
-            func.coalesce(func.sum(c.requests), 0),
-            func.coalesce(func.sum(c.unpriced_requests), 0),
-        ),
-        Metric.USERS: lambda: func.count(c.user_id.distinct()),
-        Metric.CHATS: lambda: func.count(c.chat_id.distinct()),
-        Metric.MODELS: lambda: func.count(c.model.distinct()),
-        Metric.PROVIDER: lambda: func.max(c.provider).filter(c.provider.is_not(None)),
-    }
-    return special[metric]()

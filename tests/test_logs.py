@@ -46,3 +46,17 @@ async def test_client_error_log_lines_are_clipped(
     assert line.startswith("client error: Int cannot represent non-integer value: ")
     assert line.endswith(f"... ({len(error['message']):,} characters)")
     assert len(line) < 400
+
+
+async def test_each_request_logs_the_tables_its_statements_read(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whether an answer came from raw events or rollups is in the request's log line."""
+    query = '{ usage(filter: {from: "2026-03-01T00:30:00Z"}) { summary { messages } } }'
+    with caplog.at_level("INFO", logger="usageql.http"):
+        response = await client.post("/graphql", json={"query": query})
+    assert response.status_code == 200
+    (line,) = [r for r in caplog.records if r.name == "usageql.http"]
+    # Whole hours from the hourly rollup, the partial hour at `from` from raw events.
+    assert line.__dict__["tables"] == ["messages", "usage_hourly"]
+    assert line.__dict__["sql_statements"] == 1

@@ -18,7 +18,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from usageql.db.engine import counting_statements
+from usageql.db.engine import StatementCounter, counting_statements
 from usageql.db.outage import DATABASE_UNAVAILABLE, Unavailable, is_outage
 
 log = logging.getLogger("usageql.http")
@@ -30,7 +30,7 @@ _ACCEPTABLE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 class RequestLogMiddleware:
     """Sets `scope["state"]["request_id"]`, echoes it as X-Request-ID and logs the request with
-    its status, duration and the number of SQL statements it ran."""
+    its status, duration, the number of SQL statements it ran and the tables they read."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -65,10 +65,12 @@ class RequestLogMiddleware:
                     raise
                 await _failure(error, request_id)(scope, receive, send_with_id)
             finally:
-                self._log(scope, request_id, status, started, statements.count)
+                self._log(scope, request_id, status, started, statements)
 
     @staticmethod
-    def _log(scope: Scope, request_id: str, status: int, started: float, statements: int) -> None:
+    def _log(
+        scope: Scope, request_id: str, status: int, started: float, statements: StatementCounter
+    ) -> None:
         log.info(
             "%s %s %d",
             scope["method"],
@@ -78,7 +80,8 @@ class RequestLogMiddleware:
                 "request_id": request_id,
                 "status": status,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                "sql_statements": statements,
+                "sql_statements": statements.count,
+                "tables": sorted(statements.tables),  # raw events, or which rollups
             },
         )
 

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from usageql.db.tables import metadata
+
 DRIVER = "postgresql+asyncpg"
+KNOWN_TABLES = frozenset(metadata.tables)
 
 
 class StatementCounter:
-    """How many SQL statements ran in a context (a request, say)."""
+    """How many SQL statements ran in a context (a request, say), and which of usageql's tables
+    they read: the log says whether an answer came from raw events or from rollups."""
 
     def __init__(self) -> None:
         self.count = 0
+        self.tables: set[str] = set()
 
 
 _counter: ContextVar[StatementCounter | None] = ContextVar("usageql_statements", default=None)
@@ -35,10 +42,21 @@ def counting_statements() -> Iterator[StatementCounter]:
         _counter.reset(token)
 
 
-def _count_statement(*_: Any) -> None:
+_TABLE_NAME = re.compile(r"\b(?:FROM|JOIN)\s+([a-z_][a-z0-9_]*)", re.IGNORECASE)
+
+
+def _count_statement(*event: Any) -> None:
+    _connection, _cursor, statement, *_ = event  # before_cursor_execute's arguments
     counter = _counter.get()
     if counter is not None:
         counter.count += 1
+        counter.tables.update(_tables_in(statement))
+
+
+@lru_cache(maxsize=4096)
+def _tables_in(statement: str) -> frozenset[str]:
+    """The tables a statement names after FROM or JOIN (statements repeat: cached)."""
+    return frozenset(_TABLE_NAME.findall(statement)) & KNOWN_TABLES
 
 
 def asyncpg_url(url: str) -> URL:

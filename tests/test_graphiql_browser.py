@@ -5,36 +5,33 @@ visible text, as a user does, and fail (never skip) when Chromium is missing."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import socket
-import sys
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, Response, expect
+from playwright.async_api import Browser, Page, expect
 
 from tests.browser import (
     MISSING,
     PROMPT,
-    WAIT_MS,
+    SCREENSHOTS,
+    STORAGE_KEY,
+    Visit,
     chromium,
     chromium_missing,
     docs_list_usage,
     enter_key,
     key_id,
     run_query,
+    serve,
+    visiting,
 )
 from tests.conftest import DatabaseFactory
 from usageql.auth import Role, create_key, revoke_key
 from usageql.db.engine import create_engine
 
-STORAGE_KEY = "usageql:api-key"
 EVENT = {
     "id": "m-1",
     "timestamp": "2026-11-21T10:00:00Z",
@@ -54,83 +51,6 @@ class Served:
     keys: Mapping[Role, str] = field(default_factory=dict)
 
 
-@dataclass
-class Visit:
-    """A page in a fresh browser context, with every /graphql status it got and every script
-    error it raised."""
-
-    page: Page
-    statuses: list[int]
-    errors: list[str]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@asynccontextmanager
-async def _serve(database_url: str, directory: Path, **settings: str) -> AsyncIterator[str]:
-    """`usageql serve` on a free port, as a user starts it; its output goes to serve.log."""
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    inherited = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("USAGEQL_", "DATABASE_"))
-    }
-    environment = {
-        **inherited,
-        "DATABASE_URL": database_url,
-        "USAGEQL_DATA_DIR": str(directory / "data"),
-        "USAGEQL_PORT": str(port),
-        **settings,
-    }
-    log = directory / "serve.log"
-    with log.open("wb") as output:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "usageql",
-            "serve",
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=output,
-            stderr=asyncio.subprocess.STDOUT,
-            env=environment,
-        )
-    try:
-        await _wait_ready(base, process, log)
-        yield base
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                await asyncio.wait_for(process.wait(), 30)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-
-
-async def _wait_ready(base: str, process: asyncio.subprocess.Process, log: Path) -> None:
-    async with httpx.AsyncClient(base_url=base, timeout=2) as client:
-        for _ in range(600):
-            if process.returncode is not None:
-                break
-            try:
-                if (await client.get("/readyz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"usageql serve did not become ready; its output:\n{_read(log)}")
-
-
-def _read(log: Path) -> str:
-    return log.read_text(errors="replace")
-
-
 @pytest.fixture(scope="module")
 async def served(
     databases: DatabaseFactory, template_name: str, tmp_path_factory: pytest.TempPathFactory
@@ -145,7 +65,7 @@ async def served(
     finally:
         await engine.dispose()
     directory = tmp_path_factory.mktemp("graphiql")
-    async with _serve(url, directory, USAGEQL_AUTH_CACHE_SECONDS="0") as base:
+    async with serve(url, directory, USAGEQL_AUTH_CACHE_SECONDS="0") as base:
         admin = {"authorization": f"Bearer {keys[Role.ADMIN]}"}
         async with httpx.AsyncClient(base_url=base, headers=admin, timeout=30) as client:
             stored = await client.post("/v1/events", json=[EVENT])
@@ -164,22 +84,8 @@ async def browser() -> AsyncIterator[Browser]:
 @pytest.fixture
 async def visit(browser: Browser) -> AsyncIterator[Visit]:
     """A new browser context (nothing in local storage) and a page in it."""
-    context = await browser.new_context(viewport={"width": 1400, "height": 900})
-    context.set_default_timeout(WAIT_MS)
-    page = await context.new_page()
-    visit = Visit(page=page, statuses=[], errors=[])
-
-    def graphql_status(response: Response) -> None:
-        if response.url.split("?")[0].endswith("/graphql") and response.request.method == "POST":
-            visit.statuses.append(response.status)
-
-    page.on("response", graphql_status)
-    page.on("pageerror", lambda error: visit.errors.append(str(error)))
-    try:
+    async with visiting(browser) as visit:
         yield visit
-    finally:
-        await context.close()
-    assert visit.errors == []  # the page's scripts never threw
 
 
 async def _stored(page: Page) -> object:
@@ -213,6 +119,8 @@ async def test_graphiql_asks_for_a_key_then_documents_completes_and_runs_queries
 
     assert visit.statuses, "no /graphql request was seen"
     assert set(visit.statuses) == {200}  # never a 401: nothing was sent without a key
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=SCREENSHOTS / "graphiql.png")
 
     # The Explorer and autocompletion have the schema too.
     await page.get_by_role("button", name="Show GraphiQL Explorer").click()
@@ -319,7 +227,7 @@ async def test_without_authentication_graphiql_opens_at_once(
     databases: DatabaseFactory, template_name: str, tmp_path: Path, visit: Visit
 ) -> None:
     url = await databases.create(template=template_name)
-    async with _serve(url, tmp_path, USAGEQL_AUTH="disabled") as base:
+    async with serve(url, tmp_path, USAGEQL_AUTH="disabled") as base:
         page = visit.page
         await page.goto(f"{base}/graphql")
         await docs_list_usage(page)

@@ -74,12 +74,6 @@ async def test_requests_get_an_id_and_one_log_line(
     assert json.loads(JsonFormatter().format(lines[0]))["sql_statements"] == 0
 
 
-async def test_root_redirects_to_graphiql(client: httpx.AsyncClient) -> None:
-    response = await client.get("/")
-    assert response.status_code == 307
-    assert response.headers["location"] == "/graphql"
-
-
 def _failing_app(error: Exception) -> Starlette:
     async def fail(request: Request) -> Response:
         raise error

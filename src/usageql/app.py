@@ -13,9 +13,8 @@ from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.responses import RedirectResponse
+from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
 
 from usageql import __version__
 from usageql.auth import KeyCheck
@@ -24,11 +23,12 @@ from usageql.db.database import Database, open_database
 from usageql.db.first_events import FirstEvents
 from usageql.db.secrets import server_secret
 from usageql.favicon import favicon
-from usageql.graphql.view import STATIC_DIR, STATIC_PATH, GraphQLView
+from usageql.graphql.view import GraphQLView
 from usageql.health import healthz, readyz
 from usageql.ingest.http import post_events
 from usageql.ingest.pipeline import Ingestor
 from usageql.logs import configure_logging
+from usageql.pages import STATIC_PATH, Assets, Pages
 from usageql.query.horizon import Horizon
 from usageql.query.time import load_zones
 from usageql.requestlog import RequestLogMiddleware
@@ -129,17 +129,25 @@ def create_app(settings: Settings, *, on_startup: Sequence[StartupHook] = ()) ->
                 catalog.cancel()
 
     async def root(_: object) -> RedirectResponse:
-        return RedirectResponse("/graphql")
+        return RedirectResponse("/dashboard")
+
+    pages = Pages()
+    page_config = {"auth": settings.auth, "graphiql": settings.graphiql}
+
+    async def dashboard(_: object) -> HTMLResponse:
+        """The dashboard: built on the public GraphQL API only, with the key the user enters."""
+        return pages.response("dashboard", page_config)
 
     app = Starlette(
         routes=[
             Route("/", root, methods=["GET"]),
+            Route("/dashboard", dashboard, methods=["GET"]),
             Route("/favicon.ico", favicon, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/graphql", GraphQLView(settings), methods=["GET", "POST"]),
             Route("/v1/events", post_events, methods=["POST"]),
-            Mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="static"),
+            Mount(STATIC_PATH, Assets(), name="static"),
         ],
         middleware=[
             Middleware(RequestLogMiddleware),

@@ -125,7 +125,8 @@ def banner(base: str, settings: Settings, demo: DemoKey | None) -> str:
     serving = f"usageql {__version__} is " + (
         "ready" if workers == 1 else f"starting {workers} workers"
     )
-    lines = ["", f"{serving}.", f"  GraphiQL:  {base}/graphql  (open it in a browser)"]
+    lines = ["", f"{serving}.", f"  Dashboard: {base}/dashboard  (open it in a browser)"]
+    lines.append(f"  GraphiQL:  {base}/graphql")
     lines.append(f"  Health:    {base}/healthz  {base}/readyz")
     auth = ' -H "Authorization: Bearer $USAGEQL_API_KEY"'
     if not settings.auth:
@@ -136,13 +137,13 @@ def banner(base: str, settings: Settings, demo: DemoKey | None) -> str:
             f"  API key:   {demo.key}",
             *(f"             {line}" for line in _demo_key_note(demo)),
             f"  For the docs' commands:  export USAGEQL_API_KEY={demo.key}",
-            "  GraphiQL asks for the key when it opens, and the browser remembers it.",
+            "  The dashboard and GraphiQL ask for it when they open; the browser remembers it.",
         ]
     else:
         lines += [
             "  Queries need an API key. Make an admin key into USAGEQL_API_KEY, which the docs'",
             "  commands send:  export USAGEQL_API_KEY=$(usageql keys create --role admin)",
-            "  GraphiQL asks for the key when it opens, and the browser remembers it.",
+            "  The dashboard and GraphiQL ask for it when they open; the browser remembers it.",
         ]
     lines += [
         "GraphiQL opens on a first query to run; or try it with curl:",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -23,30 +22,14 @@ from usageql.graphql.body import (
 )
 from usageql.graphql.context import Context
 from usageql.graphql.schema import build_schema
+from usageql.pages import Pages
 
-STATIC_DIR = Path(__file__).parent / "static"
-STATIC_PATH = "/static"
 # What any key that may read answers (`server` is for operators only), so the first run of a
 # reader key, which the page's hint suggests creating, shows no error.
 FIRST_QUERY = """{
   viewer { role apps users }
   apps { id messages users chats firstEventAt lastEventAt }
 }"""
-
-
-def graphiql_page(*, auth: bool) -> str:
-    """GraphiQL, loading its scripts from usageql itself and opening on FIRST_QUERY. With `auth`
-    the page asks for an API key first (every query, the schema's included, needs one), and
-    starts GraphiQL with a fetcher that sends it."""
-    template = (Path(__file__).parent / "graphiql.html").read_text(encoding="utf-8")
-    values = {
-        "{{static}}": f"{STATIC_PATH}/graphiql",
-        "{{first_query}}": FIRST_QUERY,
-        "{{auth_required}}": "true" if auth else "false",
-    }
-    for placeholder, value in values.items():
-        template = template.replace(placeholder, value)
-    return template
 
 
 KEY_NEEDED = (
@@ -91,10 +74,13 @@ class GraphQLView(GraphQL[Context, None]):
             build_schema(settings), graphql_ide="graphiql" if settings.graphiql else None
         )
         self.settings = settings
-        self._page = graphiql_page(auth=settings.auth)
+        self.pages = Pages()
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
-        return HTMLResponse(self._page)
+        """GraphiQL, built from ui/ (graphiql.html): it asks for an API key first when keys are
+        on (every query, the schema's included, needs one), then opens on FIRST_QUERY."""
+        config = {"auth": self.settings.auth, "graphiql": True, "firstQuery": FIRST_QUERY}
+        return self.pages.response("graphiql", config)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Operations need an API key, and hold one of its places among concurrent requests

@@ -39,8 +39,9 @@ def test_every_metric_has_its_graphql_field_and_every_field_its_metric() -> None
     assert _graphql_metric_fields() == registry
 
 
-def _resolve(values: dict[Metric, Any], path: str) -> Any:
-    """The value GraphQL gives the field at `path` ("spend", "tokens.input") of Metrics."""
+def _resolve(values: dict[Metric, Any], path: str, *, approximate: bool = False) -> Any:
+    """The value GraphQL gives the field at `path` ("spend", "tokens.input") of Metrics; an
+    object on the way (latencyMs) asked with `approximate: true` when `approximate`."""
     target: Any = Metrics(values=values)
     for name in path.split("."):
         definition = type(target).__strawberry_definition__
@@ -48,7 +49,8 @@ def _resolve(values: dict[Metric, Any], path: str) -> Any:
             f for f in definition.fields if schema.config.name_converter.from_field(f) == name
         )
         assert field.base_resolver is not None, path
-        target = field.base_resolver.wrapped_func(target)
+        arguments = {"approximate": True} if approximate and field.arguments else {}
+        target = field.base_resolver.wrapped_func(target, **arguments)
     return target
 
 
@@ -61,9 +63,20 @@ def test_each_graphql_field_serves_its_metric() -> None:
         if definition.field is None:
             continue
         others: dict[Metric, Any] = dict.fromkeys(METRICS, 99)
-        answer = _resolve({**others, metric: _SAMPLES[definition.value]}, definition.field)
+        values = {**others, metric: _SAMPLES[definition.value]}
+        answer = _resolve(values, definition.field, approximate=definition.approximate is not None)
         assert answer == _SERVED[definition.value], metric
         assert type(answer) is type(_SERVED[definition.value]), metric
+
+
+def test_approximate_fields_serve_the_estimates_and_the_exact_maximum() -> None:
+    values = {metric: float(n) for n, metric in enumerate(METRICS)}
+    for metric, definition in METRICS.items():
+        if definition.approximate is not None:
+            exact = _resolve(values, str(definition.field))
+            assert exact != values[metric]  # without the argument: the exact metric's value
+    maximum = _resolve(values, "latencyMs.max", approximate=True)
+    assert maximum == values[Metric.LATENCY_MAX]  # the largest value is exact either way
 
 
 def test_metrics_are_decoded_by_their_value() -> None:

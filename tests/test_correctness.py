@@ -126,7 +126,8 @@ def metrics(events: list[Event]) -> dict[str, Any]:
         "failedRequests": sum(e["status"] == "error" for e in requests),
         "unpricedRequests": sum("cost" not in e for e in requests),
         "users": len({e["user"] for e in events if "user" in e}),
-        "chats": len({e["chat_id"] for e in events if "chat_id" in e}),
+        # A chat is an (app, chat id) pair: the same id in two apps is two chats.
+        "chats": len({(e["app"], e["chat_id"]) for e in events if "chat_id" in e}),
         "models": len({e["model"] for e in events if "model" in e}),
         "spend": spend(events),
         "tokens": {

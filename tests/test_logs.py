@@ -57,6 +57,7 @@ async def test_each_request_logs_the_tables_its_statements_read(
         response = await client.post("/graphql", json={"query": query})
     assert response.status_code == 200
     (line,) = [r for r in caplog.records if r.name == "usageql.http"]
-    # Whole hours from the hourly rollup, the partial hour at `from` from raw events.
-    assert line.__dict__["tables"] == ["messages", "usage_hourly"]
+    # Whole days from the daily rollup, the rest of the first day from the hourly one, the
+    # partial hour at `from` from raw events (`apps`: each app an index range of its own).
+    assert line.__dict__["tables"] == ["apps", "messages", "usage_daily", "usage_hourly"]
     assert line.__dict__["sql_statements"] == 1

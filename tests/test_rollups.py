@@ -23,7 +23,7 @@ from usageql.query.model import Dimension, Filter, Granularity, Metric, Question
 from usageql.query.model import TimeBucket as Bucket
 
 # Each rollup table, as the migrations' backfill computes it: its keys over a FROM.
-_EXPECTED = {
+ROLLUP_KEYS = {
     "usage_hourly": ("model, provider, source, role, status", "messages"),
     "usage_hourly_users": ("user_id, model", "messages"),
     "usage_hourly_chats": ("chat_id, user_id, model", "messages"),
@@ -31,7 +31,7 @@ _EXPECTED = {
 }
 # Each measure over a group of messages, as usageql.db.measures defines it in SQL (the writer sums
 # it in Python; migrations backfill it with SQL of their own).
-_MEASURES = ", ".join(
+ROLLUP_MEASURES = ", ".join(
     str(measure.over_events(messages.c).compile(compile_kwargs={"literal_binds": True}))
     for measure in MEASURES
 )
@@ -41,10 +41,10 @@ async def rollup_matches_messages(engine: AsyncEngine) -> int:
     """Assert every rollup table equals a GROUP BY over `messages`; returns rollup rows seen."""
     seen = 0
     async with engine.connect() as connection:
-        for table, (keys, source) in _EXPECTED.items():
+        for table, (keys, source) in ROLLUP_KEYS.items():
             coalesced = ", ".join(f"coalesce({key}, '')" for key in keys.split(", "))
             grouped = (
-                f"SELECT app_id, date_trunc('hour', ts, 'UTC'), {coalesced}, {_MEASURES}"  # noqa: S608
+                f"SELECT app_id, date_trunc('hour', ts, 'UTC'), {coalesced}, {ROLLUP_MEASURES}"  # noqa: S608
                 f" FROM {source} GROUP BY app_id, 2, {coalesced}"
             )
             stored = f"SELECT * FROM {table}"  # noqa: S608

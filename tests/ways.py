@@ -27,4 +27,5 @@ def settings(settings: Settings, way: str) -> Settings:
 
 def read_rollups(sql: StatementLog) -> bool:
     """Whether any of the statements read a rollup table."""
-    return any("usage_hourly" in statement for statement in sql.statements)
+    tables = ("usage_hourly", "usage_daily")
+    return any(table in statement for statement in sql.statements for table in tables)

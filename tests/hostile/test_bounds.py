@@ -36,7 +36,7 @@ from usageql.ingest.bounds import (
 )
 from usageql.ingest.parse import ParseOptions, RecordError, parse_record
 from usageql.ingest.records import Message, Usage
-from usageql.ingest.rollup import ROLLUPS
+from usageql.ingest.rollup import DAILY, ROLLUPS
 
 WHEN = "2026-03-01T12:00:00Z"
 NDJSON = {"content-type": "application/x-ndjson"}
@@ -371,10 +371,11 @@ async def test_the_largest_legal_values_over_a_rollup_row_of_a_billion_records_s
             "ttftMs": ALL_MAX,
         }
 
-    # The rollup row as 10^9 records would leave it, each measure at its own largest sum.
+    # The rollup rows (hourly and daily) as 10^9 records would leave them, each measure at its
+    # own largest sum.
     billion = ROLLUP_ROW_RECORDS
     async with engine.begin() as connection:
-        for table in ROLLUPS:
+        for table in (*ROLLUPS, *(daily for daily, _ in DAILY)):
             await connection.execute(
                 update(table).values(
                     messages=billion,

@@ -94,6 +94,11 @@ def create_engine(
                 "application_name": "usageql",
                 # PostgreSQL cancels any statement of this server's running longer (0: never).
                 "statement_timeout": str(statement_timeout_ms),
+                # No compiling to machine code: PostgreSQL compiles past an estimated cost of
+                # 100,000, and correlated subplans (the chat counts of a series' rows) are
+                # estimated far above what they read: compiling took 400 ms for a statement that
+                # runs in 13 ms. Raw-event statements ran as fast without it (docs/scaling.md).
+                "jit": "off",
             }
         },
         # Questions about tags select FROM messages, unnest(messages.tags) AS tag: PostgreSQL

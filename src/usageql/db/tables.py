@@ -10,10 +10,12 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Computed,
     DateTime,
     Double,
     ForeignKeyConstraint,
     Index,
+    Integer,
     MetaData,
     Numeric,
     PrimaryKeyConstraint,
@@ -24,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
+from usageql.db import span_class
 from usageql.db.measures import MEASURES
 
 # Constraint names follow one convention so that migrations can name what they alter.
@@ -254,15 +257,15 @@ secrets = Table(
 # the keys, then a column per measure (usageql.db.measures). A key column holds '' where the event
 # had no value (ingestion stores blank optional text as NULL, so '' is never a real value):
 # primary keys cannot hold NULL.
-def _rollup(name: str, keys: tuple[str, ...], comment: str) -> Table:
+def _rollup(name: str, keys: tuple[str, ...], comment: str, time: str = "hour") -> Table:
     return Table(
         name,
         metadata,
         Column("app_id", Text, nullable=False),
-        _timestamp("hour"),
+        _timestamp(time),
         *(Column(key, Text, nullable=False) for key in keys),
         *(measure.column() for measure in MEASURES),
-        PrimaryKeyConstraint("app_id", "hour", *keys),
+        PrimaryKeyConstraint("app_id", time, *keys),
         comment=comment,
     )
 
@@ -288,12 +291,102 @@ usage_hourly_tags = _rollup(
     "Sums of messages per app, UTC hour, tag, user and model; a message counts once per tag.",
 )
 
+# Daily rollups (UTC days), kept like the hourly ones: a period's whole UTC days are read from
+# them, its other hours from the hourly tables (usageql.query.pieces). Fewer keys than their
+# hourly partners where the dashboards ask less (users and tags without model; tags alone).
+usage_daily = _rollup(
+    "usage_daily",
+    ("model", "provider", "source", "role", "status"),
+    "Sums of messages per app, UTC day, model, provider, source, role and status.",
+    time="day",
+)
+usage_daily_users = _rollup(
+    "usage_daily_users",
+    ("user_id",),
+    "Sums of messages per app, UTC day and user: distinct users over whole days.",
+    time="day",
+)
+usage_daily_tags = _rollup(
+    "usage_daily_tags",
+    ("tag",),
+    "Sums of messages per app, UTC day and tag; a message counts once per tag.",
+    time="day",
+)
+usage_daily_tag_users = _rollup(
+    "usage_daily_tag_users",
+    ("tag", "user_id"),
+    "Sums of messages per app, UTC day, tag and user; a message counts once per tag.",
+    time="day",
+)
+# Approximate percentiles (usageql.db.buckets): how many requests' values fell in each bucket.
+usage_daily_latency = Table(
+    "usage_daily_latency",
+    metadata,
+    Column("app_id", Text, nullable=False),
+    _timestamp("day"),
+    Column("model", Text, nullable=False),  # '' for requests without a model
+    Column("bucket", Integer, nullable=False),
+    Column("latency", BigInteger, nullable=False, server_default=text("0")),
+    Column("ttft", BigInteger, nullable=False, server_default=text("0")),
+    PrimaryKeyConstraint("app_id", "day", "model", "bucket"),
+    comment="Requests per app, UTC day, model and log-spaced bucket (2% wide) of their latency"
+    " and of their time to first token: approximate percentiles within 1%.",
+)
+
 retention = Table(
     "retention",
     metadata,
     Column("app_id", Text, nullable=False, comment="'*': the horizon of every app"),
     _timestamp("pruned_before", nullable=False),
     _timestamp("pruned_at", default_now=True),
+    Column(
+        "sketched_from",
+        DateTime(timezone=True),
+        comment="usage_daily_latency holds no requests before this: the horizon when migration"
+        " 0009 filled it from the stored events",
+    ),
     PrimaryKeyConstraint("app_id"),
     comment="Raw events before `pruned_before` were deleted; rollups still hold their sums.",
 )
+
+# Distinct chats of app-level questions (usageql.query.chats_count), kept by the writer in the
+# batch's transaction (usageql.ingest.chat_spans): a chat counts once, in the hour of its first
+# message, and a period's distinct chats are those first seen in it plus those first seen before it
+# and active in it.
+chat_spans = Table(
+    "chat_spans",
+    metadata,
+    Column("app_id", Text, nullable=False),
+    Column("chat_id", Text, nullable=False),
+    _timestamp("first_at"),
+    _timestamp("last_at"),
+    Column(
+        "span_class",
+        SmallInteger,
+        Computed(span_class.SQL, persisted=True),
+        nullable=False,
+        comment="0 under 1 s, k for [2^(k-1), 2^k) s: a chat spanning a moment t with this"
+        " class began after t - 2^k s",
+    ),
+    Column(
+        "moved_from",
+        DateTime(timezone=True),
+        comment="first_at before the latest upsert that changed the row (read only by that"
+        " upsert, to move the chat's first appearance between hours)",
+    ),
+    PrimaryKeyConstraint("app_id", "chat_id"),
+    Index(None, "app_id", "span_class", "first_at"),
+    comment="Each chat's first and last message time, from the messages stored (the start of"
+    " the hour for chats first or last seen in hours pruned before migration 0008).",
+)
+chat_firsts_hourly = Table(
+    "chat_firsts_hourly",
+    metadata,
+    Column("app_id", Text, nullable=False),
+    _timestamp("hour"),
+    Column("chats", BigInteger, nullable=False, server_default=text("0")),
+    PrimaryKeyConstraint("app_id", "hour"),
+    comment="Chats per app and UTC hour of their first message (chat_spans.first_at).",
+)
+# Whether one chat had a message in a period (the chats first seen before it that outlast it).
+Index(None, usage_hourly_chats.c.app_id, usage_hourly_chats.c.chat_id, usage_hourly_chats.c.hour)

@@ -7,7 +7,7 @@ The fields are written here for their descriptions; which metric each serves is 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
@@ -16,15 +16,31 @@ from usageql.graphql.scalars import BigInt
 from usageql.query.catalog import METRICS
 from usageql.query.model import Metric
 
+APPROXIMATE = "~approximate"
+"""Appended to an object's field (latencyMs) in FIELDS: its fields with `approximate: true`."""
+
+_APPROXIMATE = (
+    "true: avg and the percentiles within 1% of the exact values (relative error at most 0.99%),"
+    " from log-spaced buckets 2% wide kept per app, model and UTC day: a few rows per model and day"
+    " instead of every request. Exact values are given where the buckets do not answer (filters or"
+    " breakdowns by anything but app, model and time; periods without a whole UTC day). max stays"
+    " exact. false (the default): exact."
+)
+
 
 def _graphql_fields() -> dict[str, dict[str, Metric]]:
     """GraphQL field -> query metric, per object: Metrics' own fields (""), then the objects
-    nested in it (tokens, latencyMs, ttftMs), as the registry places them."""
+    nested in it (tokens, latencyMs, ttftMs), as the registry places them; then, for an object
+    with approximate metrics, the same with `approximate: true` (its other fields unchanged)."""
     found: dict[str, dict[str, Metric]] = {}
+    estimates: dict[str, dict[str, Metric]] = {}
     for metric, definition in METRICS.items():
         if definition.field is not None:
             inside, _, name = definition.field.rpartition(".")
-            found.setdefault(inside, {})[name] = metric
+            into = found if definition.approximate is None else estimates
+            into.setdefault(inside, {})[name] = metric
+    for inside, names in estimates.items():
+        found[inside + APPROXIMATE] = {**found[inside], **names}
     return found
 
 
@@ -62,7 +78,8 @@ def wanted(metrics_selections: Iterable[Selection]) -> frozenset[Metric]:
         if field.name in _OWN:
             found.add(_OWN[field.name])
         elif field.name in FIELDS:
-            mapping = FIELDS[field.name]
+            approximate = field.arguments.get("approximate") is True
+            mapping = FIELDS[field.name + APPROXIMATE if approximate else field.name]
             found.update(mapping[f.name] for f in fields(field.selections) if f.name in mapping)
     return frozenset(found)
 
@@ -191,9 +208,17 @@ class Metrics:
         return self._count("models")
 
     @strawberry.field(description="Request latency in milliseconds.")
-    def latency_ms(self) -> Distribution:
-        return Distribution(values=self.values, names=FIELDS["latencyMs"])
+    def latency_ms(
+        self, approximate: Annotated[bool, strawberry.argument(description=_APPROXIMATE)] = False
+    ) -> Distribution:
+        return Distribution(values=self.values, names=_names("latencyMs", approximate=approximate))
 
     @strawberry.field(description="Time to first token in milliseconds.")
-    def ttft_ms(self) -> Distribution:
-        return Distribution(values=self.values, names=FIELDS["ttftMs"])
+    def ttft_ms(
+        self, approximate: Annotated[bool, strawberry.argument(description=_APPROXIMATE)] = False
+    ) -> Distribution:
+        return Distribution(values=self.values, names=_names("ttftMs", approximate=approximate))
+
+
+def _names(field: str, *, approximate: bool) -> Mapping[str, Metric]:
+    return FIELDS[field + APPROXIMATE if approximate else field]

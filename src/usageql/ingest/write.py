@@ -2,8 +2,9 @@
 
 Messages are copied (binary COPY) straight into `messages`; when a batch holds an id already stored,
 it goes through a temporary table and INSERT ... SELECT ... ON CONFLICT DO NOTHING instead. The
-messages really stored are added to the hourly rollups (usageql.ingest.rollup) in the same
-transaction. Feedback is inserted with ON CONFLICT DO NOTHING too.
+messages really stored are added to the hourly rollups (usageql.ingest.rollup) and to the chat
+spans (usageql.ingest.chat_spans) in the same transaction. Feedback is inserted with ON CONFLICT DO
+NOTHING too.
 A record whose (app_id, id) was already stored is counted as a duplicate and changes nothing, also
 when two requests carry it at once (the second waits on the first's row lock, then does nothing).
 Users and chats are upserted from the same batch right after it commits (usageql.ingest.describe,
@@ -32,6 +33,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from usageql.db.tables import apps, feedback, messages
+from usageql.ingest.chat_spans import chat_spans_upsert
 from usageql.ingest.describe import describe_batch
 from usageql.ingest.records import (
     MESSAGE_COLUMNS,
@@ -116,6 +118,9 @@ async def write_batch(
     rollups = rollups_upsert(stored_messages)
     if rollups is not None:
         await connection.execute(rollups)
+    spans = chat_spans_upsert(stored_messages)  # after the rollups: one lock order for all
+    if spans is not None:
+        await connection.execute(spans)
     return WriteResult(
         messages=len(stored_messages),
         message_duplicates=len(batch.messages) - len(stored_messages),

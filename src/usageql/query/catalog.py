@@ -128,6 +128,15 @@ Aggregate = Callable[[Rows], ColumnElement[Any]]
 
 
 @dataclass(frozen=True, slots=True)
+class Approximation:
+    """What an approximate metric estimates from log-spaced buckets (usageql.query.sketch): a
+    percentile (`share`) or the mean (None) of a column of `messages`."""
+
+    column: str  # latency_ms or ttft_ms, also the name of its count in usage_daily_latency
+    share: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class MetricDef:
     """A metric: what it is, where GraphQL serves it, and its aggregate."""
 
@@ -137,6 +146,9 @@ class MetricDef:
     from_rollups: bool = True  # False: only raw events answer it (percentiles need each value)
     orderable: bool = False  # a member of the GraphQL enum Metric, which rows are ordered by
     additive: bool = False  # its values over disjoint sets of events add up to its value
+    # Estimated within 1% where the buckets answer (GraphQL: the field with `approximate: true`);
+    # `sql` then gives the exact value, computed wherever they do not.
+    approximate: Approximation | None = None
 
     def over_events(self) -> ColumnElement[Any]:
         """Its aggregate over raw events (`messages`, or `feedback` for ratings)."""
@@ -186,6 +198,17 @@ def _distinct(column: str) -> Aggregate:
     return lambda rows: func.count(rows.column(column).distinct())
 
 
+def _chats(rows: Rows) -> ColumnElement[Any]:
+    """Distinct chats, each an (app, chat id) pair as in the chats table and the chat browser:
+    one id in two apps is two chats, so the chats of several apps add up (usageql.query.chats_count
+    counts them app by app). The pair is counted as one text that tells it apart from every other
+    (chat id, ':', app, ':', the chat id's length; NULL without a chat): PostgreSQL sorts texts by
+    abbreviated keys, a row value field by field, twice as slow over a month of chat rollup rows."""
+    chat = rows.column("chat_id")
+    pair = chat.concat(":").concat(rows.column("app_id")).concat(":")
+    return func.count(pair.concat(func.length(chat)).distinct())
+
+
 def _latest_provider(rows: Rows) -> ColumnElement[Any]:
     provider = rows.column("provider")
     return func.max(provider).filter(provider.is_not(None))
@@ -201,6 +224,38 @@ def _percentile(column: str, share: float) -> Aggregate:
 
 def _rated(rating: int) -> Aggregate:
     return lambda _: func.count().filter(feedback.c.rating == rating)
+
+
+_SHARES = (None, 0.5, 0.9, 0.95, 0.99)  # the mean, then the percentiles GraphQL serves
+APPROX_LATENCY = (
+    Metric.APPROX_LATENCY_AVG,
+    Metric.APPROX_LATENCY_P50,
+    Metric.APPROX_LATENCY_P90,
+    Metric.APPROX_LATENCY_P95,
+    Metric.APPROX_LATENCY_P99,
+)
+APPROX_TTFT = (
+    Metric.APPROX_TTFT_AVG,
+    Metric.APPROX_TTFT_P50,
+    Metric.APPROX_TTFT_P90,
+    Metric.APPROX_TTFT_P95,
+    Metric.APPROX_TTFT_P99,
+)
+_GRAPHQL = {"latency_ms": "latencyMs", "ttft_ms": "ttftMs"}
+
+
+def _approximate(column: str, share: float | None) -> MetricDef:
+    """The estimate of a percentile (or the mean, share None) of `column`; exact where the
+    buckets do not answer."""
+    name = "avg" if share is None else f"p{round(share * 100)}"
+    exact = _average(column) if share is None else _percentile(column, share)
+    return MetricDef(
+        MILLISECONDS,
+        exact,
+        f"{_GRAPHQL[column]}.{name}",
+        from_rollups=False,
+        approximate=Approximation(column, share),
+    )
 
 
 # In the order of the GraphQL enum Metric (its members are the orderable ones).
@@ -240,7 +295,7 @@ METRICS: dict[Metric, MetricDef] = {
         COUNT, _measure("unpriced_requests"), "unpricedRequests", additive=True
     ),
     Metric.USERS: MetricDef(COUNT, _distinct("user_id"), "users", orderable=True),
-    Metric.CHATS: MetricDef(COUNT, _distinct("chat_id"), "chats", orderable=True),
+    Metric.CHATS: MetricDef(COUNT, _chats, "chats", orderable=True),
     Metric.MODELS: MetricDef(COUNT, _distinct("model"), "models", orderable=True),
     Metric.LATENCY_AVG: MetricDef(
         MILLISECONDS, _average("latency_ms"), "latencyMs.avg", from_rollups=False
@@ -272,6 +327,14 @@ METRICS: dict[Metric, MetricDef] = {
         MILLISECONDS, _percentile("ttft_ms", 0.99), "ttftMs.p99", from_rollups=False
     ),
     Metric.TTFT_MAX: MetricDef(MILLISECONDS, _measure("ttft_max"), "ttftMs.max"),
+    **{
+        metric: _approximate(column, share)
+        for column, metrics in (
+            ("latency_ms", APPROX_LATENCY),
+            ("ttft_ms", APPROX_TTFT),
+        )
+        for share, metric in zip(_SHARES, metrics, strict=True)
+    },
     # Ratings (questions whose source is FEEDBACK), served by the Feedback type.
     Metric.POSITIVE_FEEDBACK: MetricDef(COUNT, _rated(1), from_rollups=False, additive=True),
     Metric.NEGATIVE_FEEDBACK: MetricDef(COUNT, _rated(-1), from_rollups=False, additive=True),

@@ -35,7 +35,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.sql.elements import Label
 
 from usageql.db.tables import chats, feedback, messages, users
-from usageql.query import rollups
+from usageql.query import chats_count, rollups, sketch
 from usageql.query.catalog import DIMENSIONS, FEEDBACK_DIMENSIONS, METRICS
 from usageql.query.model import (
     ChatField,
@@ -67,6 +67,8 @@ class Compiled:
     with_total: bool = False  # a last column: the scope's row count before offset and limit
     fields: tuple[str, ...] = ()  # other columns, after the metrics: chats, a window's end
     raw_ranges: tuple[TimeRange, ...] = ()  # the spans of raw event times read (None: unbounded)
+    # The spans read from latency buckets (usage_daily_latency), for approximate percentiles.
+    sketched: tuple[TimeRange, ...] = ()
 
     @property
     def labels(self) -> tuple[list[str], list[str]]:
@@ -77,6 +79,10 @@ class Compiled:
     def reads_raw_before(self, moment: datetime) -> bool:
         """Whether the statement reads raw events from before `moment`."""
         return any(start is None or start < moment for start, _ in self.raw_ranges)
+
+    def reads_buckets_before(self, moment: datetime) -> bool:
+        """Whether the statement reads latency buckets from before `moment`."""
+        return any(start is None or start < moment for start, _ in self.sketched)
 
 
 ROWS_IN_SCOPE = "rows_in_scope"
@@ -180,10 +186,20 @@ def compile_question(
     if question.source is Source.CHATS:
         compiled = _compile_chats(question, filter, timezone, narrow_keys, narrow_values)
         return replace(compiled, raw_ranges=(raw,))
-    chosen = (
-        rollups.plan(question, filter, timezone, narrow_keys, narrow_values)
+    # Chats by first appearance where they answer exactly; the other metrics as before.
+    chats = (
+        chats_count.plan(question, filter, timezone, narrow_keys, narrow_values)
         if use_rollups
         else None
+    )
+    asked = question if chats is None else chats.rest
+    # Approximate percentiles from log-spaced buckets where they answer; exact ones elsewhere.
+    estimates = (
+        sketch.plan(asked, filter, timezone, narrow_keys, narrow_values) if use_rollups else None
+    )
+    asked = asked if estimates is None else estimates.rest
+    chosen = (
+        rollups.plan(asked, filter, timezone, narrow_keys, narrow_values) if use_rollups else None
     )
     if chosen is not None:
         source = _From(question.source, rollups.relation(chosen))
@@ -191,6 +207,64 @@ def compile_question(
     else:
         source = _From(question.source)
         raw_ranges = (raw,)
+    if chats is not None:
+        raw_ranges += tuple(chats.raw_ranges)
+    if estimates is not None:
+        raw_ranges += tuple(estimates.raw_ranges)
+    metrics = tuple(sorted(asked.metrics, key=lambda metric: metric.value))
+    statement = _grouped(
+        question,
+        (filter, timezone, narrow_keys, narrow_values),
+        source,
+        lambda rows: [rows.metric(metric).label(metric.value) for metric in metrics],
+    )
+    narrow_labels, group_labels = _labels("n", narrow_keys), _labels("g", question.group_by)
+    if chats is not None:
+        statement = chats.attach(statement, narrow_labels, group_labels)
+    windowed = any(isinstance(k, Windows) for k in question.group_by)
+    fields = (Windows.END_FIELD,) if windowed else ()
+    if estimates is not None:
+        statement = estimates.attach(
+            statement,
+            [*narrow_labels, *group_labels, *fields],
+            lambda relation: _grouped(
+                question,
+                (filter, timezone, narrow_keys, narrow_values),
+                _From(Source.EVENTS, relation),
+                lambda _: [relation.c.value, func.sum(relation.c.n).label("n")],
+                by=[relation.c.value],
+            ),
+        )
+    statement = _order_and_limit(statement, question, narrow_labels, group_labels)
+    answered = tuple(sorted(question.metrics, key=lambda metric: metric.value))
+    return Compiled(
+        statement,
+        narrow_keys,
+        question.group_by,
+        answered,
+        question.with_total,
+        fields,
+        raw_ranges,
+        () if estimates is None else tuple(estimates.day_ranges),
+    )
+
+
+Scoped = tuple[Filter, str, tuple[GroupKey, ...], Sequence[tuple[str | datetime | None, ...]]]
+"""A question's filter, time zone, narrowing keys and their values."""
+
+
+def _grouped(
+    question: Question,
+    scoped: Scoped,
+    source: _From,
+    measures: Callable[[_From], list[Any]],
+    *,
+    by: Sequence[ColumnElement[Any]] = (),
+) -> Select[Any]:
+    """The rows of `source` in scope, grouped by the narrowing keys, the question's keys (and
+    `by`), with their `measures`: columns labelled n0.., g0.., then the measures' own labels and
+    a window's end."""
+    filter, timezone, narrow_keys, narrow_values = scoped
     windowed = [k for k in question.group_by if isinstance(k, Windows)]
     windows = _windows(windowed[0]) if windowed else None
     # A window's row is keyed by its start and grouped by both bounds: windows sharing a start
@@ -205,7 +279,6 @@ def compile_question(
 
     keys = (*narrow_keys, *question.group_by)
     unnests_tags = Dimension.TAG in keys
-    metrics = tuple(sorted(question.metrics, key=lambda metric: metric.value))
     narrow_labels, narrow_columns = _narrow_columns(narrow_keys, timezone, source)
     group_labels = _labels("g", question.group_by)
     columns = [
@@ -214,7 +287,7 @@ def compile_question(
             value_of(k).label(label)
             for k, label in zip(question.group_by, group_labels, strict=True)
         ),
-        *(source.metric(metric).label(metric.value) for metric in metrics),
+        *measures(source),
         *(end.label(Windows.END_FIELD) for end in window_ends),
     ]
     conditions = _scope_conditions(
@@ -230,13 +303,11 @@ def compile_question(
     if conditions:
         statement = statement.where(*conditions)
     labels = [*narrow_labels, *group_labels]
-    if labels:
-        statement = statement.group_by(*(literal_column(label) for label in labels), *window_ends)
-    statement = _order_and_limit(statement, question, narrow_labels, group_labels)
-    fields = (Windows.END_FIELD,) if window_ends else ()
-    return Compiled(
-        statement, narrow_keys, question.group_by, metrics, question.with_total, fields, raw_ranges
-    )
+    if labels or by:
+        statement = statement.group_by(
+            *(literal_column(label) for label in labels), *window_ends, *by
+        )
+    return statement
 
 
 def _raw_range(

@@ -24,17 +24,26 @@ class PrunedDataError(ValueError):
 
 
 class Horizon:
-    """This process's copy of the retention horizon."""
+    """This process's copy of the retention horizon, and of where latency buckets begin (the
+    horizon when migration 0009 counted them from the events then stored)."""
 
-    def __init__(self, before: datetime | None = None) -> None:
+    def __init__(
+        self, before: datetime | None = None, sketched_from: datetime | None = None
+    ) -> None:
         self.before = before
+        self.sketched_from = sketched_from
 
     async def refresh(self, engine: AsyncEngine) -> None:
         """Read the recorded horizon (None: nothing was pruned)."""
         async with engine.connect() as connection:
-            self.before = await connection.scalar(
-                select(retention.c.pruned_before).where(retention.c.app_id == ANY_APP)
-            )
+            row = (
+                await connection.execute(
+                    select(retention.c.pruned_before, retention.c.sketched_from).where(
+                        retention.c.app_id == ANY_APP
+                    )
+                )
+            ).first()
+        self.before, self.sketched_from = (None, None) if row is None else tuple(row)
 
     async def watch(self, engine: AsyncEngine) -> None:
         """Refresh forever (a background task of the server's lifespan)."""
@@ -43,10 +52,15 @@ class Horizon:
         )
 
     def check(self, compiled: Compiled) -> None:
-        """Raise PrunedDataError if `compiled` reads raw events that were pruned."""
-        if self.before is None or not compiled.reads_raw_before(self.before):
+        """Raise PrunedDataError if `compiled` reads raw events that were pruned, or latency
+        buckets from before they were counted (which lack those requests as raw events do)."""
+        before, sketched_from = self.before, self.sketched_from
+        pruned = before is not None and compiled.reads_raw_before(before)
+        if sketched_from is not None and compiled.reads_buckets_before(sketched_from):
+            pruned = True
+        if before is None or not pruned:
             return
-        since = self.before.isoformat().replace("+00:00", "Z")
+        since = before.isoformat().replace("+00:00", "Z")
         raise PrunedDataError(
             f"this question needs raw events from before {since}, which were pruned"
             f" (`usageql prune`): set `from` to {since} or later, or ask only for what the"

@@ -69,6 +69,17 @@ class Metric(enum.Enum):
     TTFT_P95 = "ttft_p95"
     TTFT_P99 = "ttft_p99"
     TTFT_MAX = "ttft_max"
+    # Within 1% (relative), from log-spaced buckets per UTC day (`approximate: true` in GraphQL).
+    APPROX_LATENCY_AVG = "approx_latency_avg"
+    APPROX_LATENCY_P50 = "approx_latency_p50"
+    APPROX_LATENCY_P90 = "approx_latency_p90"
+    APPROX_LATENCY_P95 = "approx_latency_p95"
+    APPROX_LATENCY_P99 = "approx_latency_p99"
+    APPROX_TTFT_AVG = "approx_ttft_avg"
+    APPROX_TTFT_P50 = "approx_ttft_p50"
+    APPROX_TTFT_P90 = "approx_ttft_p90"
+    APPROX_TTFT_P95 = "approx_ttft_p95"
+    APPROX_TTFT_P99 = "approx_ttft_p99"
     # Over the feedback table (questions whose source is FEEDBACK).
     POSITIVE_FEEDBACK = "positive_feedback"
     NEGATIVE_FEEDBACK = "negative_feedback"

@@ -6,8 +6,10 @@ once per tag), every metric is a sum, a maximum or a distinct count of those key
 every time boundary it uses falls on a whole UTC hour: calendar buckets in zones whose offset is a
 whole number of hours (local days in Europe/Berlin yes, in Asia/Kolkata no), hourly windows. A
 `from` or `to` inside an hour is fine: the whole hours between them come from the rollup and the
-partial hours at the edges from raw events, each event shaped like a rollup row of its own. The
-compiler then reads this relation instead of `messages`, each metric's aggregate over its rows
+partial hours at the edges from raw events, each event shaped like a rollup row of its own. Where a
+daily rollup answers too, the UTC days that no boundary of the question falls inside come from it
+and only the other whole hours from its hourly partner (usageql.query.pieces). The compiler then
+reads this relation instead of `messages`, each metric's aggregate over its rows
 (usageql.query.catalog).
 """
 
@@ -17,18 +19,36 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Subquery, Table, and_, func, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Subquery,
+    Table,
+    and_,
+    any_,
+    func,
+    or_,
+    select,
+    union_all,
+)
 
 from usageql.db.measures import MEASURES
 from usageql.db.tables import (
+    apps,
     messages,
+    usage_daily,
+    usage_daily_tag_users,
+    usage_daily_tags,
+    usage_daily_users,
     usage_hourly,
     usage_hourly_chats,
     usage_hourly_tags,
     usage_hourly_users,
 )
+from usageql.query import pieces
 from usageql.query.catalog import DIMENSIONS, answered_by
 from usageql.query.model import (
     Dimension,
@@ -43,7 +63,6 @@ from usageql.query.model import (
 )
 
 m = messages.c
-HOUR = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +71,28 @@ class RollupTable:
 
     table: Table
     dimensions: frozenset[Dimension]
+    time: str = "hour"  # its time column: the start of each row's UTC hour (or day)
 
     @property
     def metrics(self) -> frozenset[Metric]:
         """The metrics whose aggregate reads only this table's columns (keys and measures)."""
         return _ANSWERED[self.table.name]
+
+    @property
+    def keys(self) -> list[str]:
+        """Its key columns but the app and the time."""
+        return [
+            c.name for c in self.table.primary_key.columns if c.name not in ("app_id", self.time)
+        ]
+
+    def answers(self, dimensions: set[Dimension], metrics: frozenset[Metric]) -> bool:
+        """Whether its rows hold every dimension and metric asked for. A table keyed by tag
+        holds a message once per tag: exact only for questions keyed by tag (each event counted
+        once per tag, as grouping by tag counts raw events), never for one without."""
+        per_tag = Dimension.TAG in self.dimensions
+        if per_tag and Dimension.TAG not in dimensions:
+            return False
+        return dimensions <= self.dimensions and metrics <= self.metrics
 
 
 TABLES = (
@@ -78,35 +114,66 @@ TABLES = (
         usage_hourly_chats,
         frozenset({Dimension.APP, Dimension.CHAT, Dimension.USER, Dimension.MODEL}),
     ),
-    # A message is in one row per tag: exact only when tags are a key (each event counted once
-    # per tag, as grouping by tag counts raw events), never for a filter on tags alone.
+    # A message is in one row per tag (see RollupTable.answers).
     RollupTable(
         usage_hourly_tags,
         frozenset({Dimension.APP, Dimension.TAG, Dimension.USER, Dimension.MODEL}),
     ),
 )
-_ANSWERED = {rollup.table.name: answered_by(rollup.table.c.keys()) for rollup in TABLES}
+HOURLY, HOURLY_USERS, HOURLY_CHATS, HOURLY_TAGS = TABLES
+
+
+@dataclass(frozen=True, slots=True)
+class DailyTable:
+    """A daily rollup, and the hourly one its period's other whole hours come from (which has
+    every key it has)."""
+
+    daily: RollupTable
+    hourly: RollupTable
+
+
+# Smallest first (rows per day at 1M events: ~30, ~160, ~770, ~1,850). Users and tags are kept
+# per day without model: the dashboards ask distinct users over a period, per tag too, never per
+# model and day (a third of the rows); tags alone serve the tag lists ordered by requests.
+DAILY = (
+    DailyTable(
+        RollupTable(usage_daily_tags, frozenset({Dimension.APP, Dimension.TAG}), "day"),
+        HOURLY_TAGS,
+    ),
+    DailyTable(RollupTable(usage_daily, HOURLY.dimensions, "day"), HOURLY),
+    DailyTable(
+        RollupTable(usage_daily_users, frozenset({Dimension.APP, Dimension.USER}), "day"),
+        HOURLY_USERS,
+    ),
+    DailyTable(
+        RollupTable(
+            usage_daily_tag_users,
+            frozenset({Dimension.APP, Dimension.TAG, Dimension.USER}),
+            "day",
+        ),
+        HOURLY_TAGS,
+    ),
+)
+_ANSWERED = {
+    rollup.table.name: answered_by(rollup.table.c.keys())
+    for rollup in (*TABLES, *(pair.daily for pair in DAILY))
+}
 # A rollup key column's value in a row of `messages` (the unnested tag for `tag`).
 _RAW_KEYS = {str(column.key): column for column in DIMENSIONS.values()}
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """Answer from `rollup`, with raw events for the partial hours of [start, end)."""
+    """Answer from `rollup` (hourly) over `pieces`: its days from `daily`, when there is one."""
 
     rollup: RollupTable
-    start: datetime | None
-    end: datetime | None
+    pieces: pieces.Pieces
+    daily: RollupTable | None = None
 
     @property
     def raw_ranges(self) -> list[tuple[datetime, datetime]]:
         """The partial hours at the edges, read from raw events."""
-        ranges = []
-        if self.start is not None and not _whole(self.start):
-            ranges.append((self.start, _ceil(self.start)))
-        if self.end is not None and not _whole(self.end):
-            ranges.append((_floor(self.end), self.end))
-        return ranges
+        return list(self.pieces.raw)
 
 
 def plan(
@@ -115,22 +182,59 @@ def plan(
     timezone: str,
     narrow_keys: tuple[GroupKey, ...],
     narrow_values: Sequence[tuple[str | datetime | None, ...]],
+    *,
+    now: datetime | None = None,
 ) -> Plan | None:
-    """The rollup that answers this exactly, if one does."""
+    """The rollups that answer this exactly, if some do; `now` bounds the days listed for a
+    period without an end."""
     keys = (*narrow_keys, *question.group_by)
     filtered = {dimension for dimension, _ in filter.values}
     if not _rows_answer(question, filter, keys, filtered):
         return None
     if not _on_whole_hours(keys, timezone, narrow_values):
         return None
-    start, end = filter.start, filter.end
-    if start is not None and end is not None and _floor(end) <= _ceil(start):
+    start, end = pieces.period(
+        (filter.start, filter.end), timezone, keys, narrow_keys, narrow_values
+    )
+    hours = pieces.cut(start, end, None)
+    if not hours.hours:
         return None  # no whole hour inside: raw events are as quick
     dimensions = filtered | {key for key in keys if isinstance(key, Dimension)}
+    for pair in DAILY:
+        if pair.daily.answers(dimensions, question.metrics):
+            cut = days(keys, timezone, start, end, now or datetime.now(UTC))
+            if cut.days:
+                return Plan(pair.hourly, cut, pair.daily)
+            break  # the same boundaries leave no day to any daily table
     for rollup in TABLES:
-        if dimensions <= rollup.dimensions and question.metrics <= rollup.metrics:
-            return Plan(rollup, filter.start, filter.end)
+        if rollup.answers(dimensions, question.metrics):
+            return Plan(rollup, hours)
     return None
+
+
+def days(
+    keys: Sequence[GroupKey],
+    timezone: str,
+    start: datetime | None,
+    end: datetime | None,
+    now: datetime,
+) -> pieces.Pieces:
+    """[start, end) cut into the whole UTC days no boundary of `keys` falls inside, the other
+    whole hours and the partial ones. Where bucket starts must be listed, days are kept from
+    pieces.FIRST_DAY (or, for a period without a start, pieces.LOOKBACK before `now`) to two
+    days after `now` (ingestion refuses events more than a day ahead); whatever lies outside
+    comes from the hourly tables, exactly, only slower."""
+    within: pieces.Span = (start, end)
+    clip: pieces.Span = (None, None)
+    if pieces.needs_listing(keys, timezone):
+        today = pieces.floor(now, pieces.DAY)
+        since = pieces.FIRST_DAY if start is not None else today - pieces.LOOKBACK
+        clip = (max(pieces.FIRST_DAY, since), today + 2 * pieces.DAY)
+        low = clip[0] if start is None else max(start, clip[0])
+        high = clip[1] if end is None else min(end, clip[1])
+        within = (low, max(low, high))
+    blocked = pieces.blocked_days(keys, timezone, within)
+    return pieces.cut(start, end, blocked, clip)
 
 
 def _rows_answer(
@@ -169,10 +273,6 @@ def _floor(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def _ceil(moment: datetime) -> datetime:
-    return _floor(moment) if _whole(moment) else _floor(moment) + HOUR
-
-
 def _whole(moment: datetime) -> bool:
     return _floor(moment) == moment
 
@@ -192,27 +292,58 @@ def whole_hour_zone(name: str) -> bool:
 
 
 def relation(chosen: Plan) -> Subquery:
-    """Rows shaped like the rollup's (`ts` for the hour): the rollup's whole hours between the
-    plan's bounds, then each raw event of the partial hours at its edges."""
-    table = chosen.rollup.table
-    keys = [c.name for c in table.primary_key.columns if c.name not in ("app_id", "hour")]
-    whole = select(
-        table.c.hour.label("ts"),
+    """Rows shaped like the rollup's (`ts` for the hour or day): the daily table's days, the
+    hourly table's other whole hours, then each raw event of the partial hours at the edges."""
+    keys = (chosen.daily or chosen.rollup).keys
+    parts = []
+    if chosen.daily is not None:
+        parts.append(_rows(chosen.daily, keys, chosen.pieces.days))
+    if chosen.pieces.hours:
+        parts.append(_rows(chosen.rollup, keys, chosen.pieces.hours))
+    ranges = chosen.raw_ranges
+    if ranges:
+        parts.append(
+            select(
+                m.ts,
+                m.app_id,
+                *(_RAW_KEYS[key].label(key) for key in keys),
+                *(measure.per_event(m).label(measure.name) for measure in MEASURES),
+            ).where(or_(*(and_(m.ts >= start, m.ts < end) for start, end in ranges)))
+        )
+    if len(parts) == 1:
+        return parts[0].subquery("rollup")
+    return union_all(*parts).subquery("rollup")
+
+
+def _rows(rollup: RollupTable, keys: list[str], runs: Sequence[pieces.Span]) -> Select[Any]:
+    """The rows of `rollup` inside `runs`, with the columns `keys` ('' read as NULL)."""
+    table = rollup.table
+    time = table.c[rollup.time]
+    rows = select(
+        time.label("ts"),
         table.c.app_id,
         *(func.nullif(table.c[key], "").label(key) for key in keys),
         *(table.c[measure.name] for measure in MEASURES),
     )
-    if chosen.start is not None:
-        whole = whole.where(table.c.hour >= _ceil(chosen.start))
-    if chosen.end is not None:
-        whole = whole.where(table.c.hour < _floor(chosen.end))
-    ranges = chosen.raw_ranges
-    if not ranges:
-        return whole.subquery("rollup")
-    edges = select(
-        m.ts,
-        m.app_id,
-        *(_RAW_KEYS[key].label(key) for key in keys),
-        *(measure.per_event(m).label(measure.name) for measure in MEASURES),
-    ).where(or_(*(and_(m.ts >= start, m.ts < end) for start, end in ranges)))
-    return union_all(whole, edges).subquery("rollup")
+    rows = rows.where(every_app(table.c.app_id))
+    bounds = [inside(time, run) for run in runs]
+    if any(condition is None for condition in bounds):
+        return rows  # unbounded on both sides
+    return rows.where(or_(*(c for c in bounds if c is not None)))
+
+
+def every_app(column: ColumnElement[str]) -> ColumnElement[bool]:
+    """`column` is one of the apps: true of every row, but it makes each app an index range of
+    its own, so that a time range is read through a primary key that starts with the app (an
+    array made once per statement; a filter on apps narrows it further)."""
+    return column == any_(func.array(select(apps.c.app_id).scalar_subquery()))
+
+
+def inside(column: ColumnElement[datetime], run: pieces.Span) -> ColumnElement[bool] | None:
+    """`column` in [start, end) of `run` (None: unbounded on both sides)."""
+    start, end = run
+    conditions = [
+        *([] if start is None else [column >= start]),
+        *([] if end is None else [column < end]),
+    ]
+    return and_(*conditions) if conditions else None

@@ -1,0 +1,102 @@
+"""Chat spans and hourly first appearances, kept in the transaction that stores the messages.
+
+`chat_spans` holds each chat's first and last message time; `chat_firsts_hourly` counts each chat
+once, in the UTC hour of its first message, so a period's new chats add up from it
+(usageql.query.chats_count). One statement does both: it widens the spans of the batch's chats
+and moves each chat whose first message changed hour (a new chat, or a late message older than
+its stored first) from the old hour's count to the new one's. The old first time comes back from
+the upsert itself (`moved_from`), read from the row the upsert locked, so two batches of one chat
+at once count it once whichever commits first: the second waits for the first's row, then sees
+its first time. Only messages really stored are given here, so a duplicate adds nothing. Rows are
+written in key order, after the hourly rollups, so concurrent batches lock them in one order and
+cannot deadlock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, DateTime, Text, func, literal, or_, select, union_all
+from sqlalchemy.dialects.postgresql import Insert, insert
+
+from usageql.db.tables import chat_firsts_hourly, chat_spans
+from usageql.ingest.records import MessageRow, row_values
+from usageql.ingest.unnest import unnest
+
+_KEYS = row_values("app_id", "chat_id", "ts")
+
+Spans = dict[tuple[str, str], tuple[datetime, datetime]]
+
+
+def batch_spans(rows: Iterable[MessageRow]) -> Spans:
+    """The first and last time of each (app, chat) among `rows` (messages without a chat: none)."""
+    spans: Spans = {}
+    for row in rows:
+        app, chat, ts = _KEYS(row)
+        if chat is None:
+            continue
+        span = spans.get((app, chat))
+        if span is None:
+            spans[app, chat] = (ts, ts)
+        elif ts < span[0]:
+            spans[app, chat] = (ts, span[1])
+        elif ts > span[1]:
+            spans[app, chat] = (span[0], ts)
+    return spans
+
+
+def chat_spans_upsert(rows: Sequence[MessageRow]) -> Insert | None:
+    """One statement adding the chats of `rows` (just inserted) to the spans and the counts."""
+    spans = batch_spans(rows)
+    if not spans:
+        return None
+    keys = sorted(spans)
+    timestamp = DateTime(timezone=True)
+    widened = insert(chat_spans).from_select(
+        ["app_id", "chat_id", "first_at", "last_at"],
+        unnest(
+            app_id=(Text(), [app for app, _ in keys]),
+            chat_id=(Text(), [chat for _, chat in keys]),
+            first_at=(timestamp, [spans[key][0] for key in keys]),
+            last_at=(timestamp, [spans[key][1] for key in keys]),
+        ),
+    )
+    new, old = widened.excluded, chat_spans.c
+    changed = (
+        widened.on_conflict_do_update(
+            index_elements=["app_id", "chat_id"],
+            set_={
+                "first_at": func.least(old.first_at, new.first_at),
+                "last_at": func.greatest(old.last_at, new.last_at),
+                "moved_from": old.first_at,
+            },
+            where=or_(new.first_at < old.first_at, new.last_at > old.last_at),
+        )
+        .returning(old.app_id, old.first_at, old.moved_from)
+        .cte("changed_spans")
+    )
+    # moved_from is NULL on a row just inserted: a new chat, counted in its first hour.
+    hour, before = _hour(changed.c.first_at), _hour(changed.c.moved_from)
+    moved = or_(changed.c.moved_from.is_(None), before != hour)
+    arrivals = select(changed.c.app_id, hour.label("hour"), literal(1).label("chats")).where(moved)
+    departures = select(changed.c.app_id, before, literal(-1)).where(
+        changed.c.moved_from.is_not(None), before != hour
+    )
+    moves = union_all(arrivals, departures).subquery("moves")
+    total = func.sum(moves.c.chats)
+    counts = (
+        select(moves.c.app_id, moves.c.hour, total)
+        .group_by(moves.c.app_id, moves.c.hour)
+        .having(total != 0)
+        .order_by(moves.c.app_id, moves.c.hour)
+    )
+    statement = insert(chat_firsts_hourly).from_select(["app_id", "hour", "chats"], counts)
+    added = chat_firsts_hourly.c.chats + statement.excluded.chats
+    return statement.on_conflict_do_update(
+        index_elements=["app_id", "hour"], set_={"chats": added}
+    ).add_cte(changed)
+
+
+def _hour(moment: ColumnElement[datetime]) -> ColumnElement[datetime]:
+    return func.date_trunc("hour", moment, "UTC", type_=DateTime(timezone=True))

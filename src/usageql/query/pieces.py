@@ -1,0 +1,229 @@
+"""A question's period cut into pieces that tile it exactly: whole UTC days, whole UTC hours and
+the partial hours at its ends.
+
+Distinct counts are not additive, but sets are (principle 7): each piece is read from the
+coarsest structure that holds it whole (a daily rollup for the days, an hourly one for the other
+whole hours, raw events for the partial hours), and the rows of all pieces are unioned before any
+aggregate runs. Every event is in exactly one piece, so sums stay exact, and a distinct count is
+the size of the union of the pieces' sets of ids.
+
+A UTC day can be one piece only when no boundary of the question falls strictly inside it: its
+`from` and `to`, the start and end of each time bucket in the question's time zone, of each
+rolling window, of each narrowed bucket. A day row then lies wholly inside every bucket and
+window the compiler sorts it into by its start, as an hour row does. Local days that are not UTC
+days (Europe/Berlin's start at 23:00 or 22:00 UTC) take their hours as pieces; a Berlin week
+keeps its whole UTC days and takes the hours of the two it straddles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo
+
+from usageql.query.model import Granularity, GroupKey, TimeBucket, Windows
+from usageql.query.time import bucket_end, bucket_start
+
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+FIRST_DAY = datetime(2000, 1, 1, tzinfo=UTC)
+"""No event is older (ingestion refuses earlier timestamps): where days are listed from when a
+question's period has no start. Anything before it would come from the hourly tables."""
+MAX_BOUNDARIES = 1000
+"""Bucket boundaries looked at before giving up on days (a daily series over years in a zone
+whose days are not UTC days has no whole UTC day anyway)."""
+LOOKBACK = timedelta(days=400)
+"""How far back days are listed for a period without a start when bucket starts must be listed
+(weeks in Berlin): older hours come from the hourly tables."""
+MAX_RUNS = 128
+"""Runs of days and hours a statement may list (a year of Berlin weeks is 105); beyond, the
+hourly tables answer alone."""
+
+Span = tuple[datetime | None, datetime | None]
+"""[start, end); None: unbounded on that side."""
+KeyValue = str | datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Pieces:
+    """Where each part of a period is read from; together they tile it."""
+
+    days: tuple[Span, ...] = ()  # runs of whole UTC days: a daily table
+    hours: tuple[Span, ...] = ()  # runs of whole UTC hours: an hourly table
+    raw: tuple[tuple[datetime, datetime], ...] = ()  # partial hours: raw events
+
+
+def floor(moment: datetime, unit: timedelta = HOUR) -> datetime:
+    """The start of the UTC hour (or day) holding `moment`."""
+    moment = moment.astimezone(UTC)
+    if unit == DAY:
+        return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def ceil(moment: datetime, unit: timedelta = HOUR) -> datetime:
+    """The first UTC hour (or day) start at or after `moment`."""
+    start = floor(moment, unit)
+    return start if start == moment else start + unit
+
+
+def period(
+    bounds: Span,
+    timezone: str,
+    keys: Sequence[GroupKey],
+    narrow_keys: Sequence[GroupKey],
+    narrow_values: Sequence[tuple[KeyValue, ...]],
+) -> Span:
+    """The part of `bounds` (its filter's from and to) a question can count anything in: also
+    inside its rolling windows and its narrowed buckets, when it has them."""
+    spans: list[Span] = [bounds]
+    for key in keys:
+        if isinstance(key, Windows) and key.bounds:
+            spans.append((min(s for s, _ in key.bounds), max(e for _, e in key.bounds)))
+    for position, key in enumerate(narrow_keys):
+        if isinstance(key, TimeBucket):
+            starts = [v for values in narrow_values if isinstance(v := values[position], datetime)]
+            if starts:
+                tz = ZoneInfo(timezone)
+                last = max(bucket_end(moment, key.granularity, tz) for moment in starts)
+                spans.append((min(starts), last))
+    return _latest([s for s, _ in spans]), _earliest([e for _, e in spans])
+
+
+def _latest(moments: Iterable[datetime | None]) -> datetime | None:
+    known = [moment for moment in moments if moment is not None]
+    return max(known) if known else None
+
+
+def _earliest(moments: Iterable[datetime | None]) -> datetime | None:
+    known = [moment for moment in moments if moment is not None]
+    return min(known) if known else None
+
+
+def blocked_days(
+    keys: Sequence[GroupKey], timezone: str, within: Span
+) -> frozenset[datetime] | None:
+    """The UTC days (by their start) that a boundary of the question's time buckets or windows
+    falls strictly inside, over `within` (bounded); None when every day is, or too many to list.
+    """
+    blocked: set[datetime] = set()
+    for key in keys:
+        if isinstance(key, Windows):
+            moments: Iterable[datetime] = [moment for pair in key.bounds for moment in pair]
+        elif isinstance(key, TimeBucket):
+            found = _bucket_boundaries(key.granularity, timezone, within)
+            if found is None:
+                return None
+            moments = found
+        else:
+            continue
+        blocked.update(floor(moment, DAY) for moment in moments if floor(moment, DAY) != moment)
+    return frozenset(blocked)
+
+
+def _bucket_boundaries(
+    granularity: Granularity, timezone: str, within: Span
+) -> list[datetime] | None:
+    """Where buckets of `granularity` start in `timezone`, over `within`; None: too many."""
+    if granularity is Granularity.HOUR:
+        return None  # a boundary inside every day
+    if utc_days(timezone):
+        return []  # local days are UTC days: every bucket starts at a UTC midnight
+    start, end = within
+    if start is None or end is None:
+        raise ValueError("buckets are listed over a bounded span")
+    tz = ZoneInfo(timezone)
+    found = []
+    moment = bucket_start(start, granularity, tz)
+    while moment < end:
+        found.append(moment)
+        if len(found) > MAX_BOUNDARIES:
+            return None
+        moment = bucket_end(moment, granularity, tz)
+    return found
+
+
+@cache
+def utc_days(name: str) -> bool:
+    """Whether `name` kept offset 0 every day from 2000 to 2100, so its local days, weeks and
+    months start at UTC midnights."""
+    tz = ZoneInfo(name)
+    day = FIRST_DAY
+    while day.year < 2100:
+        offset = day.astimezone(tz).utcoffset()
+        if offset is None or offset.total_seconds():
+            return False
+        day += timedelta(days=7)
+    return True
+
+
+def needs_listing(keys: Sequence[GroupKey], timezone: str) -> bool:
+    """Whether finding the blocked days means listing bucket starts over the period (which then
+    needs bounds: days are kept between FIRST_DAY and just after `now`)."""
+    return any(
+        isinstance(key, TimeBucket)
+        and key.granularity is not Granularity.HOUR
+        and not utc_days(timezone)
+        for key in keys
+    )
+
+
+def cut(
+    start: datetime | None,
+    end: datetime | None,
+    blocked: frozenset[datetime] | None,
+    days_within: Span = (None, None),
+) -> Pieces:
+    """[start, end) as runs of whole UTC days not in `blocked` (None: no day at all), kept
+    inside `days_within`, then runs of the remaining whole hours, then the partial hours."""
+    if start is not None and end is not None and floor(end) <= ceil(start):
+        return Pieces(raw=((start, end),) if start < end else ())  # no whole hour inside
+    first = None if start is None else ceil(start)
+    last = None if end is None else floor(end)
+    raw = []
+    if start is not None and first is not None and start != first:
+        raw.append((start, first))
+    if end is not None and last is not None and end != last:
+        raw.append((last, end))
+    hours_only = Pieces(hours=((first, last),), raw=tuple(raw))
+    if blocked is None:
+        return hours_only
+    low = _latest([None if first is None else ceil(first, DAY), days_within[0]])
+    high = _earliest([None if last is None else floor(last, DAY), days_within[1]])
+    days = _runs(low, high, blocked)
+    hours = _gaps(first, last, days)
+    if not days or len(days) + len(hours) > MAX_RUNS:
+        return hours_only
+    return Pieces(days=tuple(days), hours=tuple(hours), raw=tuple(raw))
+
+
+def _runs(low: datetime | None, high: datetime | None, blocked: frozenset[datetime]) -> list[Span]:
+    """Runs of days in [low, high) without the blocked ones."""
+    if low is not None and high is not None and high <= low:
+        return []
+    runs: list[Span] = []
+    cursor = low
+    for day in sorted(blocked):
+        if (low is not None and day < low) or (high is not None and day >= high):
+            continue
+        if cursor is None or cursor < day:
+            runs.append((cursor, day))
+        cursor = day + DAY
+    if cursor is None or high is None or cursor < high:
+        runs.append((cursor, high))
+    return runs
+
+
+def _gaps(first: datetime | None, last: datetime | None, runs: list[Span]) -> list[Span]:
+    """The parts of [first, last) outside `runs` (sorted, inside it)."""
+    gaps: list[Span] = []
+    cursor = first
+    for low, high in runs:
+        if low is not None and (cursor is None or cursor < low):
+            gaps.append((cursor, low))
+        cursor = high
+    if cursor is not None and (last is None or cursor < last):
+        gaps.append((cursor, last))
+    return gaps

@@ -1,0 +1,124 @@
+"""Migration 0009 fills the daily rollups from the hourly ones (which outlive pruned events) and
+the latency buckets from the stored messages, recording where the buckets begin after a prune;
+its downgrade removes them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.app_client import app_client
+from tests.graphql_client import graphql
+from tests.test_daily import daily_matches_messages
+from tests.test_migrations import downgrade
+from tests.test_rollups import ROLLUP_KEYS, ROLLUP_MEASURES
+from tests.test_sketch import EVENTS, buckets_match_messages
+from usageql.config import Settings
+from usageql.db.engine import create_engine
+from usageql.db.migrate import upgrade
+from usageql.db.tables import apps, messages
+from usageql.ingest.parse import ParseOptions, parse_record
+from usageql.ingest.records import MESSAGE_COLUMNS, Message
+from usageql.ingest.write import _message_row
+
+HORIZON = datetime(2026, 5, 12, tzinfo=UTC)
+
+
+async def store_before_0009(engine: AsyncEngine) -> int:
+    """Store the events as a version before 0009 did: messages, and the hourly rollups as a
+    GROUP BY over them. Returns how many messages."""
+    records = [parse_record(event, ParseOptions()) for event in EVENTS]
+    stored = [r for r in records if isinstance(r, Message)]
+    rows = [
+        {**dict(zip(MESSAGE_COLUMNS, _message_row(r), strict=True)), "metadata": r.metadata}
+        for r in stored
+    ]
+    async with engine.begin() as connection:
+        await connection.execute(insert(apps), [{"app_id": a} for a in {r.app for r in stored}])
+        await connection.execute(insert(messages), rows)
+        for table, (keys, source) in ROLLUP_KEYS.items():
+            coalesced = ", ".join(f"coalesce({key}, '')" for key in keys.split(", "))
+            await connection.execute(
+                text(
+                    f"INSERT INTO {table} SELECT app_id, date_trunc('hour', ts, 'UTC'),"  # noqa: S608
+                    f" {coalesced}, {ROLLUP_MEASURES} FROM {source} GROUP BY app_id, 2, {coalesced}"
+                )
+            )
+    return len(stored)
+
+
+async def test_a_database_is_filled_as_ingestion_would_have(empty_database_url: str) -> None:
+    engine = create_engine(empty_database_url, pool_size=1)
+    try:
+        await upgrade(engine, "0008")
+        assert await store_before_0009(engine) == len(EVENTS)
+        await upgrade(engine)
+        assert await daily_matches_messages(engine) > 100
+        assert await buckets_match_messages(engine) > 1000
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("SELECT count(*) FROM retention")) == 0
+        await downgrade(engine, "0008")
+        async with engine.connect() as connection:
+            left = await connection.scalar(
+                text("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'usage_daily%'")
+            )
+        assert left == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_pruned_periods_keep_their_days_and_have_no_buckets(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    engine = create_engine(empty_database_url, pool_size=1)
+    try:
+        await upgrade(engine, "0008")
+        await store_before_0009(engine)
+        async with engine.begin() as connection:  # as `usageql prune` leaves it
+            await connection.execute(
+                text("INSERT INTO retention (app_id, pruned_before) VALUES ('*', :at)"),
+                {"at": HORIZON},
+            )
+            await connection.execute(text("DELETE FROM messages WHERE ts < :at"), {"at": HORIZON})
+        await upgrade(engine)
+        async with engine.connect() as connection:
+            # Every day of the hourly users table, the pruned ones too, holds its hours' sums.
+            by_day = text(
+                "SELECT app_id, date_trunc('day', hour, 'UTC'), user_id, sum(messages),"
+                " sum(input_tokens), max(latency_max) FROM usage_hourly_users GROUP BY 1, 2, 3"
+            )
+            expected = {tuple(row) for row in await connection.execute(by_day)}
+            daily = text(
+                "SELECT app_id, day, user_id, messages, input_tokens, latency_max"
+                " FROM usage_daily_users"
+            )
+            assert {tuple(row) for row in await connection.execute(daily)} == expected
+            first = await connection.scalar(text("SELECT min(day) FROM usage_daily_users"))
+            assert first is not None
+            assert first < HORIZON
+            sketched = await connection.scalar(text("SELECT sketched_from FROM retention"))
+            assert sketched == HORIZON
+            oldest = await connection.scalar(text("SELECT min(day) FROM usage_daily_latency"))
+            assert oldest == HORIZON
+    finally:
+        await engine.dispose()
+    settings = Settings(
+        database_url=empty_database_url, data_dir=tmp_path / "data", auth_cache_seconds=3600
+    )
+    async with app_client(replace(settings, rollups=True)) as client:
+        whole_days = '{from: "2026-05-03T00:00:00Z", to: "2026-05-20T00:00:00Z"}'
+        users = "{ usage(filter: %s) { summary { users messages } } }" % whole_days
+        summary = (await graphql(client, users))["usage"]["summary"]
+        kept = [e for e in EVENTS if "2026-05-03" <= e["timestamp"][:10] < "2026-05-20"]
+        assert summary == {"users": len({e["user"] for e in kept}), "messages": len(kept)}
+        latency = "{ usage(filter: %s) { summary { latencyMs(approximate: true) { p50 } } } }"
+        response = await client.post("/graphql", json={"query": latency % whole_days})
+        error = response.json()["errors"][0]["message"]
+        assert "needs raw events from before 2026-05-12T00:00:00Z, which were pruned" in error
+        after = '{from: "2026-05-12T00:00:00Z"}'
+        answer = await graphql(client, latency % after)
+        assert answer["usage"]["summary"]["latencyMs"]["p50"] is not None

@@ -1,0 +1,153 @@
+"""A period cut into whole UTC days, whole hours and partial hours (usageql.query.pieces, and the
+planner's use of it in usageql.query.rollups.days): the pieces tile the period exactly, and no
+boundary of the question falls strictly inside a day piece. Checked against plain Python over
+seeded random periods, zones and keys, and on the cases a reader can follow by hand."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from usageql.query import pieces, rollups
+from usageql.query.model import Granularity, GroupKey, TimeBucket, Windows
+
+H, D = timedelta(hours=1), timedelta(days=1)
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def at(day: int, hour: int = 0, minute: int = 0, month: int = 3) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=UTC)
+
+
+def test_a_period_inside_hours_keeps_its_whole_days_and_reads_only_its_partial_hours() -> None:
+    cut = pieces.cut(at(2, 7, 23), at(9, 12, 41), frozenset())
+    assert cut.raw == ((at(2, 7, 23), at(2, 8)), (at(9, 12), at(9, 12, 41)))
+    assert cut.days == ((at(3), at(9)),)
+    assert cut.hours == ((at(2, 8), at(3)), (at(9), at(9, 12)))
+
+
+def test_blocked_days_become_hours_and_the_rest_stay_days() -> None:
+    cut = pieces.cut(at(1), at(10), frozenset({at(3), at(4), at(8)}))
+    assert cut.days == ((at(1), at(3)), (at(5), at(8)), (at(9), at(10)))
+    assert cut.hours == ((at(3), at(5)), (at(8), at(9)))
+    assert cut.raw == ()
+
+
+def test_no_day_at_all_leaves_the_hourly_plan() -> None:
+    assert pieces.cut(at(1), at(10), None) == pieces.Pieces(hours=((at(1), at(10)),))
+    # Less than a whole day inside: hours and partial hours only.
+    cut = pieces.cut(at(1, 10, 30), at(2, 9), frozenset())
+    assert cut.days == ()
+    assert cut.hours == ((at(1, 11), at(2, 9)),)
+    # Inside one hour: raw events only.
+    assert pieces.cut(at(1, 10, 5), at(1, 10, 50), frozenset()).raw == (
+        (at(1, 10, 5), at(1, 10, 50)),
+    )
+
+
+def test_open_periods() -> None:
+    assert pieces.cut(None, None, frozenset()) == pieces.Pieces(days=((None, None),))
+    cut = pieces.cut(at(1, 10, 30), None, frozenset({at(5)}))
+    assert cut.days == ((at(2), at(5)), (at(6), None))
+    assert cut.hours == ((at(1, 11), at(2)), (at(5), at(6)))
+    # Days kept inside bounds (when bucket starts had to be listed): the rest from hours.
+    cut = pieces.cut(None, None, frozenset(), (pieces.FIRST_DAY, at(3)))
+    assert cut.days == ((pieces.FIRST_DAY, at(3)),)
+    assert cut.hours == ((None, pieces.FIRST_DAY), (at(3), None))
+
+
+def test_too_many_runs_fall_back_to_hours() -> None:
+    every_other = frozenset(at(1) + 2 * n * D for n in range(pieces.MAX_RUNS))
+    cut = pieces.cut(at(1), at(1) + 2 * pieces.MAX_RUNS * D, every_other)
+    assert cut.days == ()
+
+
+def test_local_days_weeks_and_months_block_the_utc_days_they_start_inside() -> None:
+    berlin_days = pieces.blocked_days(
+        [TimeBucket(Granularity.DAY)], "Europe/Berlin", (at(1), at(5))
+    )
+    # Berlin's midnights are 23:00 UTC of the day before (22:00 from 29 March).
+    assert berlin_days == frozenset({at(1) - D, at(1), at(2), at(3), at(4)})
+    weeks = pieces.blocked_days([TimeBucket(Granularity.WEEK)], "America/New_York", (at(1), at(31)))
+    # New York's Mondays start at 05:00 UTC (04:00 from 8 March): inside those UTC Mondays.
+    assert weeks == frozenset({at(2) - 7 * D, at(2), at(9), at(16), at(23), at(30)})
+    assert pieces.blocked_days([TimeBucket(Granularity.MONTH)], "UTC", (None, None)) == frozenset()
+    assert pieces.blocked_days([TimeBucket(Granularity.HOUR)], "UTC", (None, None)) is None
+    kolkata = pieces.blocked_days([TimeBucket(Granularity.DAY)], "Asia/Kolkata", (at(1), at(3)))
+    assert kolkata == frozenset({at(1) - D, at(1), at(2)})  # 18:30 UTC
+
+
+def test_windows_block_the_days_their_bounds_fall_inside() -> None:
+    windows = Windows(((at(1, 23), at(8, 23)), (at(2), at(9))))
+    assert pieces.blocked_days([windows], "UTC", (None, None)) == frozenset({at(1), at(8)})
+
+
+# The property, over seeded random questions.
+
+ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Adelaide"]
+GRANULARITIES = [Granularity.DAY, Granularity.WEEK, Granularity.MONTH, Granularity.QUARTER]
+
+
+def _boundaries(keys: list[GroupKey], zone: str, start: datetime, end: datetime) -> set[datetime]:
+    """Every boundary of the keys in [start, end), by plain zoneinfo arithmetic."""
+    tz, found = ZoneInfo(zone), set[datetime]()
+    for key in keys:
+        if isinstance(key, Windows):
+            found.update(moment for pair in key.bounds for moment in pair)
+        elif isinstance(key, TimeBucket):
+            day = (start - 40 * D).astimezone(tz).date()
+            while datetime(day.year, day.month, day.day, tzinfo=tz) < end + 40 * D:
+                starts = {
+                    Granularity.DAY: True,
+                    Granularity.WEEK: day.weekday() == 0,
+                    Granularity.MONTH: day.day == 1,
+                    Granularity.QUARTER: day.day == 1 and day.month % 3 == 1,
+                }[key.granularity]
+                if starts:
+                    found.add(datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC))
+                day += D
+    return found
+
+
+def _moment(rng: random.Random) -> datetime:
+    moment = at(1, month=1) + timedelta(minutes=rng.randrange(200 * 24 * 60))
+    return moment if rng.random() < 0.7 else pieces.floor(moment, rng.choice([H, D]))
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_pieces_tile_the_period_and_no_boundary_cuts_a_day(seed: int) -> None:
+    rng = random.Random(seed)
+    start, end = sorted([_moment(rng), _moment(rng)])
+    zone = rng.choice(ZONES)
+    keys: list[GroupKey] = []
+    if rng.random() < 0.7:
+        keys.append(TimeBucket(rng.choice(GRANULARITIES)))
+    if rng.random() < 0.3:
+        ends = [_moment(rng) for _ in range(rng.randrange(1, 6))]
+        keys.append(Windows(tuple((moment - rng.choice([D, 7 * D]), moment) for moment in ends)))
+    cut = rollups.days(keys, zone, start, end, NOW)
+    # They tile [start, end): sorted, each ends where the next starts.
+    ordered = sorted([*cut.days, *cut.hours, *cut.raw], key=lambda span: span[0] or start)
+    assert (ordered[0][0], ordered[-1][1]) == (start, end), cut
+    for (_, first_end), (second_start, _) in itertools.pairwise(ordered):
+        assert first_end == second_start, cut
+    days = [_bounded(span) for span in cut.days]
+    assert all(pieces.floor(moment, D) == moment for span in days for moment in span), cut
+    hours = [_bounded(span) for span in cut.hours]
+    assert all(pieces.floor(moment) == moment for span in hours for moment in span), cut
+    assert all(high - low < H for low, high in cut.raw), cut
+    # No boundary strictly inside a day piece (a run of days may hold UTC midnights).
+    for boundary in _boundaries(keys, zone, start, end):
+        inside = [(low, high) for low, high in days if low < boundary < high]
+        assert not inside or boundary == pieces.floor(boundary, D), (boundary, inside)
+
+
+def _bounded(span: pieces.Span) -> tuple[datetime, datetime]:
+    low, high = span
+    assert low is not None, span
+    assert high is not None, span
+    return low, high

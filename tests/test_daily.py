@@ -12,6 +12,7 @@ table answered: a day table wherever a whole UTC day is inside the question.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,13 +25,30 @@ from starlette.applications import Starlette
 
 from tests.graphql_client import graphql
 from tests.sqlcount import StatementLog, count_statements
-from tests.test_correctness import EVENTS, Event, grouped, local_bucket, metrics, same, when
+from tests.test_correctness import (
+    EVENTS,
+    Event,
+    expected_part,
+    grouped,
+    local_bucket,
+    metrics,
+    same,
+    when,
+)
 from tests.ways import settings, way
 from usageql.db.measures import MEASURES
 from usageql.db.prune import prune
 from usageql.db.tables import messages
 from usageql.query import rollups
-from usageql.query.model import Dimension, Filter, GroupKey, Metric, Question
+from usageql.query.model import (
+    Dimension,
+    Filter,
+    Granularity,
+    GroupKey,
+    Metric,
+    Question,
+    TimeBucket,
+)
 
 __all__ = ["settings", "way"]  # fixtures: every test runs from raw events and from rollups
 
@@ -137,7 +155,8 @@ def test_the_smallest_daily_table_that_is_exact_answers() -> None:
         assert plan is not None
         return (None if plan.daily is None else plan.daily.table.name), plan.rollup.table.name
 
-    assert chosen({Metric.MESSAGES}) == ("usage_daily", "usage_hourly")
+    assert chosen({Metric.MESSAGES}) == ("usage_daily_apps", "usage_hourly_apps")
+    assert chosen({Metric.MESSAGES}, Dimension.MODEL) == ("usage_daily", "usage_hourly")
     assert chosen({Metric.REQUESTS}, Dimension.TAG) == ("usage_daily_tags", "usage_hourly_tags")
     assert chosen({Metric.USERS}) == ("usage_daily_users", "usage_hourly_users")
     assert chosen({Metric.USERS}, Dimension.TAG) == ("usage_daily_tag_users", "usage_hourly_tags")
@@ -283,6 +302,7 @@ async def daily_matches_messages(engine: AsyncEngine) -> int:
     )
     tables = {
         "usage_daily": ("model, provider, source, role, status", "messages"),
+        "usage_daily_apps": ("", "messages"),
         "usage_daily_users": ("user_id", "messages"),
         "usage_daily_tags": ("tag", "messages, unnest(tags) AS tag"),
         "usage_daily_tag_users": ("tag, user_id", "messages, unnest(tags) AS tag"),
@@ -290,10 +310,10 @@ async def daily_matches_messages(engine: AsyncEngine) -> int:
     seen = 0
     async with engine.connect() as connection:
         for table, (keys, source) in tables.items():
-            coalesced = ", ".join(f"coalesce({key}, '')" for key in keys.split(", "))
+            coalesced = "".join(f"coalesce({key}, ''), " for key in keys.split(", ") if key)
             grouped_sql = (
-                f"SELECT app_id, date_trunc('day', ts, 'UTC'), {coalesced}, {measures}"  # noqa: S608
-                f" FROM {source} GROUP BY app_id, 2, {coalesced}"
+                f"SELECT app_id, date_trunc('day', ts, 'UTC'), {coalesced}{measures}"  # noqa: S608
+                f" FROM {source} GROUP BY app_id, 2, {coalesced.rstrip(', ') or 2}"
             )
             expected = {tuple(row) for row in await connection.execute(text(grouped_sql))}
             actual = {
@@ -386,3 +406,49 @@ def test_the_data_has_what_the_edges_need() -> None:
         e for e in EVENTS if when(e).astimezone(berlin).weekday() == 0 and when(e).hour == 23
     ]
     assert sunday_evenings  # Monday in Berlin, still Sunday in UTC: a week's boundary day
+
+
+def test_metrics_no_daily_table_holds_together_are_split_among_daily_tables() -> None:
+    question = Question(frozenset({Metric.USERS, Metric.MODELS, Metric.MESSAGES}))
+    whole_days = Filter(datetime(2026, 3, 3, tzinfo=UTC), datetime(2026, 3, 27, tzinfo=UTC))
+    parts = rollups.split(question, whole_days, "UTC", (), ())
+    assert parts is not None
+    answered = {chosen.daily.table.name: metrics for metrics, chosen in parts if chosen.daily}
+    # The sums ride along with the distinct models (the smaller table); users apart.
+    assert answered == {
+        "usage_daily_users": {Metric.USERS},
+        "usage_daily": {Metric.MODELS, Metric.MESSAGES},
+    }
+    # One table answers: no split.
+    users = replace(question, metrics=frozenset({Metric.USERS}))
+    assert rollups.split(users, whole_days, "UTC", (), ()) is None
+    # No whole UTC day (local days in Berlin): the hourly users table answers them together.
+    berlin_days = Question(question.metrics, (TimeBucket(Granularity.DAY),))
+    assert rollups.split(berlin_days, whole_days, "Europe/Berlin", (), ()) is None
+
+
+@pytest.mark.usefixtures("loaded")
+@pytest.mark.parametrize("name", sorted(PERIODS))
+async def test_split_metrics_give_one_answer_per_key(
+    client: httpx.AsyncClient, engine: AsyncEngine, name: str, way: str
+) -> None:
+    start, end = PERIODS[name]
+    query = """{ usage(filter: %s) {
+        summary { users models messages tokens { total } }
+        tags(limit: 100) { tag metrics { users models requests } } } }""" % filter_argument(
+        start, end
+    )
+    with count_statements(engine) as sql:
+        usage = (await graphql(client, query))["usage"]
+    assert sql.count == 2, sql
+    if way == "rollups" and name != "open start":
+        assert reads(sql, "usage_daily_users"), sql
+        assert reads(sql, "usage_daily"), sql
+    kept = between(moment(start), moment(end))
+    summary = usage["summary"]
+    same(summary, expected_part(summary, metrics(kept)), f"{name}: summary")
+    per_tag = grouped(kept, lambda e: e.get("tags") or [])
+    assert {row["tag"] for row in usage["tags"]} == set(per_tag)
+    for row in usage["tags"]:
+        reference = expected_part(row["metrics"], metrics(per_tag[row["tag"]]))
+        same(row["metrics"], reference, f"{name}: {row['tag']}")

@@ -1,6 +1,6 @@
-"""Migration 0009 fills the daily rollups from the hourly ones (which outlive pruned events) and
-the latency buckets from the stored messages, recording where the buckets begin after a prune;
-its downgrade removes them."""
+"""Migrations 0009 and 0010 fill the daily rollups and the narrower hourly ones from the hourly
+ones (which outlive pruned events) and the latency buckets from the stored messages, recording
+where the buckets begin after a prune; their downgrades remove them."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from tests.app_client import app_client
 from tests.graphql_client import graphql
 from tests.test_daily import daily_matches_messages
 from tests.test_migrations import downgrade
-from tests.test_rollups import ROLLUP_KEYS, ROLLUP_MEASURES
+from tests.test_rollups import ROLLUP_KEYS, ROLLUP_MEASURES, rollup_matches_messages
 from tests.test_sketch import EVENTS, buckets_match_messages
 from usageql.config import Settings
 from usageql.db.engine import create_engine
@@ -58,13 +58,17 @@ async def test_a_database_is_filled_as_ingestion_would_have(empty_database_url: 
         assert await store_before_0009(engine) == len(EVENTS)
         await upgrade(engine)
         assert await daily_matches_messages(engine) > 100
+        assert await rollup_matches_messages(engine) > 100  # 0010's narrower hourly tables too
         assert await buckets_match_messages(engine) > 1000
         async with engine.connect() as connection:
             assert await connection.scalar(text("SELECT count(*) FROM retention")) == 0
         await downgrade(engine, "0008")
         async with engine.connect() as connection:
             left = await connection.scalar(
-                text("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'usage_daily%'")
+                text(
+                    "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'usage_daily%'"
+                    " OR tablename IN ('usage_hourly_apps', 'usage_hourly_models')"
+                )
             )
         assert left == 0
     finally:

@@ -59,5 +59,5 @@ async def test_each_request_logs_the_tables_its_statements_read(
     (line,) = [r for r in caplog.records if r.name == "usageql.http"]
     # Whole days from the daily rollup, the rest of the first day from the hourly one, the
     # partial hour at `from` from raw events (`apps`: each app an index range of its own).
-    assert line.__dict__["tables"] == ["apps", "messages", "usage_daily", "usage_hourly"]
+    assert line.__dict__["tables"] == ["apps", "messages", "usage_daily_apps", "usage_hourly_apps"]
     assert line.__dict__["sql_statements"] == 1

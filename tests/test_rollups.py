@@ -29,6 +29,8 @@ ROLLUP_KEYS = {
     "usage_hourly_chats": ("chat_id, user_id, model", "messages"),
     "usage_hourly_tags": ("tag, user_id, model", "messages, unnest(tags) AS tag"),
 }
+# The hourly tables with fewer keys (migration 0010 adds them up from usage_hourly).
+NARROW_KEYS = {"usage_hourly_apps": ("", "messages"), "usage_hourly_models": ("model", "messages")}
 # Each measure over a group of messages, as usageql.db.measures defines it in SQL (the writer sums
 # it in Python; migrations backfill it with SQL of their own).
 ROLLUP_MEASURES = ", ".join(
@@ -37,15 +39,18 @@ ROLLUP_MEASURES = ", ".join(
 )
 
 
-async def rollup_matches_messages(engine: AsyncEngine) -> int:
-    """Assert every rollup table equals a GROUP BY over `messages`; returns rollup rows seen."""
+async def rollup_matches_messages(
+    engine: AsyncEngine, tables: dict[str, tuple[str, str]] | None = None
+) -> int:
+    """Assert every rollup table (or those of `tables`, at an older revision) equals a GROUP BY
+    over `messages`; returns rollup rows seen."""
     seen = 0
     async with engine.connect() as connection:
-        for table, (keys, source) in ROLLUP_KEYS.items():
-            coalesced = ", ".join(f"coalesce({key}, '')" for key in keys.split(", "))
+        for table, (keys, source) in (tables or {**ROLLUP_KEYS, **NARROW_KEYS}).items():
+            coalesced = "".join(f"coalesce({key}, ''), " for key in keys.split(", ") if key)
             grouped = (
-                f"SELECT app_id, date_trunc('hour', ts, 'UTC'), {coalesced}, {ROLLUP_MEASURES}"  # noqa: S608
-                f" FROM {source} GROUP BY app_id, 2, {coalesced}"
+                f"SELECT app_id, date_trunc('hour', ts, 'UTC'), {coalesced}{ROLLUP_MEASURES}"  # noqa: S608
+                f" FROM {source} GROUP BY app_id, 2, {coalesced.rstrip(', ') or 2}"
             )
             stored = f"SELECT * FROM {table}"  # noqa: S608
             expected = {tuple(row) for row in await connection.execute(text(grouped))}
@@ -102,6 +107,10 @@ def test_plans_choose_the_smallest_rollup_that_is_exact() -> None:
     day = Bucket(Granularity.DAY)
     assert _plan({Metric.MESSAGES, Metric.SPEND}, (Dimension.MODEL,)) == "usage_hourly"
     assert _plan({Metric.USERS}, (day,), zone="Europe/Berlin") == "usage_hourly_users"
+    assert _plan({Metric.SPEND}, (day,), zone="Europe/Berlin") == "usage_hourly_apps"
+    assert _plan({Metric.REQUESTS}, (Dimension.MODEL, day), zone="Europe/Berlin") == (
+        "usage_hourly_models"
+    )
     assert _plan({Metric.MESSAGES}, (Dimension.USER,)) == "usage_hourly_users"
     assert _plan({Metric.LATENCY_MAX}, (Dimension.STATUS,)) == "usage_hourly"
     assert _plan({Metric.CHATS, Metric.USERS}) == "usage_hourly_chats"
@@ -154,10 +163,12 @@ def test_each_rollup_answers_the_metrics_whose_columns_it_has() -> None:
         Metric.UNPRICED_REQUESTS,
         Metric.LATENCY_MAX,
         Metric.TTFT_MAX,
-        Metric.MODELS,  # every table is keyed by model
+        Metric.MODELS,  # every table but usage_hourly_apps is keyed by model
     }
     answers = {rollup.table.name: rollup.metrics for rollup in rollups.TABLES}
     assert answers == {
+        "usage_hourly_apps": every - {Metric.MODELS},
+        "usage_hourly_models": every,
         "usage_hourly": {*every, Metric.PROVIDER},
         "usage_hourly_users": {*every, Metric.USERS},
         "usage_hourly_chats": {*every, Metric.USERS, Metric.CHATS},

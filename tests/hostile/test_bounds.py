@@ -36,7 +36,7 @@ from usageql.ingest.bounds import (
 )
 from usageql.ingest.parse import ParseOptions, RecordError, parse_record
 from usageql.ingest.records import Message, Usage
-from usageql.ingest.rollup import DAILY, ROLLUPS
+from usageql.ingest.rollup import DERIVED, ROLLUPS
 
 WHEN = "2026-03-01T12:00:00Z"
 NDJSON = {"content-type": "application/x-ndjson"}
@@ -375,7 +375,7 @@ async def test_the_largest_legal_values_over_a_rollup_row_of_a_billion_records_s
     # own largest sum.
     billion = ROLLUP_ROW_RECORDS
     async with engine.begin() as connection:
-        for table in (*ROLLUPS, *(daily for daily, _ in DAILY)):
+        for table in (*ROLLUPS, *(derived for derived, _ in DERIVED)):
             await connection.execute(
                 update(table).values(
                     messages=billion,

@@ -1,6 +1,6 @@
 SELECT per_scope.g0, per_scope.users, per_scope.window_end 
 FROM (SELECT w.window_start AS g0, count(DISTINCT rollup.user_id) AS users, w.window_end AS window_end 
-FROM (SELECT usage_daily_users.day AS ts, usage_daily_users.app_id AS app_id, nullif(usage_daily_users.user_id, $1::VARCHAR) AS user_id, usage_daily_users.messages AS messages, usage_daily_users.requests AS requests, usage_daily_users.successful_requests AS successful_requests, usage_daily_users.failed_requests AS failed_requests, usage_daily_users.input_tokens AS input_tokens, usage_daily_users.output_tokens AS output_tokens, usage_daily_users.cache_read_tokens AS cache_read_tokens, usage_daily_users.cache_write_tokens AS cache_write_tokens, usage_daily_users.reasoning_tokens AS reasoning_tokens, usage_daily_users.cost AS cost, usage_daily_users.unpriced_requests AS unpriced_requests, usage_daily_users.latency_max AS latency_max, usage_daily_users.ttft_max AS ttft_max 
+FROM (SELECT usage_daily_users.day AS ts, usage_daily_users.app_id AS app_id, nullif(usage_daily_users.user_id, $1::VARCHAR) AS user_id 
 FROM usage_daily_users 
 WHERE usage_daily_users.app_id = ANY (array((SELECT apps.app_id 
 FROM apps))) AND usage_daily_users.day >= $2::TIMESTAMP WITH TIME ZONE AND usage_daily_users.day < $3::TIMESTAMP WITH TIME ZONE) AS rollup JOIN unnest($4::TIMESTAMP WITH TIME ZONE[], $5::TIMESTAMP WITH TIME ZONE[]) AS w(window_start, window_end) ON rollup.ts >= w.window_start AND rollup.ts < w.window_end GROUP BY g0, w.window_end) AS per_scope ORDER BY per_scope.g0 ASC NULLS LAST

@@ -4,10 +4,10 @@ they sum.
 `rollup_rows` is pure: it sums stored message rows per rollup key, each measure as
 usageql.db.measures declares it, and `bucket_rows` counts requests per log-spaced bucket of their
 latency and time to first token (usageql.db.buckets). `rollups_upsert` adds them to every rollup
-table (`ROLLUPS`, the buckets) and, in the same statement, the hourly sums added up per UTC day
-to the daily tables (`DAILY`): PostgreSQL groups the rows it was already sent for the hourly
-tables, which costs less than summing them again in Python and sending the results (measured in
-docs/scaling.md). An event is in every rollup as soon as its batch commits. Only rows that were
+table (`ROLLUPS`, the buckets) and, in the same statement, the hourly sums added up to the tables
+with fewer keys or UTC days (`DERIVED`): PostgreSQL groups the rows it was already sent for the
+hourly tables, which costs less than summing them again in Python and sending the results (measured
+in docs/scaling.md). An event is in every rollup as soon as its batch commits. Only rows that were
 really inserted are summed, so duplicates change nothing here either. Keys are written in sorted
 order, like every other upsert of the writer, so concurrent batches lock rollup rows in the same
 order and cannot deadlock.
@@ -29,12 +29,15 @@ from usageql.db.measures import MEASURES, Merge, contributions
 from usageql.db.tables import (
     messages,
     usage_daily,
+    usage_daily_apps,
     usage_daily_latency,
     usage_daily_tag_users,
     usage_daily_tags,
     usage_daily_users,
     usage_hourly,
+    usage_hourly_apps,
     usage_hourly_chats,
+    usage_hourly_models,
     usage_hourly_tags,
     usage_hourly_users,
 )
@@ -43,8 +46,11 @@ from usageql.ingest.unnest import unnest
 
 # The rollup tables, in the order their sums come from rollup_rows.
 ROLLUPS = (usage_hourly, usage_hourly_users, usage_hourly_chats, usage_hourly_tags)
-# Each daily rollup, and the hourly one (of ROLLUPS) its sums are added up from.
-DAILY = (
+# Each rollup added up from one of ROLLUPS (fewer keys, or UTC days), and that one.
+DERIVED = (
+    (usage_hourly_apps, usage_hourly),
+    (usage_hourly_models, usage_hourly),
+    (usage_daily_apps, usage_hourly),
     (usage_daily, usage_hourly),
     (usage_daily_users, usage_hourly_users),
     (usage_daily_tags, usage_hourly_tags),
@@ -136,8 +142,8 @@ def rollups_upsert(rows: Sequence[MessageRow]) -> Insert | None:
     for table, sums in zip(ROLLUPS, rollup_rows(rows), strict=True):
         sent[table.name] = _sent(table, sums).cte(f"{table.name}_sent")
         upserts.append((table.name, _upsert(table, select(*sent[table.name].c))))
-    for daily, hourly in DAILY:
-        upserts.append((daily.name, _upsert(daily, _per_day(daily, sent[hourly.name]))))
+    for derived, hourly in DERIVED:
+        upserts.append((derived.name, _upsert(derived, _added_up(derived, sent[hourly.name]))))
     buckets = bucket_rows(rows)
     if buckets:
         counted = _sent(usage_daily_latency, buckets, _BUCKETED, ())
@@ -167,12 +173,16 @@ def _sent(
     return unnest(**columns)
 
 
-def _per_day(daily: Table, hourly: Any) -> Select[Any]:
-    """The rows sent for an hourly table, added up per UTC day and the keys of `daily`, in key
-    order."""
-    keys = [c.name for c in daily.primary_key.columns][2:]
-    day = func.date_trunc("day", hourly.c.hour, "UTC", type_=daily.c.day.type).label("day")
-    groups = [hourly.c.app_id, day, *(hourly.c[key] for key in keys)]
+def _added_up(derived: Table, hourly: Any) -> Select[Any]:
+    """The rows sent for an hourly table, added up per the keys of `derived` and its time (the
+    hour, or the UTC day), in key order."""
+    time, *keys = [c.name for c in derived.primary_key.columns][1:]
+    period = (
+        func.date_trunc("day", hourly.c.hour, "UTC", type_=derived.c.day.type).label("day")
+        if time == "day"
+        else hourly.c.hour
+    )
+    groups = [hourly.c.app_id, period, *(hourly.c[key] for key in keys)]
     return (
         select(
             *groups,

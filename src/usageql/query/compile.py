@@ -30,6 +30,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
+    true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.sql.elements import Label
@@ -180,12 +181,13 @@ def compile_question(
     """One statement answering `question` for every tuple of `narrow_values`; from the hourly
     rollups when `use_rollups` and they answer it exactly."""
     raw = _raw_range(filter, timezone, narrow_keys, narrow_values)
-    if question.source is Source.CHAT_TAGS:
-        compiled = _compile_chat_tags(question, filter, timezone, narrow_keys, narrow_values)
-        return replace(compiled, raw_ranges=(raw,))
-    if question.source is Source.CHATS:
-        compiled = _compile_chats(question, filter, timezone, narrow_keys, narrow_values)
-        return replace(compiled, raw_ranges=(raw,))
+    scoped: Scoped = (filter, timezone, narrow_keys, narrow_values)
+    if question.source in (Source.CHAT_TAGS, Source.CHATS):
+        chat_source, read = _chat_rows(question, scoped, raw, use_rollups)
+        compile_chats = (
+            _compile_chat_tags if question.source is Source.CHAT_TAGS else _compile_chats
+        )
+        return replace(compile_chats(question, scoped, chat_source), raw_ranges=read)
     # Chats by first appearance where they answer exactly; the other metrics as before.
     chats = (
         chats_count.plan(question, filter, timezone, narrow_keys, narrow_values)
@@ -198,38 +200,40 @@ def compile_question(
         sketch.plan(asked, filter, timezone, narrow_keys, narrow_values) if use_rollups else None
     )
     asked = asked if estimates is None else estimates.rest
-    chosen = (
-        rollups.plan(asked, filter, timezone, narrow_keys, narrow_values) if use_rollups else None
+    # Parts of the metrics from different rollups, joined by key, where that reads fewer rows.
+    split = rollups.split(asked, *scoped) if use_rollups else None
+    parts: Sequence[tuple[frozenset[Metric], rollups.Plan | None]] = split or (
+        (asked.metrics, rollups.plan(asked, *scoped) if use_rollups else None),
     )
-    if chosen is not None:
-        source = _From(question.source, rollups.relation(chosen))
-        raw_ranges: tuple[TimeRange, ...] = tuple(chosen.raw_ranges)
-    else:
-        source = _From(question.source)
-        raw_ranges = (raw,)
+    raw_ranges: tuple[TimeRange, ...] = ()
+    statements = []
+    for part_metrics, part_plan in parts:
+        if part_plan is not None:
+            relation = rollups.relation(part_plan, part_metrics, filter)
+            source = _From(question.source, relation)
+            raw_ranges += tuple(part_plan.raw_ranges)
+        else:
+            source = _From(question.source)
+            raw_ranges += (raw,)
+        metrics = tuple(sorted(part_metrics, key=lambda metric: metric.value))
+        statements.append(_grouped(question, scoped, source, _measures(metrics)))
     if chats is not None:
         raw_ranges += tuple(chats.raw_ranges)
     if estimates is not None:
         raw_ranges += tuple(estimates.raw_ranges)
-    metrics = tuple(sorted(asked.metrics, key=lambda metric: metric.value))
-    statement = _grouped(
-        question,
-        (filter, timezone, narrow_keys, narrow_values),
-        source,
-        lambda rows: [rows.metric(metric).label(metric.value) for metric in metrics],
-    )
     narrow_labels, group_labels = _labels("n", narrow_keys), _labels("g", question.group_by)
-    if chats is not None:
-        statement = chats.attach(statement, narrow_labels, group_labels)
     windowed = any(isinstance(k, Windows) for k in question.group_by)
     fields = (Windows.END_FIELD,) if windowed else ()
+    statement = _joined(statements, [*narrow_labels, *group_labels, *fields])
+    if chats is not None:
+        statement = chats.attach(statement, narrow_labels, group_labels)
     if estimates is not None:
         statement = estimates.attach(
             statement,
             [*narrow_labels, *group_labels, *fields],
             lambda relation: _grouped(
                 question,
-                (filter, timezone, narrow_keys, narrow_values),
+                scoped,
                 _From(Source.EVENTS, relation),
                 lambda _: [relation.c.value, func.sum(relation.c.n).label("n")],
                 by=[relation.c.value],
@@ -251,6 +255,29 @@ def compile_question(
 
 Scoped = tuple[Filter, str, tuple[GroupKey, ...], Sequence[tuple[str | datetime | None, ...]]]
 """A question's filter, time zone, narrowing keys and their values."""
+
+
+def _measures(metrics: Sequence[Metric]) -> Callable[[_From], list[Any]]:
+    """Each metric's aggregate over a source's rows, labelled with its name."""
+    return lambda rows: [rows.metric(metric).label(metric.value) for metric in metrics]
+
+
+def _joined(statements: Sequence[Select[Any]], labels: Sequence[str]) -> Select[Any]:
+    """The rows of the first statement with the other statements' metrics, joined by the
+    `labels` columns (None keys included). Each answers the same scope from rows holding every
+    event in it, so each has the same keys."""
+    first, *others = statements
+    if not others:
+        return first
+    base = first.subquery("part0")
+    joined: Any = base
+    columns: list[ColumnElement[Any]] = list(base.c)
+    for number, other in enumerate(others, start=1):
+        part = other.subquery(f"part{number}")
+        on = [base.c[label].is_not_distinct_from(part.c[label]) for label in labels]
+        joined = joined.join(part, and_(*on) if on else true())
+        columns += [column for column in part.c if column.name not in labels]
+    return select(*columns).select_from(joined)
 
 
 def _grouped(
@@ -359,15 +386,28 @@ def _scope_conditions(
     return conditions
 
 
-def _compile_chat_tags(
-    question: Question,
-    filter: Filter,
-    timezone: str,
-    narrow_keys: tuple[GroupKey, ...],
-    narrow_values: Sequence[tuple[str | datetime | None, ...]],
-) -> Compiled:
-    """Chats per chat tag, among the chats with an event in each scope."""
-    source = _From(Source.EVENTS)
+def _chat_rows(
+    question: Question, scoped: Scoped, raw: TimeRange, use_rollups: bool
+) -> tuple[_From, tuple[TimeRange, ...]]:
+    """Where the chats with an event in scope are found, and the spans of raw events read: the
+    chat rollup's rows (whole hours; raw events for the partial ones) when they answer the
+    scope and the metrics exactly, else raw events."""
+    filter, timezone, narrow_keys, narrow_values = scoped
+    if use_rollups:
+        # Keyed by chat and model: a chat's message count and models come from its rows.
+        wanted = Question(
+            frozenset({Metric.MESSAGES, *question.metrics}), (Dimension.CHAT, Dimension.MODEL)
+        )
+        chosen = rollups.plan(wanted, filter, timezone, narrow_keys, narrow_values)
+        if chosen is not None:
+            relation = rollups.relation(chosen, wanted.metrics, filter)
+            return _From(Source.EVENTS, relation), tuple(chosen.raw_ranges)
+    return _From(Source.EVENTS), (raw,)
+
+
+def _compile_chat_tags(question: Question, scoped: Scoped, source: _From) -> Compiled:
+    """Chats per chat tag, among the chats with an event in each scope (in `source`)."""
+    filter, timezone, narrow_keys, narrow_values = scoped
     narrow_labels, narrow_columns = _narrow_columns(narrow_keys, timezone, source)
     conditions = _scope_conditions(
         filter,
@@ -377,14 +417,15 @@ def _compile_chat_tags(
         source,
         unnests_tags=Dimension.TAG in narrow_keys,
     )
+    chat = source.dimension(Dimension.CHAT)
     in_scope = (
         select(
             *narrow_columns,
-            m.app_id,
-            m.chat_id,
+            source.dimension(Dimension.APP).label("app_id"),
+            chat.label("chat_id"),
         )
-        .select_from(messages)  # first: a narrowing tag is unnested from each message
-        .where(m.chat_id.is_not(None), *conditions)
+        .select_from(source.table())  # first: a narrowing tag is unnested from each message
+        .where(chat.is_not(None), *conditions)
         .distinct()
         .subquery("chats_in_scope")
     )
@@ -417,15 +458,10 @@ CHAT_FIELDS = (
 )
 
 
-def _compile_chats(
-    question: Question,
-    filter: Filter,
-    timezone: str,
-    narrow_keys: tuple[GroupKey, ...],
-    narrow_values: Sequence[tuple[str | datetime | None, ...]],
-) -> Compiled:
-    """The chats with an event in each scope, described, with metrics over those events."""
-    source = _From(Source.EVENTS)
+def _compile_chats(question: Question, scoped: Scoped, source: _From) -> Compiled:
+    """The chats with an event in each scope (in `source`), described, with metrics over those
+    events."""
+    filter, timezone, narrow_keys, narrow_values = scoped
     narrow_labels, narrow_columns = _narrow_columns(narrow_keys, timezone, source)
     metrics = tuple(sorted(question.metrics, key=lambda metric: metric.value))
     conditions = _scope_conditions(
@@ -436,17 +472,18 @@ def _compile_chats(
         source,
         unnests_tags=Dimension.TAG in narrow_keys,
     )
+    chat, model = source.dimension(Dimension.CHAT), source.dimension(Dimension.MODEL)
     per_chat = (
         select(
             *narrow_columns,
-            m.app_id.label("g0"),
-            m.chat_id.label("g1"),
-            func.count().label("message_count"),
-            func.array_remove(func.array_agg(m.model.distinct()), None).label("model_list"),
-            *(METRICS[metric].over_events().label(metric.value) for metric in metrics),
+            source.dimension(Dimension.APP).label("g0"),
+            chat.label("g1"),
+            source.metric(Metric.MESSAGES).label("message_count"),
+            func.array_remove(func.array_agg(model.distinct()), None).label("model_list"),
+            *(source.metric(metric).label(metric.value) for metric in metrics),
         )
-        .select_from(messages)  # first: a narrowing tag is unnested from each message
-        .where(m.chat_id.is_not(None), *conditions)
+        .select_from(source.table())  # first: a narrowing tag is unnested from each message
+        .where(chat.is_not(None), *conditions)
         .group_by(*(literal_column(label) for label in [*narrow_labels, "g0", "g1"]))
         .subquery("per_chat")
     )

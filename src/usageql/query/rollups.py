@@ -15,8 +15,8 @@ reads this relation instead of `messages`, each metric's aggregate over its rows
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -27,29 +27,35 @@ from sqlalchemy import (
     Select,
     Subquery,
     Table,
+    Text,
     and_,
     any_,
+    bindparam,
     func,
     or_,
     select,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
-from usageql.db.measures import MEASURES
+from usageql.db.measures import MEASURES, Measure
 from usageql.db.tables import (
     apps,
     messages,
     usage_daily,
+    usage_daily_apps,
     usage_daily_tag_users,
     usage_daily_tags,
     usage_daily_users,
     usage_hourly,
+    usage_hourly_apps,
     usage_hourly_chats,
+    usage_hourly_models,
     usage_hourly_tags,
     usage_hourly_users,
 )
 from usageql.query import pieces
-from usageql.query.catalog import DIMENSIONS, answered_by
+from usageql.query.catalog import DIMENSIONS, METRICS, answered_by
 from usageql.query.model import (
     Dimension,
     Filter,
@@ -96,6 +102,8 @@ class RollupTable:
 
 
 TABLES = (
+    RollupTable(usage_hourly_apps, frozenset({Dimension.APP})),
+    RollupTable(usage_hourly_models, frozenset({Dimension.APP, Dimension.MODEL})),
     RollupTable(
         usage_hourly,
         frozenset(
@@ -120,7 +128,7 @@ TABLES = (
         frozenset({Dimension.APP, Dimension.TAG, Dimension.USER, Dimension.MODEL}),
     ),
 )
-HOURLY, HOURLY_USERS, HOURLY_CHATS, HOURLY_TAGS = TABLES
+HOURLY_APPS, _, HOURLY, HOURLY_USERS, HOURLY_CHATS, HOURLY_TAGS = TABLES
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,10 +140,11 @@ class DailyTable:
     hourly: RollupTable
 
 
-# Smallest first (rows per day at 1M events: ~30, ~160, ~770, ~1,850). Users and tags are kept
+# Smallest first (rows per day at 1M events: ~5, ~30, ~160, ~770, ~1,850). Users and tags are kept
 # per day without model: the dashboards ask distinct users over a period, per tag too, never per
 # model and day (a third of the rows); tags alone serve the tag lists ordered by requests.
 DAILY = (
+    DailyTable(RollupTable(usage_daily_apps, HOURLY_APPS.dimensions, "day"), HOURLY_APPS),
     DailyTable(
         RollupTable(usage_daily_tags, frozenset({Dimension.APP, Dimension.TAG}), "day"),
         HOURLY_TAGS,
@@ -210,6 +219,60 @@ def plan(
         if rollup.answers(dimensions, question.metrics):
             return Plan(rollup, hours)
     return None
+
+
+def split(
+    question: Question,
+    filter: Filter,
+    timezone: str,
+    narrow_keys: tuple[GroupKey, ...],
+    narrow_values: Sequence[tuple[str | datetime | None, ...]],
+    *,
+    now: datetime | None = None,
+) -> tuple[tuple[frozenset[Metric], Plan], ...] | None:
+    """Plans for parts of the question's metrics, each part from daily tables, where no daily
+    table answers them all (distinct users and distinct models together: a month of the hourly
+    users table against a month of two daily ones). Each part is exact, so their rows, joined
+    by key, are the question's answer. None where one plan is as good."""
+    whole = plan(question, filter, timezone, narrow_keys, narrow_values, now=now)
+    if whole is None or whole.daily is not None or len(question.metrics) < 2:
+        return None
+    parts: dict[str, set[Metric]] = {}
+    for metric in sorted(question.metrics, key=lambda metric: metric.value):
+        alone = plan(
+            replace(question, metrics=frozenset({metric})),
+            filter,
+            timezone,
+            narrow_keys,
+            narrow_values,
+            now=now,
+        )
+        if alone is None or alone.daily is None:
+            return None
+        parts.setdefault(alone.daily.table.name, set()).add(metric)
+    keys = (*narrow_keys, *question.group_by)
+    dimensions = {dimension for dimension, _ in filter.values} | {
+        key for key in keys if isinstance(key, Dimension)
+    }
+    # A part moves into a larger table's part when that table answers both (sums ride along).
+    tables = [pair.daily for pair in DAILY if pair.daily.table.name in parts]
+    for position, small in enumerate(tables):
+        for large in tables[position + 1 :]:
+            merged = frozenset(parts[small.table.name] | parts[large.table.name])
+            if large.answers(dimensions, merged):
+                parts[large.table.name] = set(merged)
+                del parts[small.table.name]
+                break
+    if len(parts) < 2:
+        return None
+    plans = []
+    for metrics in parts.values():
+        part = replace(question, metrics=frozenset(metrics))
+        chosen = plan(part, filter, timezone, narrow_keys, narrow_values, now=now)
+        if chosen is None:
+            return None
+        plans.append((part.metrics, chosen))
+    return tuple(plans)
 
 
 def days(
@@ -291,15 +354,21 @@ def whole_hour_zone(name: str) -> bool:
     return True
 
 
-def relation(chosen: Plan) -> Subquery:
+def relation(chosen: Plan, metrics: Iterable[Metric], filter: Filter | None = None) -> Subquery:
     """Rows shaped like the rollup's (`ts` for the hour or day): the daily table's days, the
-    hourly table's other whole hours, then each raw event of the partial hours at the edges."""
+    hourly table's other whole hours, then each raw event of the partial hours at the edges.
+    Only the measures `metrics` read are carried: a wide row costs even where PostgreSQL drops
+    the column later (a month of hourly rows, 30% of a daily series' time). The filter's values
+    are also asked of each table's own key columns: the compiler's condition on a key read as
+    NULL where it is '' cannot use an index, nor tell the planner how few rows it keeps."""
     keys = (chosen.daily or chosen.rollup).keys
+    read = frozenset().union(*(METRICS[metric].reads() for metric in metrics))
+    measures = [measure for measure in MEASURES if measure.name in read]
     parts = []
     if chosen.daily is not None:
-        parts.append(_rows(chosen.daily, keys, chosen.pieces.days))
+        parts.append(_rows(chosen.daily, keys, measures, chosen.pieces.days, filter))
     if chosen.pieces.hours:
-        parts.append(_rows(chosen.rollup, keys, chosen.pieces.hours))
+        parts.append(_rows(chosen.rollup, keys, measures, chosen.pieces.hours, filter))
     ranges = chosen.raw_ranges
     if ranges:
         parts.append(
@@ -307,7 +376,7 @@ def relation(chosen: Plan) -> Subquery:
                 m.ts,
                 m.app_id,
                 *(_RAW_KEYS[key].label(key) for key in keys),
-                *(measure.per_event(m).label(measure.name) for measure in MEASURES),
+                *(measure.per_event(m).label(measure.name) for measure in measures),
             ).where(or_(*(and_(m.ts >= start, m.ts < end) for start, end in ranges)))
         )
     if len(parts) == 1:
@@ -315,17 +384,28 @@ def relation(chosen: Plan) -> Subquery:
     return union_all(*parts).subquery("rollup")
 
 
-def _rows(rollup: RollupTable, keys: list[str], runs: Sequence[pieces.Span]) -> Select[Any]:
-    """The rows of `rollup` inside `runs`, with the columns `keys` ('' read as NULL)."""
+def _rows(
+    rollup: RollupTable,
+    keys: list[str],
+    measures: Sequence[Measure],
+    runs: Sequence[pieces.Span],
+    filter: Filter | None,
+) -> Select[Any]:
+    """The rows of `rollup` inside `runs` and with the values `filter` asks of its keys, with
+    the columns `keys` ('' read as NULL) and `measures`."""
     table = rollup.table
     time = table.c[rollup.time]
     rows = select(
         time.label("ts"),
         table.c.app_id,
         *(func.nullif(table.c[key], "").label(key) for key in keys),
-        *(table.c[measure.name] for measure in MEASURES),
+        *(table.c[measure.name] for measure in measures),
     )
     rows = rows.where(every_app(table.c.app_id))
+    for dimension, values in () if filter is None else filter.values:
+        key = str(DIMENSIONS[dimension].key)
+        if key in keys:
+            rows = rows.where(table.c[key] == any_(bindparam(None, list(values), ARRAY(Text))))
     bounds = [inside(time, run) for run in runs]
     if any(condition is None for condition in bounds):
         return rows  # unbounded on both sides

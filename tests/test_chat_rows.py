@@ -12,11 +12,13 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
 
 from tests.graphql_client import graphql
 from tests.sqlcount import count_statements
 from tests.test_correctness import EVENTS, Event, when
 from tests.ways import read_rollups, settings, way
+from usageql.db.prune import prune
 
 __all__ = ["settings", "way"]  # fixtures: every test runs from raw events and from rollups
 
@@ -178,3 +180,25 @@ async def test_chat_tags_per_model_and_chats_per_berlin_week(
             e for e in kept if 0 <= (when(e).astimezone(BERLIN) - week).total_seconds() < 7 * 86400
         ]
         assert bucket["usage"]["chats"]["totalCount"] == len(chats_of(in_week)), bucket["start"]
+
+
+@pytest.mark.usefixtures("loaded")
+async def test_after_a_prune_the_chat_rollup_still_lists_the_chats(
+    app: Starlette, client: httpx.AsyncClient, engine: AsyncEngine, way: str
+) -> None:
+    browse = """{ usage%s { chats(first: 1000, orderBy: {field: MESSAGES, direction: DESC}) {
+      totalCount edges { node { app id messages models } } } chatTags { tag count } } }"""
+    before = (await graphql(client, browse % ""))["usage"]
+    summary = await prune(engine, datetime(2026, 3, 20, 10, 30, tzinfo=UTC), wait_seconds=0)
+    assert summary.messages > 500
+    await app.state.horizon.refresh(engine)
+    pruned = "needs raw events from before 2026-03-20T10:00:00Z, which were pruned"
+    response = await client.post("/graphql", json={"query": browse % ""})
+    if way == "rollups":
+        assert response.json()["data"]["usage"] == before
+    else:
+        assert pruned in response.json()["errors"][0]["message"]
+    # Chats described for some users are described from their raw messages: refused.
+    users = '(filter: {users: ["u1", "u2"]})'
+    response = await client.post("/graphql", json={"query": browse % users})
+    assert pruned in response.json()["errors"][0]["message"]

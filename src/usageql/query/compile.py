@@ -401,7 +401,9 @@ def _chat_rows(
         chosen = rollups.plan(wanted, filter, timezone, narrow_keys, narrow_values)
         if chosen is not None:
             relation = rollups.relation(chosen, wanted.metrics, filter)
-            return _From(Source.EVENTS, relation), tuple(chosen.raw_ranges)
+            # Chats described for some users read those users' raw messages (_chat_people).
+            people = () if filter.allowed(Dimension.USER) is None else (raw,)
+            return _From(Source.EVENTS, relation), (*chosen.raw_ranges, *people)
     return _From(Source.EVENTS), (raw,)
 
 

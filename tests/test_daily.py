@@ -452,3 +452,26 @@ async def test_split_metrics_give_one_answer_per_key(
     for row in usage["tags"]:
         reference = expected_part(row["metrics"], metrics(per_tag[row["tag"]]))
         same(row["metrics"], reference, f"{name}: {row['tag']}")
+
+
+@pytest.mark.usefixtures("loaded")
+async def test_drilling_into_rows_without_a_key_counts_their_events(
+    client: httpx.AsyncClient, engine: AsyncEngine, way: str
+) -> None:
+    """A row of a breakdown whose model or user is absent, drilled into: rollups hold those
+    events under '' and must find them as raw events' NULL."""
+    query = """{ usage(filter: {from: "2026-03-03T13:17:05Z", to: "2026-03-27T00:00:00Z"}) {
+        breakdown(by: [MODEL, USER], limit: 1000) { keys { value }
+          usage { summary { messages users requests } } } } }"""
+    with count_statements(engine) as sql:
+        rows = (await graphql(client, query))["usage"]["breakdown"]
+    assert sql.count == 2, sql  # the rows, then every row's summary in one statement
+    kept = between(moment("2026-03-03T13:17:05Z"), moment("2026-03-27T00:00:00Z"))
+    per_key = grouped(kept, lambda e: [(e.get("model"), e.get("user"))])
+    assert {(r["keys"][0]["value"], r["keys"][1]["value"]) for r in rows} == set(per_key)
+    assert any(None in key for key in per_key)  # rows without a model, without a user
+    for row in rows:
+        key = (row["keys"][0]["value"], row["keys"][1]["value"])
+        reference = metrics(per_key[key])
+        summary = row["usage"]["summary"]
+        assert summary == {name: reference[name] for name in summary}, key

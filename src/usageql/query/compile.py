@@ -209,7 +209,9 @@ def compile_question(
     statements = []
     for part_metrics, part_plan in parts:
         if part_plan is not None:
-            relation = rollups.relation(part_plan, part_metrics, filter)
+            relation = rollups.relation(
+                part_plan, part_metrics, filter, (narrow_keys, narrow_values)
+            )
             source = _From(question.source, relation)
             raw_ranges += tuple(part_plan.raw_ranges)
         else:
@@ -400,7 +402,9 @@ def _chat_rows(
         )
         chosen = rollups.plan(wanted, filter, timezone, narrow_keys, narrow_values)
         if chosen is not None:
-            relation = rollups.relation(chosen, wanted.metrics, filter)
+            relation = rollups.relation(
+                chosen, wanted.metrics, filter, (narrow_keys, narrow_values)
+            )
             # Chats described for some users read those users' raw messages (_chat_people).
             people = () if filter.allowed(Dimension.USER) is None else (raw,)
             return _From(Source.EVENTS, relation), (*chosen.raw_ranges, *people)

@@ -354,21 +354,28 @@ def whole_hour_zone(name: str) -> bool:
     return True
 
 
-def relation(chosen: Plan, metrics: Iterable[Metric], filter: Filter | None = None) -> Subquery:
+def relation(
+    chosen: Plan,
+    metrics: Iterable[Metric],
+    filter: Filter | None = None,
+    narrowing: tuple[tuple[GroupKey, ...], Sequence[tuple[str | datetime | None, ...]]] = ((), ()),
+) -> Subquery:
     """Rows shaped like the rollup's (`ts` for the hour or day): the daily table's days, the
     hourly table's other whole hours, then each raw event of the partial hours at the edges.
     Only the measures `metrics` read are carried: a wide row costs even where PostgreSQL drops
-    the column later (a month of hourly rows, 30% of a daily series' time). The filter's values
-    are also asked of each table's own key columns: the compiler's condition on a key read as
-    NULL where it is '' cannot use an index, nor tell the planner how few rows it keeps."""
+    the column later (a month of hourly rows, 30% of a daily series' time). The values of the
+    filter and of the narrowing keys are also asked of each table's own key columns: the
+    compiler's condition on a key read as NULL where it is '' cannot use an index, nor tell the
+    planner how few rows it keeps."""
     keys = (chosen.daily or chosen.rollup).keys
+    asked = _asked_of_keys(filter, *narrowing)
     read = frozenset().union(*(METRICS[metric].reads() for metric in metrics))
     measures = [measure for measure in MEASURES if measure.name in read]
     parts = []
     if chosen.daily is not None:
-        parts.append(_rows(chosen.daily, keys, measures, chosen.pieces.days, filter))
+        parts.append(_rows(chosen.daily, keys, measures, chosen.pieces.days, asked))
     if chosen.pieces.hours:
-        parts.append(_rows(chosen.rollup, keys, measures, chosen.pieces.hours, filter))
+        parts.append(_rows(chosen.rollup, keys, measures, chosen.pieces.hours, asked))
     ranges = chosen.raw_ranges
     if ranges:
         parts.append(
@@ -389,9 +396,9 @@ def _rows(
     keys: list[str],
     measures: Sequence[Measure],
     runs: Sequence[pieces.Span],
-    filter: Filter | None,
+    asked: dict[str, list[str]],
 ) -> Select[Any]:
-    """The rows of `rollup` inside `runs` and with the values `filter` asks of its keys, with
+    """The rows of `rollup` inside `runs` and with the values `asked` of its key columns, with
     the columns `keys` ('' read as NULL) and `measures`."""
     table = rollup.table
     time = table.c[rollup.time]
@@ -402,14 +409,33 @@ def _rows(
         *(table.c[measure.name] for measure in measures),
     )
     rows = rows.where(every_app(table.c.app_id))
-    for dimension, values in () if filter is None else filter.values:
-        key = str(DIMENSIONS[dimension].key)
+    for key, values in asked.items():
         if key in keys:
-            rows = rows.where(table.c[key] == any_(bindparam(None, list(values), ARRAY(Text))))
+            rows = rows.where(table.c[key] == any_(bindparam(None, values, ARRAY(Text))))
     bounds = [inside(time, run) for run in runs]
     if any(condition is None for condition in bounds):
         return rows  # unbounded on both sides
     return rows.where(or_(*(c for c in bounds if c is not None)))
+
+
+def _asked_of_keys(
+    filter: Filter | None,
+    narrow_keys: tuple[GroupKey, ...],
+    narrow_values: Sequence[tuple[str | datetime | None, ...]],
+) -> dict[str, list[str]]:
+    """Per rollup key column, values one of which every row in scope has there ('' where the
+    compiler asks for a null key): the filter's and the narrowing keys'."""
+    asked: dict[str, list[str]] = {}
+    for dimension, values in () if filter is None else filter.values:
+        asked[str(DIMENSIONS[dimension].key)] = list(values)
+    for position, key in enumerate(narrow_keys):
+        if isinstance(key, Dimension):
+            found = {values[position] for values in narrow_values}
+            column = str(DIMENSIONS[key].key)
+            narrowed = sorted("" if v is None else str(v) for v in found)
+            kept = asked.get(column)
+            asked[column] = narrowed if kept is None else sorted(set(kept) & set(narrowed))
+    return asked
 
 
 def every_app(column: ColumnElement[str]) -> ColumnElement[bool]:

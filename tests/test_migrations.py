@@ -168,6 +168,10 @@ def test_messages_beyond_the_bounds_leave_messages_and_every_aggregate(
     assert f"  app 'other', message 'x13': {SLOWER}\n" in err  # the 20th listed
     assert "  app 'other', message 'x14'" not in err
     assert "  ... and 6 more, all in quarantined_messages" in err
+    # The later migrations fill their tables in batches and say where they are.
+    assert "migration 0008: chat spans from" in err
+    assert "migration 0009: usage_daily_users filled to" in err
+    assert "migration 0010: usage_hourly_apps filled to" in err
 
     async def check() -> None:
         engine = create_engine(empty_database_url, pool_size=2)

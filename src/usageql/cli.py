@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -288,6 +289,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     from usageql.db.database import open_database
+
+    # Long migrations say where they are (a line per batch), whatever the log level.
+    logging.getLogger("usageql.migrations").setLevel(logging.INFO)
 
     async def run() -> str:
         async with open_database(settings, migrate=False) as database:

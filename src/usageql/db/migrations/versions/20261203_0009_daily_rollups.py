@@ -27,7 +27,7 @@ down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-log = logging.getLogger("alembic.runtime.migration")
+log = logging.getLogger("usageql.migrations")
 
 DAYS_PER_STATEMENT = 7
 

@@ -411,9 +411,13 @@ def test_the_data_has_what_the_edges_need() -> None:
 def test_metrics_no_daily_table_holds_together_are_split_among_daily_tables() -> None:
     question = Question(frozenset({Metric.USERS, Metric.MODELS, Metric.MESSAGES}))
     whole_days = Filter(datetime(2026, 3, 3, tzinfo=UTC), datetime(2026, 3, 27, tzinfo=UTC))
-    parts = rollups.split(question, whole_days, "UTC", (), ())
-    assert parts is not None
-    answered = {chosen.daily.table.name: metrics for metrics, chosen in parts if chosen.daily}
+    parts = rollups.plans(question, whole_days, "UTC", (), ())
+    answered = {
+        chosen.daily.table.name: metrics
+        for metrics, chosen in parts
+        if chosen is not None and chosen.daily is not None
+    }
+    assert len(answered) == len(parts)
     # The sums ride along with the distinct models (the smaller table); users apart.
     assert answered == {
         "usage_daily_users": {Metric.USERS},
@@ -421,10 +425,15 @@ def test_metrics_no_daily_table_holds_together_are_split_among_daily_tables() ->
     }
     # One table answers: no split.
     users = replace(question, metrics=frozenset({Metric.USERS}))
-    assert rollups.split(users, whole_days, "UTC", (), ()) is None
+    assert rollups.plans(users, whole_days, "UTC", (), ()) == (
+        (users.metrics, rollups.plan(users, whole_days, "UTC", (), ())),
+    )
     # No whole UTC day (local days in Berlin): the hourly users table answers them together.
     berlin_days = Question(question.metrics, (TimeBucket(Granularity.DAY),))
-    assert rollups.split(berlin_days, whole_days, "Europe/Berlin", (), ()) is None
+    (only,) = rollups.plans(berlin_days, whole_days, "Europe/Berlin", (), ())
+    assert only[0] == berlin_days.metrics
+    assert only[1] is not None
+    assert only[1].rollup.table.name == "usage_hourly_users"
 
 
 @pytest.mark.usefixtures("loaded")

@@ -201,10 +201,7 @@ def compile_question(
     )
     asked = asked if estimates is None else estimates.rest
     # Parts of the metrics from different rollups, joined by key, where that reads fewer rows.
-    split = rollups.split(asked, *scoped) if use_rollups else None
-    parts: Sequence[tuple[frozenset[Metric], rollups.Plan | None]] = split or (
-        (asked.metrics, rollups.plan(asked, *scoped) if use_rollups else None),
-    )
+    parts = rollups.plans(asked, *scoped) if use_rollups else ((asked.metrics, None),)
     raw_ranges: tuple[TimeRange, ...] = ()
     statements = []
     for part_metrics, part_plan in parts:

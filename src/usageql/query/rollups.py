@@ -221,7 +221,7 @@ def plan(
     return None
 
 
-def split(
+def plans(
     question: Question,
     filter: Filter,
     timezone: str,
@@ -229,26 +229,22 @@ def split(
     narrow_values: Sequence[tuple[str | datetime | None, ...]],
     *,
     now: datetime | None = None,
-) -> tuple[tuple[frozenset[Metric], Plan], ...] | None:
-    """Plans for parts of the question's metrics, each part from daily tables, where no daily
-    table answers them all (distinct users and distinct models together: a month of the hourly
-    users table against a month of two daily ones). Each part is exact, so their rows, joined
-    by key, are the question's answer. None where one plan is as good."""
+) -> tuple[tuple[frozenset[Metric], Plan | None], ...]:
+    """The question's metrics in parts, each with the plan that answers it (None: raw events):
+    one part, unless no daily table answers them all while each of several does for some
+    (distinct users and distinct models together: a month of the hourly users table against a
+    month of two daily ones). Each part is exact, so their rows, joined by key, are the
+    answer."""
+    now = now or datetime.now(UTC)
     whole = plan(question, filter, timezone, narrow_keys, narrow_values, now=now)
     if whole is None or whole.daily is not None or len(question.metrics) < 2:
-        return None
+        return ((question.metrics, whole),)
     parts: dict[str, set[Metric]] = {}
     for metric in sorted(question.metrics, key=lambda metric: metric.value):
-        alone = plan(
-            replace(question, metrics=frozenset({metric})),
-            filter,
-            timezone,
-            narrow_keys,
-            narrow_values,
-            now=now,
-        )
+        one = replace(question, metrics=frozenset({metric}))
+        alone = plan(one, filter, timezone, narrow_keys, narrow_values, now=now)
         if alone is None or alone.daily is None:
-            return None
+            return ((question.metrics, whole),)
         parts.setdefault(alone.daily.table.name, set()).add(metric)
     keys = (*narrow_keys, *question.group_by)
     dimensions = {dimension for dimension, _ in filter.values} | {
@@ -263,16 +259,14 @@ def split(
                 parts[large.table.name] = set(merged)
                 del parts[small.table.name]
                 break
-    if len(parts) < 2:
-        return None
-    plans = []
+    found: list[tuple[frozenset[Metric], Plan | None]] = []
     for metrics in parts.values():
         part = replace(question, metrics=frozenset(metrics))
         chosen = plan(part, filter, timezone, narrow_keys, narrow_values, now=now)
-        if chosen is None:
-            return None
-        plans.append((part.metrics, chosen))
-    return tuple(plans)
+        if chosen is None or len(parts) < 2:
+            return ((question.metrics, whole),)
+        found.append((part.metrics, chosen))
+    return tuple(found)
 
 
 def days(

@@ -61,3 +61,19 @@ async def test_each_request_logs_the_tables_its_statements_read(
     # partial hour at `from` from raw events (`apps`: each app an index range of its own).
     assert line.__dict__["tables"] == ["apps", "messages", "usage_daily_apps", "usage_hourly_apps"]
     assert line.__dict__["sql_statements"] == 1
+
+
+def test_the_tables_of_long_statements_are_not_cached() -> None:
+    """An `IN` list renders a placeholder per value, so each length of list is a statement of
+    its own: the cache keeps short statements only, and a bounded number of them."""
+    from usageql.db import engine as db_engine  # noqa: PLC0415 (the module's cache)
+
+    placeholders = ", ".join(f"(${n}, ${n + 1})" for n in range(1, 4000, 2))
+    long = f"SELECT 1 FROM chats WHERE (app_id, chat_id) IN ({placeholders})"  # noqa: S608
+    assert len(long) > db_engine.CACHED_STATEMENT_CHARS
+    db_engine._cached.cache_clear()
+    assert db_engine._tables_in(long) == {"chats"}
+    assert db_engine._cached.cache_info().currsize == 0
+    short = "SELECT 1 FROM usage_hourly_apps JOIN apps ON true"
+    assert db_engine._tables_in(short) == {"usage_hourly_apps", "apps"}
+    assert db_engine._cached.cache_info().currsize == 1

@@ -53,10 +53,24 @@ def _count_statement(*event: Any) -> None:
         counter.tables.update(_tables_in(statement))
 
 
-@lru_cache(maxsize=4096)
+CACHED_STATEMENT_CHARS = 16_000
+"""Statements up to this long have their tables cached. Longer ones (an `IN` list renders a
+placeholder per value, so each length of list is a statement of its own) are scanned each time,
+so the cache holds at most ~16 MB whatever the statements."""
+
+
 def _tables_in(statement: str) -> frozenset[str]:
-    """The tables a statement names after FROM or JOIN (statements repeat: cached)."""
+    """The tables a statement names after FROM or JOIN."""
+    if len(statement) > CACHED_STATEMENT_CHARS:
+        return _scanned(statement)
+    return _cached(statement)
+
+
+def _scanned(statement: str) -> frozenset[str]:
     return frozenset(_TABLE_NAME.findall(statement)) & KNOWN_TABLES
+
+
+_cached = lru_cache(maxsize=1024)(_scanned)  # statements repeat; at most ~16 MB held
 
 
 def asyncpg_url(url: str) -> URL:

@@ -290,9 +290,6 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     from usageql.db.database import open_database
 
-    # Long migrations say where they are (a line per batch), whatever the log level.
-    logging.getLogger("usageql.migrations").setLevel(logging.INFO)
-
     async def run() -> str:
         async with open_database(settings, migrate=False) as database:
             before, after = await database.migrate()
@@ -300,7 +297,14 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
             return f"database is up to date (revision {after.current})"
         return f"database migrated from revision {before or 'none'} to {after.current}"
 
-    print(asyncio.run(run()), file=sys.stderr)
+    # Long migrations say where they are (a line per batch), whatever the log level.
+    progress = logging.getLogger("usageql.migrations")
+    level = progress.level
+    progress.setLevel(logging.INFO)
+    try:
+        print(asyncio.run(run()), file=sys.stderr)
+    finally:
+        progress.setLevel(level)
     return 0
 
 

@@ -151,3 +151,33 @@ def _bounded(span: pieces.Span) -> tuple[datetime, datetime]:
     assert low is not None, span
     assert high is not None, span
     return low, high
+
+
+def test_an_open_end_stops_where_no_event_can_be_when_bucket_starts_are_listed() -> None:
+    weeks = [TimeBucket(Granularity.WEEK)]
+    cut = rollups.days(weeks, "Europe/Berlin", at(1, 23, 42), None, NOW)
+    # Ingestion refuses events more than a day ahead: the last run ends two days after `now`,
+    # so every run is bounded and the straddled days' hours can be listed by their starts.
+    assert max(high for _, high in (*cut.days, *cut.hours) if high is not None) == NOW + 2 * D
+    assert all(None not in span for span in (*cut.days, *cut.hours)), cut
+    # In UTC nothing is listed: the days run on to the end, unbounded, read as one range.
+    assert rollups.days(weeks, "UTC", at(2), None, NOW).days == ((at(2), None),)
+
+
+def test_runs_that_keep_little_of_their_span_are_listed_by_their_starts() -> None:
+    straddled = ((at(1), at(2)), (at(8), at(9)), (at(15), at(16)))  # 72 of 360 hours
+    listed = rollups.listed_starts(straddled, H)
+    assert listed is not None
+    assert listed.value == [at(1) + n * H for n in range(24)] + [
+        day + n * H for day in (at(8), at(15)) for n in range(24)
+    ]
+    # One run, an unbounded one, or runs keeping most of their span: a range reads them faster.
+    assert rollups.listed_starts(((at(1), at(9)),), H) is None
+    assert rollups.listed_starts(((at(1), at(2)), (at(8), None)), H) is None
+    assert rollups.listed_starts(((at(1), at(8)), (at(9), at(15))), D) is None
+    # More starts than a statement lists: ranges again.
+    far = at(1) + (rollups.MAX_LISTED + 10) * 3 * H
+    assert (
+        rollups.listed_starts(((at(1), at(1) + (rollups.MAX_LISTED + 1) * H), (far, far + H)), H)
+        is None
+    )

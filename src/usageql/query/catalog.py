@@ -149,6 +149,8 @@ class MetricDef:
     # Estimated within 1% where the buckets answer (GraphQL: the field with `approximate: true`);
     # `sql` then gives the exact value, computed wherever they do not.
     approximate: Approximation | None = None
+    # The column it counts the distinct values of, when that is all it is (count(DISTINCT c)).
+    distinct_of: str | None = None
 
     def over_events(self) -> ColumnElement[Any]:
         """Its aggregate over raw events (`messages`, or `feedback` for ratings)."""
@@ -294,9 +296,13 @@ METRICS: dict[Metric, MetricDef] = {
     Metric.UNPRICED_REQUESTS: MetricDef(
         COUNT, _measure("unpriced_requests"), "unpricedRequests", additive=True
     ),
-    Metric.USERS: MetricDef(COUNT, _distinct("user_id"), "users", orderable=True),
+    Metric.USERS: MetricDef(
+        COUNT, _distinct("user_id"), "users", orderable=True, distinct_of="user_id"
+    ),
     Metric.CHATS: MetricDef(COUNT, _chats, "chats", orderable=True),
-    Metric.MODELS: MetricDef(COUNT, _distinct("model"), "models", orderable=True),
+    Metric.MODELS: MetricDef(
+        COUNT, _distinct("model"), "models", orderable=True, distinct_of="model"
+    ),
     Metric.LATENCY_AVG: MetricDef(
         MILLISECONDS, _average("latency_ms"), "latencyMs.avg", from_rollups=False
     ),

@@ -215,7 +215,7 @@ def compile_question(
             source = _From(question.source)
             raw_ranges += (raw,)
         metrics = tuple(sorted(part_metrics, key=lambda metric: metric.value))
-        statements.append(_grouped(question, scoped, source, _measures(metrics)))
+        statements.append(_aggregated(question, scoped, source, metrics))
     if chats is not None:
         raw_ranges += tuple(chats.raw_ranges)
     if estimates is not None:
@@ -259,6 +259,27 @@ Scoped = tuple[Filter, str, tuple[GroupKey, ...], Sequence[tuple[str | datetime 
 def _measures(metrics: Sequence[Metric]) -> Callable[[_From], list[Any]]:
     """Each metric's aggregate over a source's rows, labelled with its name."""
     return lambda rows: [rows.metric(metric).label(metric.value) for metric in metrics]
+
+
+def _aggregated(
+    question: Question, scoped: Scoped, source: _From, metrics: tuple[Metric, ...]
+) -> Select[Any]:
+    """`_grouped` with the metrics' aggregates; a lone distinct count over rollup rows in two
+    steps, so that PostgreSQL hashes instead of sorting each group's values: the distinct
+    (keys, value) pairs, then their count per keys (weekly users per user-agent tag over a
+    month of daily rows at 1M events: 39 against 49 ms, the one-step sort spilling to disk).
+    Over raw events it stays one step: the reference the rollups' answers are tested against."""
+    counted = METRICS[metrics[0]].distinct_of if len(metrics) == 1 else None
+    if counted is None or source.rows is None:
+        return _grouped(question, scoped, source, _measures(metrics))
+    value = source.rows.c[counted]
+    pairs = _grouped(
+        question, scoped, source, lambda _: [value.label("counted")], by=[value]
+    ).subquery("pairs")
+    keys = [column for column in pairs.c if column.name not in ("counted", Windows.END_FIELD)]
+    ends = [column for column in pairs.c if column.name == Windows.END_FIELD]
+    count = func.count(pairs.c.counted).label(metrics[0].value)
+    return select(*keys, count, *ends).group_by(*keys, *ends)
 
 
 def _joined(statements: Sequence[Select[Any]], labels: Sequence[str]) -> Select[Any]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -53,7 +53,7 @@ from usageql.query.model import (
     Question,
     Source,
 )
-from usageql.query.rollups import days, every_app, inside
+from usageql.query.rollups import days, every_app, inside, within
 
 m = messages.c
 DIMENSIONS = frozenset({Dimension.APP, Dimension.MODEL})
@@ -134,7 +134,9 @@ class SketchPlan:
             func.nullif(buckets.model, "").label("model"),
             value_sql(buckets.bucket).label("value"),
             count.label("n"),
-        ).where(count > 0, every_app(buckets.app_id), _within(buckets.day, self.day_ranges))
+        ).where(
+            count > 0, every_app(buckets.app_id), _within(buckets.day, self.day_ranges, pieces.DAY)
+        )
         values = select(
             m.ts,
             m.app_id,
@@ -145,11 +147,20 @@ class SketchPlan:
         return union_all(bucketed, values).subquery("bucketed")
 
 
-def _within(column: ColumnElement[datetime], ranges: Sequence[TimeRange]) -> ColumnElement[bool]:
-    conditions = [inside(column, span) for span in ranges]
-    if any(condition is None for condition in conditions):
-        return true()
-    return or_(*(c for c in conditions if c is not None)) if conditions else literal(False)
+def _within(
+    column: ColumnElement[datetime], ranges: Sequence[TimeRange], unit: timedelta | None = None
+) -> ColumnElement[bool]:
+    """`column` in one of `ranges`; rows of whole `unit`s are listed by their starts where that
+    helps (rollups.within)."""
+    if not ranges:
+        return literal(False)
+    if unit is not None:
+        condition = within(column, ranges, unit)
+    else:
+        conditions = [inside(column, span) for span in ranges]
+        found = [c for c in conditions if c is not None]
+        condition = or_(*found) if len(found) == len(conditions) else None
+    return true() if condition is None else condition
 
 
 def _estimates(values: Subquery, labels: Sequence[str], metrics: Sequence[Metric]) -> Select[Any]:

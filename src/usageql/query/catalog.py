@@ -196,8 +196,13 @@ def _spend(rows: Rows) -> ColumnElement[Any]:
     return known_spend(rows.measure("cost"), requests, unpriced)
 
 
-def _distinct(column: str) -> Aggregate:
-    return lambda rows: func.count(rows.column(column).distinct())
+def _count_distinct(column: str, field: str) -> MetricDef:
+    """A metric that counts the distinct values of one column."""
+
+    def aggregate(rows: Rows) -> ColumnElement[Any]:
+        return func.count(rows.column(column).distinct())
+
+    return MetricDef(COUNT, aggregate, field, orderable=True, distinct_of=column)
 
 
 def _chats(rows: Rows) -> ColumnElement[Any]:
@@ -296,13 +301,9 @@ METRICS: dict[Metric, MetricDef] = {
     Metric.UNPRICED_REQUESTS: MetricDef(
         COUNT, _measure("unpriced_requests"), "unpricedRequests", additive=True
     ),
-    Metric.USERS: MetricDef(
-        COUNT, _distinct("user_id"), "users", orderable=True, distinct_of="user_id"
-    ),
+    Metric.USERS: _count_distinct("user_id", "users"),
     Metric.CHATS: MetricDef(COUNT, _chats, "chats", orderable=True),
-    Metric.MODELS: MetricDef(
-        COUNT, _distinct("model"), "models", orderable=True, distinct_of="model"
-    ),
+    Metric.MODELS: _count_distinct("model", "models"),
     Metric.LATENCY_AVG: MetricDef(
         MILLISECONDS, _average("latency_ms"), "latencyMs.avg", from_rollups=False
     ),

@@ -417,7 +417,7 @@ def _rows(
     for key, values in asked.items():
         if key in keys:
             rows = rows.where(table.c[key] == any_(bindparam(None, values, ARRAY(Text))))
-    condition = within(time, runs, pieces.HOUR)
+    condition = any_of(time, runs)
     return rows if condition is None else rows.where(condition)
 
 
@@ -457,8 +457,14 @@ def within(
 ) -> ColumnElement[bool] | None:
     """`column` (the start of a row's `unit`) in one of `runs` (None: unbounded)."""
     listed = listed_starts(runs, unit)
-    if listed is not None:
-        return column == any_(listed)
+    return any_of(column, runs) if listed is None else column == any_(listed)
+
+
+def any_of(
+    column: ColumnElement[datetime], runs: Sequence[pieces.Span]
+) -> ColumnElement[bool] | None:
+    """`column` in one of `runs`, as an OR of ranges (None: one of them is unbounded on both
+    sides)."""
     conditions = [inside(column, run) for run in runs]
     if any(condition is None for condition in conditions):
         return None

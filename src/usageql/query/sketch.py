@@ -34,7 +34,6 @@ from sqlalchemy import (
     cast,
     func,
     literal,
-    or_,
     select,
     true,
     union_all,
@@ -53,7 +52,7 @@ from usageql.query.model import (
     Question,
     Source,
 )
-from usageql.query.rollups import days, every_app, inside, within
+from usageql.query.rollups import any_of, days, every_app, within
 
 m = messages.c
 DIMENSIONS = frozenset({Dimension.APP, Dimension.MODEL})
@@ -154,12 +153,7 @@ def _within(
     helps (rollups.within)."""
     if not ranges:
         return literal(False)
-    if unit is not None:
-        condition = within(column, ranges, unit)
-    else:
-        conditions = [inside(column, span) for span in ranges]
-        found = [c for c in conditions if c is not None]
-        condition = or_(*found) if len(found) == len(conditions) else None
+    condition = any_of(column, ranges) if unit is None else within(column, ranges, unit)
     return true() if condition is None else condition
 
 

@@ -300,25 +300,28 @@ async def test_rolling_windows_in_utc_read_days(
 
 
 async def daily_matches_messages(engine: AsyncEngine) -> int:
-    """Assert every daily table equals a GROUP BY over `messages` per UTC day; returns the
-    rows seen."""
+    """Assert every daily and monthly table equals a GROUP BY over `messages` per UTC day or
+    month; returns the rows seen."""
     measures = ", ".join(
         str(measure.over_events(messages.c).compile(compile_kwargs={"literal_binds": True}))
         for measure in MEASURES
     )
+    tagged = "messages, unnest(tags) AS tag"
     tables = {
-        "usage_daily": ("model, provider, source, role, status", "messages"),
-        "usage_daily_apps": ("", "messages"),
-        "usage_daily_users": ("user_id", "messages"),
-        "usage_daily_tags": ("tag", "messages, unnest(tags) AS tag"),
-        "usage_daily_tag_users": ("tag, user_id", "messages, unnest(tags) AS tag"),
+        "usage_daily": ("day", "model, provider, source, role, status", "messages"),
+        "usage_daily_apps": ("day", "", "messages"),
+        "usage_daily_users": ("day", "user_id", "messages"),
+        "usage_daily_tags": ("day", "tag", tagged),
+        "usage_daily_tag_users": ("day", "tag, user_id", tagged),
+        "usage_monthly_users": ("month", "user_id", "messages"),
+        "usage_monthly_tag_users": ("month", "tag, user_id", tagged),
     }
     seen = 0
     async with engine.connect() as connection:
-        for table, (keys, source) in tables.items():
+        for table, (unit, keys, source) in tables.items():
             coalesced = "".join(f"coalesce({key}, ''), " for key in keys.split(", ") if key)
             grouped_sql = (
-                f"SELECT app_id, date_trunc('day', ts, 'UTC'), {coalesced}{measures}"  # noqa: S608
+                f"SELECT app_id, date_trunc('{unit}', ts, 'UTC'), {coalesced}{measures}"  # noqa: S608
                 f" FROM {source} GROUP BY app_id, 2, {coalesced.rstrip(', ') or 2}"
             )
             expected = {tuple(row) for row in await connection.execute(text(grouped_sql))}
@@ -356,7 +359,8 @@ async def test_late_events_and_duplicates_keep_the_days_exact(
     with count_statements(engine) as sql:
         after = (await graphql(client, query))["usage"]["summary"]
     assert sql.count == 1
-    assert reads(sql, "usage_daily_users") == (way == "rollups"), sql
+    # From 1 March, open-ended: whole UTC months only.
+    assert reads(sql, "usage_monthly_users") == (way == "rollups"), sql
     assert after == {"users": len(_users(EVENTS)), "messages": len(EVENTS)}
 
 

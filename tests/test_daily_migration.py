@@ -1,6 +1,7 @@
 """Migrations 0009 and 0010 fill the daily rollups and the narrower hourly ones from the hourly
 ones (which outlive pruned events) and the latency buckets from the stored messages, recording
-where the buckets begin after a prune; their downgrades remove them."""
+where the buckets begin after a prune; 0013 fills the monthly rollups from the daily ones; their
+downgrades remove them."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ async def test_a_database_is_filled_as_ingestion_would_have(empty_database_url: 
         await upgrade(engine, "0008")
         assert await store_before_0009(engine) == len(EVENTS)
         await upgrade(engine)
-        assert await daily_matches_messages(engine) > 100
+        assert await daily_matches_messages(engine) > 100  # 0013's monthly tables too
         assert await rollup_matches_messages(engine) > 100  # 0010's narrower hourly tables too
         assert await buckets_match_messages(engine) > 1000
         async with engine.connect() as connection:
@@ -67,6 +68,7 @@ async def test_a_database_is_filled_as_ingestion_would_have(empty_database_url: 
             left = await connection.scalar(
                 text(
                     "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'usage_daily%'"
+                    " OR tablename LIKE 'usage_monthly%'"
                     " OR tablename IN ('usage_hourly_apps', 'usage_hourly_models')"
                 )
             )
@@ -101,6 +103,18 @@ async def test_pruned_periods_keep_their_days_and_have_no_buckets(
                 " FROM usage_daily_users"
             )
             assert {tuple(row) for row in await connection.execute(daily)} == expected
+            # So does every month of the monthly one.
+            by_month = text(
+                "SELECT app_id, date_trunc('month', hour, 'UTC'), user_id, sum(messages),"
+                " sum(input_tokens), max(latency_max) FROM usage_hourly_users GROUP BY 1, 2, 3"
+            )
+            expected = {tuple(row) for row in await connection.execute(by_month)}
+            monthly = text(
+                "SELECT app_id, month, user_id, messages, input_tokens, latency_max"
+                " FROM usage_monthly_users"
+            )
+            assert {tuple(row) for row in await connection.execute(monthly)} == expected
+            assert len(expected) > 10
             first = await connection.scalar(text("SELECT min(day) FROM usage_daily_users"))
             assert first is not None
             assert first < HORIZON

@@ -27,5 +27,5 @@ def settings(settings: Settings, way: str) -> Settings:
 
 def read_rollups(sql: StatementLog) -> bool:
     """Whether any of the statements read a rollup table."""
-    tables = ("usage_hourly", "usage_daily")
+    tables = ("usage_hourly", "usage_daily", "usage_monthly")
     return any(table in statement for statement in sql.statements for table in tables)

@@ -342,6 +342,21 @@ usage_daily_tag_users = _rollup(
     "Sums of messages per app, UTC day, tag and user; a message counts once per tag.",
     time="day",
 )
+# Monthly rollups (UTC months) of the daily tables that lists over long periods and all time read
+# most: a user's sums, and each user's tags (usageql.query.pieces: months only where no time
+# bucket or window can cut one).
+usage_monthly_users = _rollup(
+    "usage_monthly_users",
+    ("user_id",),
+    "Sums of messages per app, UTC month and user: lists of users over whole months.",
+    time="month",
+)
+usage_monthly_tag_users = _rollup(
+    "usage_monthly_tag_users",
+    ("tag", "user_id"),
+    "Sums of messages per app, UTC month, tag and user; a message counts once per tag.",
+    time="month",
+)
 # Approximate percentiles (usageql.db.buckets): how many requests' values fell in each bucket.
 usage_daily_latency = Table(
     "usage_daily_latency",

@@ -1,16 +1,16 @@
-"""Hourly and daily rollups and latency buckets, kept in the transaction that stores the messages
-they sum.
+"""Hourly, daily and monthly rollups and latency buckets, kept in the transaction that stores the
+messages they sum.
 
 `rollup_rows` is pure: it sums stored message rows per rollup key, each measure as
 usageql.db.measures declares it, and `bucket_rows` counts requests per log-spaced bucket of their
 latency and time to first token (usageql.db.buckets). `rollups_upsert` adds them to every rollup
 table (`ROLLUPS`, the buckets) and, in the same statement, the hourly sums added up to the tables
-with fewer keys or UTC days (`DERIVED`): PostgreSQL groups the rows it was already sent for the
-hourly tables, which costs less than summing them again in Python and sending the results (measured
-in docs/scaling.md). An event is in every rollup as soon as its batch commits. Only rows that were
-really inserted are summed, so duplicates change nothing here either. Keys are written in sorted
-order, like every other upsert of the writer, so concurrent batches lock rollup rows in the same
-order and cannot deadlock.
+with fewer keys, UTC days or UTC months (`DERIVED`): PostgreSQL groups the rows it was already
+sent for the hourly tables, which costs less than summing them again in Python and sending the
+results (measured in docs/scaling.md). An event is in every rollup as soon as its batch commits.
+Only rows that were really inserted are summed, so duplicates change nothing here either. Keys
+are written in sorted order, like every other upsert of the writer, so concurrent batches lock
+rollup rows in the same order and cannot deadlock.
 """
 
 from __future__ import annotations
@@ -40,13 +40,15 @@ from usageql.db.tables import (
     usage_hourly_models,
     usage_hourly_tags,
     usage_hourly_users,
+    usage_monthly_tag_users,
+    usage_monthly_users,
 )
 from usageql.ingest.records import MESSAGE_COLUMNS, MessageRow, row_values
 from usageql.ingest.unnest import unnest
 
 # The rollup tables, in the order their sums come from rollup_rows.
 ROLLUPS = (usage_hourly, usage_hourly_users, usage_hourly_chats, usage_hourly_tags)
-# Each rollup added up from one of ROLLUPS (fewer keys, or UTC days), and that one.
+# Each rollup added up from one of ROLLUPS (fewer keys, or UTC days or months), and that one.
 DERIVED = (
     (usage_hourly_apps, usage_hourly),
     (usage_hourly_models, usage_hourly),
@@ -55,6 +57,8 @@ DERIVED = (
     (usage_daily_users, usage_hourly_users),
     (usage_daily_tags, usage_hourly_tags),
     (usage_daily_tag_users, usage_hourly_tags),
+    (usage_monthly_users, usage_hourly_users),
+    (usage_monthly_tag_users, usage_hourly_tags),
 )
 _BUCKETED = ("latency", "ttft")  # usage_daily_latency's counts, of latency_ms and ttft_ms
 
@@ -175,12 +179,12 @@ def _sent(
 
 def _added_up(derived: Table, hourly: Any) -> Select[Any]:
     """The rows sent for an hourly table, added up per the keys of `derived` and its time (the
-    hour, or the UTC day), in key order."""
+    hour, or the UTC day or month), in key order."""
     time, *keys = [c.name for c in derived.primary_key.columns][1:]
     period = (
-        func.date_trunc("day", hourly.c.hour, "UTC", type_=derived.c.day.type).label("day")
-        if time == "day"
-        else hourly.c.hour
+        hourly.c.hour
+        if time == "hour"
+        else func.date_trunc(time, hourly.c.hour, "UTC", type_=derived.c[time].type).label(time)
     )
     groups = [hourly.c.app_id, period, *(hourly.c[key] for key in keys)]
     return (

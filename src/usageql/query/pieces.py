@@ -1,5 +1,5 @@
-"""A question's period cut into pieces that tile it exactly: whole UTC days, whole UTC hours and
-the partial hours at its ends.
+"""A question's period cut into pieces that tile it exactly: whole UTC months, whole UTC days,
+whole UTC hours and the partial hours at its ends.
 
 Distinct counts are not additive, but sets are (principle 7): each piece is read from the
 coarsest structure that holds it whole (a daily rollup for the days, an hourly one for the other
@@ -13,6 +13,11 @@ rolling window, of each narrowed bucket. A day row then lies wholly inside every
 window the compiler sorts it into by its start, as an hour row does. Local days that are not UTC
 days (Europe/Berlin's start at 23:00 or 22:00 UTC) take their hours as pieces; a Berlin week
 keeps its whole UTC days and takes the hours of the two it straddles.
+
+A UTC month is one piece only for a question without time buckets or windows (a period, or all
+time): then no boundary but its `from` and `to` can fall inside one, and every month between
+them is whole. Lists over all time (users by requests, each user's tags) read a row per key and
+month instead of one per key and day.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ KeyValue = str | datetime | None
 class Pieces:
     """Where each part of a period is read from; together they tile it."""
 
+    months: tuple[Span, ...] = ()  # runs of whole UTC months: a monthly table
     days: tuple[Span, ...] = ()  # runs of whole UTC days: a daily table
     hours: tuple[Span, ...] = ()  # runs of whole UTC hours: an hourly table
     raw: tuple[tuple[datetime, datetime], ...] = ()  # partial hours: raw events
@@ -197,6 +203,57 @@ def cut(
     if not days or len(days) + len(hours) > MAX_RUNS:
         return hours_only
     return Pieces(days=tuple(days), hours=tuple(hours), raw=tuple(raw))
+
+
+def months_allowed(keys: Sequence[GroupKey]) -> bool:
+    """Whether a question grouped or narrowed by `keys` can read whole UTC months: not when a
+    bucket or window boundary may fall inside one."""
+    return not any(isinstance(key, TimeBucket | Windows) for key in keys)
+
+
+def with_months(pieces: Pieces) -> Pieces:
+    """`pieces` with the whole UTC months inside its runs of days taken out of them as runs of
+    months (the days before and after each stay days)."""
+    months: list[Span] = []
+    days: list[Span] = []
+    for low, high in pieces.days:
+        first = None if low is None else month_ceil(low)
+        last = None if high is None else month_floor(high)
+        if first is not None and last is not None and last <= first:
+            days.append((low, high))
+            continue
+        months.append((first, last))
+        if low is not None and first is not None and low < first:
+            days.append((low, first))
+        if high is not None and last is not None and last < high:
+            days.append((last, high))
+    return Pieces(
+        months=tuple(months),
+        days=tuple(sorted(days, key=_start)),
+        hours=pieces.hours,
+        raw=pieces.raw,
+    )
+
+
+def _start(span: Span) -> datetime:
+    return FIRST_DAY if span[0] is None else span[0]
+
+
+def month_floor(moment: datetime) -> datetime:
+    """The start of the UTC month holding `moment`."""
+    return floor(moment, DAY).replace(day=1)
+
+
+def month_ceil(moment: datetime) -> datetime:
+    """The first UTC month start at or after `moment`."""
+    start = month_floor(moment)
+    if start == moment:
+        return start
+    return (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else start.replace(month=start.month + 1)
+    )
 
 
 def _runs(low: datetime | None, high: datetime | None, blocked: frozenset[datetime]) -> list[Span]:

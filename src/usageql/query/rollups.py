@@ -8,7 +8,9 @@ whole number of hours (local days in Europe/Berlin yes, in Asia/Kolkata no), hou
 `from` or `to` inside an hour is fine: the whole hours between them come from the rollup and the
 partial hours at the edges from raw events, each event shaped like a rollup row of its own. Where a
 daily rollup answers too, the UTC days that no boundary of the question falls inside come from it
-and only the other whole hours from its hourly partner (usageql.query.pieces). The compiler then
+and only the other whole hours from its hourly partner (usageql.query.pieces); where a monthly
+one answers and no time bucket or window can cut a month, whole UTC months come from it. The
+compiler then
 reads this relation instead of `messages`, each metric's aggregate over its rows
 (usageql.query.catalog).
 """
@@ -55,6 +57,8 @@ from usageql.db.tables import (
     usage_hourly_models,
     usage_hourly_tags,
     usage_hourly_users,
+    usage_monthly_tag_users,
+    usage_monthly_users,
 )
 from usageql.query import pieces
 from usageql.query.catalog import DIMENSIONS, METRICS, answered_by
@@ -79,7 +83,7 @@ class RollupTable:
 
     table: Table
     dimensions: frozenset[Dimension]
-    time: str = "hour"  # its time column: the start of each row's UTC hour (or day)
+    time: str = "hour"  # its time column: the start of each row's UTC hour (or day, or month)
 
     @property
     def metrics(self) -> frozenset[Metric]:
@@ -135,11 +139,13 @@ HOURLY_APPS, _, HOURLY, HOURLY_USERS, HOURLY_CHATS, HOURLY_TAGS = TABLES
 
 @dataclass(frozen=True, slots=True)
 class DailyTable:
-    """A daily rollup, and the hourly one its period's other whole hours come from (which has
-    every key it has)."""
+    """A daily rollup, the hourly one its period's other whole hours come from (which has every
+    key it has), and the monthly one its whole months come from, when there is one (with the
+    same keys)."""
 
     daily: RollupTable
     hourly: RollupTable
+    monthly: RollupTable | None = None
 
 
 # Smallest first (rows per day at 1M events: ~5, ~30, ~160, ~770, ~1,850). Users and tags are kept
@@ -155,6 +161,7 @@ DAILY = (
     DailyTable(
         RollupTable(usage_daily_users, frozenset({Dimension.APP, Dimension.USER}), "day"),
         HOURLY_USERS,
+        RollupTable(usage_monthly_users, frozenset({Dimension.APP, Dimension.USER}), "month"),
     ),
     DailyTable(
         RollupTable(
@@ -163,23 +170,35 @@ DAILY = (
             "day",
         ),
         HOURLY_TAGS,
+        RollupTable(
+            usage_monthly_tag_users,
+            frozenset({Dimension.APP, Dimension.TAG, Dimension.USER}),
+            "month",
+        ),
     ),
 )
 _ANSWERED = {
     rollup.table.name: answered_by(rollup.table.c.keys())
-    for rollup in (*TABLES, *(pair.daily for pair in DAILY))
+    for rollup in (
+        *TABLES,
+        *(pair.daily for pair in DAILY),
+        *(pair.monthly for pair in DAILY if pair.monthly is not None),
+    )
 }
+_UNITS = {"hour": pieces.HOUR, "day": pieces.DAY}
 # A rollup key column's value in a row of `messages` (the unnested tag for `tag`).
 _RAW_KEYS = {str(column.key): column for column in DIMENSIONS.values()}
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """Answer from `rollup` (hourly) over `pieces`: its days from `daily`, when there is one."""
+    """Answer from `rollup` (hourly) over `pieces`: its days from `daily` and its months from
+    `monthly`, when there are."""
 
     rollup: RollupTable
     pieces: pieces.Pieces
     daily: RollupTable | None = None
+    monthly: RollupTable | None = None
 
     @property
     def raw_ranges(self) -> list[tuple[datetime, datetime]]:
@@ -215,12 +234,22 @@ def plan(
         if pair.daily.answers(dimensions, question.metrics):
             cut = days(keys, timezone, start, end, now or datetime.now(UTC))
             if cut.days:
-                return Plan(pair.hourly, cut, pair.daily)
+                return _from_days(pair, cut, keys)
             break  # the same boundaries leave no day to any daily table
     for rollup in TABLES:
         if rollup.answers(dimensions, question.metrics):
             return Plan(rollup, hours)
     return None
+
+
+def _from_days(pair: DailyTable, cut: pieces.Pieces, keys: Sequence[GroupKey]) -> Plan:
+    """The plan reading `cut`'s days from `pair`, and the whole months among them from its
+    monthly table where no bucket or window of `keys` can cut a month."""
+    if pair.monthly is not None and pieces.months_allowed(keys):
+        cut = pieces.with_months(cut)
+        if cut.months:
+            return Plan(pair.hourly, cut, pair.daily, pair.monthly)
+    return Plan(pair.hourly, cut, pair.daily)
 
 
 def plans(
@@ -359,8 +388,9 @@ def relation(
     filter: Filter | None = None,
     narrowing: tuple[tuple[GroupKey, ...], Sequence[tuple[str | datetime | None, ...]]] = ((), ()),
 ) -> Subquery:
-    """Rows shaped like the rollup's (`ts` for the hour or day): the daily table's days, the
-    hourly table's other whole hours, then each raw event of the partial hours at the edges.
+    """Rows shaped like the rollup's (`ts` for the hour, day or month): the monthly table's
+    months, the daily table's other days, the hourly table's other whole hours, then each raw
+    event of the partial hours at the edges.
     Only the measures `metrics` read are carried: a wide row costs even where PostgreSQL drops
     the column later (a month of hourly rows, 30% of a daily series' time). The values of the
     filter and of the narrowing keys are also asked of each table's own key columns: the
@@ -371,7 +401,9 @@ def relation(
     read = frozenset().union(*(METRICS[metric].reads() for metric in metrics))
     measures = [measure for measure in MEASURES if measure.name in read]
     parts = []
-    if chosen.daily is not None:
+    if chosen.monthly is not None:
+        parts.append(_rows(chosen.monthly, keys, measures, chosen.pieces.months, asked))
+    if chosen.daily is not None and chosen.pieces.days:
         parts.append(_rows(chosen.daily, keys, measures, chosen.pieces.days, asked))
     if chosen.pieces.hours:
         parts.append(_rows(chosen.rollup, keys, measures, chosen.pieces.hours, asked))
@@ -408,7 +440,8 @@ def _rows(
         *(table.c[measure.name] for measure in measures),
     )
     rows = rows.where(every_app(table.c.app_id))
-    listed = listed_starts(runs, pieces.DAY if rollup.time == "day" else pieces.HOUR)
+    unit = _UNITS.get(rollup.time)  # months differ in length: never listed
+    listed = None if unit is None else listed_starts(runs, unit)
     if listed is not None:
         # Not with the values asked too: PostgreSQL 15 prices an index descent per app, start
         # and value above a range scan of every row after the first start (a month of Berlin

@@ -1,0 +1,254 @@
+"""Monthly rollups: the same answers as raw events, at every edge a month piece has.
+
+Each test runs from raw events and with rollups on (tests.ways), against plain Python over the
+events of tests/test_correctness.py (1 March to 9 April 2026). The edges: all time; periods
+cut at a whole month, at whole days, at hours and inside hours on both sides of one; open at
+either end; a year's last month; questions whose time buckets, windows or narrowed buckets could
+cut a month (which never read one); late events and duplicates; prune. The rollups way also
+proves which table answered: a month table wherever a whole UTC month is inside a question that
+no bucket cuts.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+
+from tests.graphql_client import graphql
+from tests.sqlcount import count_statements
+from tests.test_correctness import EVENTS, grouped, metrics, same
+from tests.test_daily import (
+    _part,
+    between,
+    daily_matches_messages,
+    filter_argument,
+    loaded,
+    moment,
+    post,
+    reads,
+)
+from tests.ways import settings, way
+from usageql.db.prune import prune
+from usageql.query import pieces, rollups
+from usageql.query.model import (
+    Dimension,
+    Filter,
+    Granularity,
+    Metric,
+    Question,
+    TimeBucket,
+    Windows,
+)
+
+__all__ = ["loaded", "settings", "way"]  # fixtures
+
+PERIODS = {
+    "all time": (None, None),
+    "a month exactly": ("2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z"),
+    "a month and days": ("2026-02-27T00:00:00Z", "2026-04-03T00:00:00Z"),
+    "a month inside hours": ("2026-02-27T13:17:05Z", "2026-04-03T07:44:00.5Z"),
+    "open end": ("2026-02-28T13:00:00Z", None),
+    "open start": (None, "2026-04-02T07:44:00Z"),
+}
+FIELDS = "messages requests successfulRequests failedRequests spend tokens { total }"
+
+
+@pytest.mark.usefixtures("loaded")
+@pytest.mark.parametrize("name", sorted(PERIODS))
+async def test_users_and_their_tags_over_months(
+    client: httpx.AsyncClient, engine: AsyncEngine, name: str, way: str
+) -> None:
+    """LiteLLM's users list (each user's sums and user-agent tag) and the tags' users."""
+    start, end = PERIODS[name]
+    query = """{ usage(filter: %s) {
+        summary { users %s }
+        users(first: 100, orderBy: {metric: SUCCESSFUL_REQUESTS}) { totalCount edges { node {
+          user { id } metrics { users %s }
+          usage { tags(limit: 1, filter: {tagContains: "ua:"}) { tag metrics { requests } } }
+        } } }
+        tags(limit: 100) { tag metrics { users %s } } } }""" % (
+        filter_argument(start, end),
+        FIELDS,
+        FIELDS,
+        FIELDS,
+    )
+    with count_statements(engine) as sql:
+        usage = (await graphql(client, query))["usage"]
+    assert sql.count == 5, sql  # summary, users, their profiles, their tags, the tags
+    if way == "rollups":  # every period here holds March whole
+        for table in ("usage_monthly_users", "usage_monthly_tag_users"):
+            assert reads(sql, table), (table, sql)
+    kept = between(moment(start), moment(end))
+    same(usage["summary"], _part(usage["summary"], metrics(kept)), f"{name}: summary")
+    per_user = grouped((e for e in kept if "user" in e), lambda e: [e["user"]])
+    users = usage["users"]
+    assert users["totalCount"] == len(per_user)
+    ordered = sorted(per_user, key=lambda u: (-metrics(per_user[u])["successfulRequests"], u))
+    assert [edge["node"]["user"]["id"] for edge in users["edges"]] == ordered
+    for edge in users["edges"]:
+        node = edge["node"]
+        events = per_user[node["user"]["id"]]
+        same(node["metrics"], _part(node["metrics"], metrics(events)), node["user"]["id"])
+        per_tag = grouped(events, lambda e: [t for t in e["tags"] if "ua:" in t.lower()])
+        top = sorted(per_tag, key=lambda t: (-metrics(per_tag[t])["requests"], t))[:1]
+        assert [row["tag"] for row in node["usage"]["tags"]] == top, node
+        for row in node["usage"]["tags"]:
+            assert row["metrics"]["requests"] == metrics(per_tag[row["tag"]])["requests"]
+    per_tag = grouped(kept, lambda e: e["tags"])
+    assert {row["tag"] for row in usage["tags"]} == set(per_tag)
+    for row in usage["tags"]:
+        same(row["metrics"], _part(row["metrics"], metrics(per_tag[row["tag"]])), row["tag"])
+
+
+@pytest.mark.usefixtures("loaded")
+@pytest.mark.parametrize(
+    "field",
+    [
+        "timeseries(granularity: MONTH) { start metrics { users messages } }",
+        "activeUsers(period: MONTH) { start end users }",
+        "activeUsers(period: MONTH, window: ROLLING) { start end users }",
+        "timeseries(granularity: MONTH) { start usage { summary { users messages } } }",
+    ],
+)
+async def test_months_are_never_read_where_a_bucket_could_cut_one(
+    client: httpx.AsyncClient, engine: AsyncEngine, field: str, way: str
+) -> None:
+    """Calendar months in UTC, rolling months and rows narrowed to a month: the answers match
+    plain Python, from days and hours, never from a month table."""
+    span = ("2026-02-20T00:00:00Z", "2026-04-05T00:00:00Z")
+    query = "{ usage(filter: %s) { %s } }" % (filter_argument(*span), field)
+    with count_statements(engine) as sql:
+        usage = (await graphql(client, query))["usage"]
+    assert not reads(sql, "usage_monthly_users"), sql
+    assert reads(sql, "usage_daily_users") == (way == "rollups"), sql
+    rows = next(iter(usage.values()))
+    assert rows
+    for row in rows:
+        start = datetime.fromisoformat(row["start"])
+        end = datetime.fromisoformat(row["end"]) if "end" in row else _next_month(start)
+        events = between(max(start, moment(span[0])), min(end, moment(span[1])))
+        found = row.get("metrics") or row.get("usage", {}).get("summary") or row
+        assert found["users"] == len({e["user"] for e in events if "user" in e}), row
+        if "messages" in found:
+            assert found["messages"] == len(events), row
+
+
+def _next_month(start: datetime) -> datetime:
+    return (start + timedelta(days=32)).replace(day=1)
+
+
+async def test_late_events_and_duplicates_keep_the_months_exact(
+    client: httpx.AsyncClient, engine: AsyncEngine, way: str
+) -> None:
+    april = [e for e in EVENTS if moment(e["timestamp"]) >= datetime(2026, 4, 1, tzinfo=UTC)]
+    march = [e for e in EVENTS if moment(e["timestamp"]) < datetime(2026, 4, 1, tzinfo=UTC)]
+    await post(client, april)
+    query = "{ usage { users(first: 3) { totalCount } summary { users messages } } }"
+    before = (await graphql(client, query))["usage"]
+    assert before["summary"]["messages"] == len(april)
+    # March arrives after April, some of it twice, some with April's events again.
+    assert (await post(client, march[:1500]))["duplicates"] == 0
+    assert (await post(client, march[1000:] + april[:200]))["duplicates"] == 700
+    assert await daily_matches_messages(engine) > 100  # the month tables too
+    with count_statements(engine) as sql:
+        after = (await graphql(client, query))["usage"]
+    assert sql.count == 2
+    assert reads(sql, "usage_monthly_users") == (way == "rollups"), sql
+    users = len({e["user"] for e in EVENTS if "user" in e})
+    assert after == {
+        "users": {"totalCount": users},
+        "summary": {"users": users, "messages": len(EVENTS)},
+    }
+
+
+@pytest.mark.usefixtures("loaded")
+async def test_prune_keeps_the_months(
+    app: Starlette, client: httpx.AsyncClient, engine: AsyncEngine, way: str
+) -> None:
+    """After a prune at 1 April, a users list over all time keeps its answer from months (and
+    the days after them); from raw events it fails, naming the horizon."""
+    query = """{ usage { users(first: 100) { totalCount edges { node { user { id }
+        metrics { requests spend } } } } } }"""
+    before = (await graphql(client, query))["usage"]
+    await prune(engine, datetime(2026, 4, 1, tzinfo=UTC), wait_seconds=0)
+    await app.state.horizon.refresh(engine)
+    if way == "raw":
+        response = await client.post("/graphql", json={"query": query})
+        assert "which were pruned" in response.json()["errors"][0]["message"]
+        return
+    with count_statements(engine) as sql:
+        assert (await graphql(client, query))["usage"] == before
+    assert sql.count == 2  # the users, their profiles
+    assert reads(sql, "usage_monthly_users"), sql
+    assert before["users"]["totalCount"] == len({e["user"] for e in EVENTS if "user" in e})
+
+
+def test_which_questions_read_months() -> None:
+    def chosen(
+        metrics: set[Metric], *keys: Any, filter: Filter | None = None
+    ) -> tuple[str | None, str | None, tuple[pieces.Span, ...]]:
+        question = Question(frozenset(metrics), keys)
+        plan = rollups.plan(question, filter or Filter(), "UTC", (), ())
+        assert plan is not None
+        monthly = None if plan.monthly is None else plan.monthly.table.name
+        daily = None if plan.daily is None else plan.daily.table.name
+        return monthly, daily, plan.pieces.months
+
+    everything = ((None, None),)
+    users = "usage_daily_users"
+    assert chosen({Metric.REQUESTS}, Dimension.USER) == ("usage_monthly_users", users, everything)
+    assert chosen({Metric.USERS}, Dimension.TAG) == (
+        "usage_monthly_tag_users",
+        "usage_daily_tag_users",
+        everything,
+    )
+    # The daily tables without a monthly one keep their days.
+    assert chosen({Metric.REQUESTS}, Dimension.MODEL) == (None, "usage_daily", ())
+    assert chosen({Metric.REQUESTS}, Dimension.TAG) == (None, "usage_daily_tags", ())
+    # Buckets and windows of any kind could cut a month.
+    for key in (
+        TimeBucket(Granularity.MONTH),
+        TimeBucket(Granularity.YEAR),
+        Windows(((datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC)),)),
+    ):
+        assert chosen({Metric.USERS}, key)[0] is None, key
+    # Less than a whole month inside: days only.
+    short = Filter(datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 4, 30, tzinfo=UTC))
+    assert chosen({Metric.USERS}, filter=short) == (None, users, ())
+
+
+def test_days_become_months_where_whole() -> None:
+    def utc(*parts: int) -> datetime:
+        return datetime(*parts, tzinfo=UTC)
+
+    def cut(start: datetime | None, end: datetime | None) -> pieces.Pieces:
+        return pieces.with_months(pieces.cut(start, end, frozenset()))
+
+    assert cut(None, None) == pieces.Pieces(months=((None, None),))
+    inside = cut(utc(2025, 11, 3, 13, 30), utc(2026, 2, 2, 7))
+    assert inside.months == ((utc(2025, 12, 1), utc(2026, 2, 1)),)  # across a year's end
+    assert inside.days == ((utc(2025, 11, 4), utc(2025, 12, 1)), (utc(2026, 2, 1), utc(2026, 2, 2)))
+    assert inside.hours == (
+        (utc(2025, 11, 3, 14), utc(2025, 11, 4)),
+        (utc(2026, 2, 2), utc(2026, 2, 2, 7)),
+    )
+    assert inside.raw == ((utc(2025, 11, 3, 13, 30), utc(2025, 11, 3, 14)),)
+    exact = cut(utc(2026, 12, 1), utc(2027, 1, 1))
+    assert (exact.months, exact.days, exact.hours) == (
+        ((utc(2026, 12, 1), utc(2027, 1, 1)),),
+        (),
+        (),
+    )
+    short = cut(utc(2026, 3, 2), utc(2026, 3, 31))
+    assert (short.months, short.days) == ((), ((utc(2026, 3, 2), utc(2026, 3, 31)),))
+    open_end = cut(utc(2026, 2, 28, 13), None)
+    assert open_end.months == ((utc(2026, 3, 1), None),)
+    assert (open_end.days, open_end.hours) == ((), ((utc(2026, 2, 28, 13), utc(2026, 3, 1)),))
+    open_start = cut(None, utc(2026, 4, 2, 7, 44))
+    assert open_start.months == ((None, utc(2026, 4, 1)),)
+    assert open_start.days == ((utc(2026, 4, 1), utc(2026, 4, 2)),)

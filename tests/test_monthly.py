@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 
 from tests.graphql_client import graphql
 from tests.sqlcount import count_statements
-from tests.test_correctness import EVENTS, grouped, metrics, same
+from tests.test_correctness import EVENTS, grouped, metrics, same, when
 from tests.test_daily import (
     _part,
     between,
@@ -121,6 +121,7 @@ async def test_months_are_never_read_where_a_bucket_could_cut_one(
     """Calendar months in UTC, rolling months and rows narrowed to a month: the answers match
     plain Python, from days and hours, never from a month table."""
     span = ("2026-02-20T00:00:00Z", "2026-04-05T00:00:00Z")
+    low, high = datetime(2026, 2, 20, tzinfo=UTC), datetime(2026, 4, 5, tzinfo=UTC)
     query = "{ usage(filter: %s) { %s } }" % (filter_argument(*span), field)
     with count_statements(engine) as sql:
         usage = (await graphql(client, query))["usage"]
@@ -131,7 +132,7 @@ async def test_months_are_never_read_where_a_bucket_could_cut_one(
     for row in rows:
         start = datetime.fromisoformat(row["start"])
         end = datetime.fromisoformat(row["end"]) if "end" in row else _next_month(start)
-        events = between(max(start, moment(span[0])), min(end, moment(span[1])))
+        events = between(max(start, low), min(end, high))
         found = row.get("metrics") or row.get("usage", {}).get("summary") or row
         assert found["users"] == len({e["user"] for e in events if "user" in e}), row
         if "messages" in found:
@@ -145,8 +146,8 @@ def _next_month(start: datetime) -> datetime:
 async def test_late_events_and_duplicates_keep_the_months_exact(
     client: httpx.AsyncClient, engine: AsyncEngine, way: str
 ) -> None:
-    april = [e for e in EVENTS if moment(e["timestamp"]) >= datetime(2026, 4, 1, tzinfo=UTC)]
-    march = [e for e in EVENTS if moment(e["timestamp"]) < datetime(2026, 4, 1, tzinfo=UTC)]
+    april = [e for e in EVENTS if when(e) >= datetime(2026, 4, 1, tzinfo=UTC)]
+    march = [e for e in EVENTS if when(e) < datetime(2026, 4, 1, tzinfo=UTC)]
     await post(client, april)
     query = "{ usage { users(first: 3) { totalCount } summary { users messages } } }"
     before = (await graphql(client, query))["usage"]
@@ -223,8 +224,8 @@ def test_which_questions_read_months() -> None:
 
 
 def test_days_become_months_where_whole() -> None:
-    def utc(*parts: int) -> datetime:
-        return datetime(*parts, tzinfo=UTC)
+    def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+        return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
     def cut(start: datetime | None, end: datetime | None) -> pieces.Pieces:
         return pieces.with_months(pieces.cut(start, end, frozenset()))

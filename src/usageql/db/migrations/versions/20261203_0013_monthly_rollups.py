@@ -99,7 +99,7 @@ def _fill(name: str, daily: str, keys: tuple[str, ...]) -> None:
     for done, month in enumerate(months, start=1):
         bind.execute(statement, {"start": month, "end": _next_month(month)})
         log.info(
-            "migration 0013: %s filled to %s (%d of %d)", name, f"{month:%Y-%m}", done, len(months)
+            "migration 0013: %s: %s added up (%d of %d)", name, f"{month:%Y-%m}", done, len(months)
         )
 
 

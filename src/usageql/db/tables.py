@@ -429,3 +429,6 @@ chat_firsts_hourly = Table(
 )
 # Whether one chat had a message in a period (the chats first seen before it that outlast it).
 Index(None, usage_hourly_chats.c.app_id, usage_hourly_chats.c.chat_id, usage_hourly_chats.c.hour)
+# The chats of one model in a period (the chat panels of a model's overview), without reading
+# every other model's rows of the period.
+Index(None, usage_hourly_chats.c.app_id, usage_hourly_chats.c.model, usage_hourly_chats.c.hour)

@@ -234,8 +234,8 @@ def compile_question(
                 question,
                 scoped,
                 _From(Source.EVENTS, relation),
-                lambda _: [relation.c.value, func.sum(relation.c.n).label("n")],
-                by=[relation.c.value],
+                lambda _: [relation.c.bucket, func.sum(relation.c.n).label("n")],
+                by=[relation.c.bucket],
             ),
         )
     statement = _order_and_limit(statement, question, narrow_labels, group_labels)

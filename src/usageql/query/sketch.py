@@ -4,8 +4,10 @@ from the log-spaced buckets of `usage_daily_latency` (usageql.db.buckets).
 Exact percentiles read every request's value: a month is ~170k latencies at 1M events, ten times
 that at 10M. The buckets keep, per app, UTC day and model, how many requests fell in each bucket
 2% wide: a period's whole UTC days read those counts, the rest of it (hours at its edges, days a
-boundary of the question cuts) reads the raw values, exactly (usageql.query.pieces). Every value
-is then stood for by a number within RELATIVE_ERROR (0.99%) of it: its bucket's, or itself.
+boundary of the question cuts) buckets the raw values as it reads them (usageql.query.pieces).
+Rows are added up per bucket, an integer, before any value is computed (a month per model at 1M
+events is ~76k bucket rows for ~6.6k buckets). Every value is then stood for by its bucket's,
+within RELATIVE_ERROR (0.99%) of it.
 
 The percentile is taken the way percentile_cont takes it from the exact values: the values at
 the ranks floor(p (N - 1)) and ceil(p (N - 1)) counted from 0, interpolated between. Each of
@@ -39,7 +41,7 @@ from sqlalchemy import (
     union_all,
 )
 
-from usageql.db.buckets import value_sql
+from usageql.db.buckets import bucket_sql, value_sql
 from usageql.db.tables import messages, usage_daily_latency
 from usageql.query import pieces
 from usageql.query.catalog import METRICS, Approximation
@@ -61,8 +63,8 @@ COUNTS = {"latency_ms": "latency", "ttft_ms": "ttft"}
 """Each bucketed column of `messages`, and its count in usage_daily_latency."""
 TimeRange = tuple[datetime | None, datetime | None]
 PerValue = Callable[[Subquery], Select[Any]]
-"""Rows of a relation of (ts, app_id, model, value, n), grouped by the question's keys (labelled
-as the compiler labels them) and by `value`, with `n` summed: the compiler's grouping."""
+"""Rows of a relation of (ts, app_id, model, bucket, n), grouped by the question's keys (labelled
+as the compiler labels them) and by `bucket`, with `n` summed: the compiler's grouping."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,15 +125,15 @@ class SketchPlan:
         return approximation
 
     def relation(self, column: str) -> Subquery:
-        """(ts, app_id, model, value, n): a bucket's value and count per day of the bucketed
-        days, each raw value with n = 1 elsewhere."""
+        """(ts, app_id, model, bucket, n): a bucket and its count per day of the bucketed days,
+        each raw value's bucket with n = 1 elsewhere."""
         count = usage_daily_latency.c[COUNTS[column]]
         buckets = usage_daily_latency.c
         bucketed = select(
             buckets.day.label("ts"),
             buckets.app_id,
             func.nullif(buckets.model, "").label("model"),
-            value_sql(buckets.bucket).label("value"),
+            buckets.bucket,
             count.label("n"),
         ).where(
             count > 0, every_app(buckets.app_id), _within(buckets.day, self.day_ranges, pieces.DAY)
@@ -140,7 +142,7 @@ class SketchPlan:
             m.ts,
             m.app_id,
             m.model,
-            m[column].label("value"),
+            bucket_sql(m[column]).label("bucket"),
             literal(1, BigInteger()).label("n"),
         ).where(m[column].is_not(None), _within(m.ts, self.raw_ranges))
         return union_all(bucketed, values).subquery("bucketed")
@@ -158,15 +160,16 @@ def _within(
 
 
 def _estimates(values: Subquery, labels: Sequence[str], metrics: Sequence[Metric]) -> Select[Any]:
-    """Per group of `labels`, each of `metrics` from its (value, n) rows, as percentile_cont
-    takes a percentile: the values at the ranks around p (N - 1), interpolated."""
+    """Per group of `labels`, each of `metrics` from its (bucket, n) rows, as percentile_cont
+    takes a percentile: the values at the ranks around p (N - 1), interpolated (buckets sort as
+    the values they stand for)."""
     n: ColumnElement[float] = cast(values.c.n, Double())
     partition = [values.c[label] for label in labels] or None
     ranked = select(
         *(values.c[label] for label in labels),
-        values.c.value,
+        value_sql(values.c.bucket).label("value"),
         n.label("n"),
-        func.sum(n).over(partition_by=partition, order_by=values.c.value).label("upto"),
+        func.sum(n).over(partition_by=partition, order_by=values.c.bucket).label("upto"),
         func.sum(n).over(partition_by=partition).label("total"),
     ).subquery("ranked")
     r = ranked.c

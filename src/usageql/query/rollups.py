@@ -10,8 +10,7 @@ partial hours at the edges from raw events, each event shaped like a rollup row 
 daily rollup answers too, the UTC days that no boundary of the question falls inside come from it
 and only the other whole hours from its hourly partner (usageql.query.pieces); where a monthly
 one answers and no time bucket or window can cut a month, whole UTC months come from it. The
-compiler then
-reads this relation instead of `messages`, each metric's aggregate over its rows
+compiler then reads this relation instead of `messages`, each metric's aggregate over its rows
 (usageql.query.catalog).
 """
 

@@ -2,21 +2,16 @@
 `usage_hourly_chats` (migration 0014), not by reading every model's rows: the chat panels of Open
 WebUI's model overview ask exactly that (`usage(filter: {models: [...]}) { chats chatTags }`)."""
 
-import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import text
 
+from tests.plans import analyzed_plan, nodes
 from usageql.db.engine import create_engine
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 MODELS = 12
 HOURS = 24 * 60
-
-
-def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
-    return [plan, *(node for child in plan.get("Plans", []) for node in _nodes(child))]
 
 
 async def test_a_models_chats_in_a_month_are_read_through_the_model_index(
@@ -36,27 +31,25 @@ async def test_a_models_chats_in_a_month_are_read_through_the_model_index(
                 ),
                 {"start": START, "hours": HOURS, "models": MODELS},
             )
-        async with engine.connect() as connection:
-            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await autocommit.execute(text("ANALYZE usage_hourly_chats"))
-            explained = await connection.scalar(
-                text(
-                    "EXPLAIN (ANALYZE, FORMAT JSON) SELECT DISTINCT app_id, chat_id"
-                    " FROM usage_hourly_chats WHERE app_id = ANY(array(SELECT app_id FROM apps))"
-                    " AND model = ANY(:models) AND hour >= :start AND hour < :end"
-                ),
-                {
-                    "models": ["model-3"],
-                    "start": START + timedelta(days=20),
-                    "end": START + timedelta(days=50),
-                },
-            )
+        plan = await analyzed_plan(
+            engine,
+            "usage_hourly_chats",
+            text(
+                "EXPLAIN (ANALYZE, FORMAT JSON) SELECT DISTINCT app_id, chat_id"
+                " FROM usage_hourly_chats WHERE app_id = ANY(array(SELECT app_id FROM apps))"
+                " AND model = ANY(:models) AND hour >= :start AND hour < :end"
+            ),
+            {
+                "models": ["model-3"],
+                "start": START + timedelta(days=20),
+                "end": START + timedelta(days=50),
+            },
+        )
     finally:
         await engine.dispose()
-    plan = (explained if isinstance(explained, list) else json.loads(explained))[0]["Plan"]
     scans = [
         node
-        for node in _nodes(plan)
+        for node in nodes(plan)
         if "usage_hourly_chats" in str(node.get("Relation Name", "")) or "Index Name" in node
     ]
     used = {node.get("Index Name") for node in scans}

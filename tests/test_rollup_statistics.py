@@ -2,11 +2,11 @@
 and 0013): without statistics on that expression it guessed a fixed 0.5% for a pattern on a tag,
 however many rows matched, and planned a month of weekly users per tag as one row."""
 
-import json
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
+from tests.plans import analyzed_plan
 from usageql.db.engine import create_engine
 from usageql.ingest.rollup import DERIVED, ROLLUPS
 
@@ -51,18 +51,16 @@ async def test_a_pattern_on_a_rollup_key_is_estimated_from_its_rows(database_url
                 ),
                 {"day": DAY},
             )
-        async with engine.connect() as connection:
-            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await autocommit.execute(text("ANALYZE usage_daily_tag_users"))
-            explained = await connection.scalar(
-                text(
-                    "EXPLAIN (FORMAT JSON) SELECT * FROM usage_daily_tag_users"
-                    " WHERE NULLIF(tag, '') ILIKE '%User-Agent:%' AND day < :end"
-                ),
-                {"end": DAY + timedelta(days=1)},
-            )
+        plan = await analyzed_plan(
+            engine,
+            "usage_daily_tag_users",
+            text(
+                "EXPLAIN (FORMAT JSON) SELECT * FROM usage_daily_tag_users"
+                " WHERE NULLIF(tag, '') ILIKE '%User-Agent:%' AND day < :end"
+            ),
+            {"end": DAY + timedelta(days=1)},
+        )
     finally:
         await engine.dispose()
-    plan = json.loads(explained) if isinstance(explained, str) else explained
     # 2,000 rows match; without the statistics the estimate was 20 (0.5% of 4,000).
-    assert 1_000 <= plan[0]["Plan"]["Plan Rows"] <= 4_000
+    assert 1_000 <= plan["Plan Rows"] <= 4_000

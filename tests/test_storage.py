@@ -7,22 +7,18 @@ counts the pages it leads to: through a plain minmax BRIN, the whole table here;
 minmax-multi, a fifth of it.
 """
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tests.plans import nodes, top
 from usageql.db.engine import create_engine
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 ROWS = 30_000  # one a minute, ~1,280 pages: ten BRIN block ranges of 128
 PAGES_PER_RANGE = 128
-
-
-def _plan_nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
-    return [plan, *(node for child in plan.get("Plans", []) for node in _plan_nodes(child))]
 
 
 async def _explain_through_brin(connection: AsyncConnection, start: datetime) -> dict[str, Any]:
@@ -42,8 +38,7 @@ async def _explain_through_brin(connection: AsyncConnection, start: datetime) ->
         ),
         {"from": start, "to": start + timedelta(hours=1)},
     )
-    plan = json.loads(explained) if isinstance(explained, str) else explained
-    return dict(plan[0]["Plan"])
+    return top(explained)
 
 
 async def test_an_old_time_range_reads_few_pages_after_late_rows_fill_old_pages(
@@ -89,9 +84,9 @@ async def test_an_old_time_range_reads_few_pages_after_late_rows_fill_old_pages(
             await connection.rollback()
         assert scattered is not None
         assert scattered >= 8  # in every old block range
-        nodes = _plan_nodes(plan)
-        (index,) = [node for node in nodes if node["Node Type"] == "Bitmap Index Scan"]
-        (heap,) = [node for node in nodes if node["Node Type"] == "Bitmap Heap Scan"]
+        found = nodes(plan)
+        (index,) = [node for node in found if node["Node Type"] == "Bitmap Index Scan"]
+        (heap,) = [node for node in found if node["Node Type"] == "Bitmap Heap Scan"]
         assert index["Index Name"] == "ix_messages_ts"  # the only way in, so always taken
         assert heap["Actual Rows"] == 60
         # The block ranges holding that hour (two at most) and the newest one, not summarized

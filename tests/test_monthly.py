@@ -3,16 +3,17 @@
 Each test runs from raw events and with rollups on (tests.ways), against plain Python over the
 events of tests/test_correctness.py (1 March to 9 April 2026). The edges: all time; periods
 cut at a whole month, at whole days, at hours and inside hours on both sides of one; open at
-either end; a year's last month; questions whose time buckets, windows or narrowed buckets could
-cut a month (which never read one); late events and duplicates; prune. The rollups way also
-proves which table answered: a month table wherever a whole UTC month is inside a question that
-no bucket cuts.
+either end; a year's last month; calendar months, quarters and rows narrowed to a month in UTC
+(which read months) and in Berlin, weeks and rolling windows (which could cut a month, so never
+read one); late events and duplicates; prune. The rollups way also proves which table answered:
+a month table wherever a whole UTC month is inside a question that no bucket cuts.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -21,7 +22,7 @@ from starlette.applications import Starlette
 
 from tests.graphql_client import graphql
 from tests.sqlcount import count_statements
-from tests.test_correctness import EVENTS, grouped, metrics, same, when
+from tests.test_correctness import EVENTS, grouped, local_bucket, metrics, same, when
 from tests.test_daily import (
     _part,
     between,
@@ -105,42 +106,72 @@ async def test_users_and_their_tags_over_months(
         same(row["metrics"], _part(row["metrics"], metrics(per_tag[row["tag"]])), row["tag"])
 
 
+SERIES = "timeseries(granularity: %s) { start metrics { users messages } }"
+CALENDAR = "activeUsers(period: MONTH) { start end users }"
+NARROWED = "timeseries(granularity: MONTH) { start usage { summary { users messages } } }"
+ROLLING = "activeUsers(period: MONTH, window: ROLLING) { start end users }"
+SPAN = ("2026-02-20T00:00:00Z", "2026-04-05T00:00:00Z")
+# (a field, its time zone, the bucket its rows are (None: windows with an end), the statements
+# it runs, whether rollups read months for it, its period (None: all time))
+BUCKETED = [
+    (SERIES % "MONTH", "UTC", "MONTH", 1, True, SPAN),
+    (SERIES % "MONTH", "UTC", "MONTH", 1, True, None),
+    (SERIES % "QUARTER", "UTC", "QUARTER", 1, True, SPAN),
+    (CALENDAR, "UTC", None, 1, True, SPAN),
+    (NARROWED, "UTC", "MONTH", 2, True, SPAN),  # the months, then their summaries
+    # Berlin's months start at 22:00 or 23:00 UTC on a month's last day, which is then no day
+    # piece: no UTC month is whole. A quarter leaves the UTC months inside it whole (April).
+    (SERIES % "MONTH", "Europe/Berlin", "MONTH", 1, False, SPAN),
+    (SERIES % "MONTH", "Europe/Berlin", "MONTH", 1, False, None),
+    (SERIES % "QUARTER", "Europe/Berlin", "QUARTER", 1, True, None),
+    (CALENDAR, "Europe/Berlin", None, 1, False, SPAN),
+    (SERIES % "WEEK", "UTC", "WEEK", 1, False, SPAN),
+    (ROLLING, "UTC", None, 2, False, SPAN),  # the days, then their windows
+]
+
+
 @pytest.mark.usefixtures("loaded")
 @pytest.mark.parametrize(
-    "field",
-    [
-        "timeseries(granularity: MONTH) { start metrics { users messages } }",
-        "activeUsers(period: MONTH) { start end users }",
-        "activeUsers(period: MONTH, window: ROLLING) { start end users }",
-        "timeseries(granularity: MONTH) { start usage { summary { users messages } } }",
-    ],
+    "case", BUCKETED, ids=lambda case: f"{case[0][:30]}-{case[1]}-{case[5] is None}"
 )
-async def test_months_are_never_read_where_a_bucket_could_cut_one(
-    client: httpx.AsyncClient, engine: AsyncEngine, field: str, way: str
+async def test_months_are_read_only_where_no_bucket_can_cut_one(
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    case: tuple[str, str, str | None, int, bool, tuple[str, str] | None],
+    way: str,
 ) -> None:
-    """Calendar months in UTC, rolling months and rows narrowed to a month: the answers match
-    plain Python, from days and hours, never from a month table."""
-    span = ("2026-02-20T00:00:00Z", "2026-04-05T00:00:00Z")
-    low, high = datetime(2026, 2, 20, tzinfo=UTC), datetime(2026, 4, 5, tzinfo=UTC)
-    query = "{ usage(filter: %s) { %s } }" % (filter_argument(*span), field)
+    """Calendar months, quarters and rows narrowed to a month in UTC are made of whole UTC
+    months, and a Berlin quarter holds some; Berlin's months, UTC weeks and rolling months cut
+    them (they read days and hours). Every answer matches plain Python."""
+    field, zone, bucket, statements, monthly, span = case
+    low, high = (None, None) if span is None else (moment(span[0]), moment(span[1]))
+    period = "" if span is None else f"filter: {filter_argument(*span)}, "
+    query = '{ usage(%stimezone: "%s") { %s } }' % (period, zone, field)
     with count_statements(engine) as sql:
         usage = (await graphql(client, query))["usage"]
-    assert not reads(sql, "usage_monthly_users"), sql
-    assert reads(sql, "usage_daily_users") == (way == "rollups"), sql
+    assert sql.count == statements, sql
+    read = {table for table in ("usage_monthly_users", "usage_daily_users") if reads(sql, table)}
+    if way == "raw":
+        assert not read, sql
+    else:
+        assert ("usage_monthly_users" in read) == monthly, sql
+        assert monthly or "usage_daily_users" in read, sql
     rows = next(iter(usage.values()))
     assert rows
+    kept = between(low, high)
     for row in rows:
         start = datetime.fromisoformat(row["start"])
-        end = datetime.fromisoformat(row["end"]) if "end" in row else _next_month(start)
-        events = between(max(start, low), min(end, high))
+        if bucket is None:  # a window: [start, end)
+            end = datetime.fromisoformat(row["end"])
+            events = [e for e in kept if start <= when(e) < end]
+        else:
+            tz = ZoneInfo(zone)
+            events = [e for e in kept if local_bucket(when(e), bucket, tz) == start]
         found = row.get("metrics") or row.get("usage", {}).get("summary") or row
         assert found["users"] == len({e["user"] for e in events if "user" in e}), row
         if "messages" in found:
             assert found["messages"] == len(events), row
-
-
-def _next_month(start: datetime) -> datetime:
-    return (start + timedelta(days=32)).replace(day=1)
+    assert kept
 
 
 async def test_late_events_and_duplicates_keep_the_months_exact(
@@ -191,10 +222,10 @@ async def test_prune_keeps_the_months(
 
 def test_which_questions_read_months() -> None:
     def chosen(
-        metrics: set[Metric], *keys: Any, filter: Filter | None = None
+        metrics: set[Metric], *keys: Any, filter: Filter | None = None, zone: str = "UTC"
     ) -> tuple[str | None, str | None, tuple[pieces.Span, ...]]:
         question = Question(frozenset(metrics), keys)
-        plan = rollups.plan(question, filter or Filter(), "UTC", (), ())
+        plan = rollups.plan(question, filter or Filter(), zone, (), ())
         assert plan is not None
         monthly = None if plan.monthly is None else plan.monthly.table.name
         daily = None if plan.daily is None else plan.daily.table.name
@@ -211,10 +242,28 @@ def test_which_questions_read_months() -> None:
     # The daily tables without a monthly one keep their days.
     assert chosen({Metric.REQUESTS}, Dimension.MODEL) == (None, "usage_daily", ())
     assert chosen({Metric.REQUESTS}, Dimension.TAG) == (None, "usage_daily_tags", ())
-    # Buckets and windows of any kind could cut a month.
+    # Months, quarters and years in UTC are whole UTC months.
+    for granularity in (Granularity.MONTH, Granularity.QUARTER, Granularity.YEAR):
+        bucket = TimeBucket(granularity)
+        assert chosen({Metric.USERS}, bucket) == ("usage_monthly_users", users, everything)
+        assert chosen({Metric.USERS}, bucket, zone="Etc/UTC")[0] == "usage_monthly_users"
+    # A local month elsewhere starts inside the last UTC day of a month: none is whole.
+    for zone in ("Europe/Berlin", "America/New_York"):
+        assert chosen({Metric.USERS}, TimeBucket(Granularity.MONTH), zone=zone)[0] is None
+    # A local quarter leaves whole the UTC months inside it, and only those: each month piece
+    # lies between two of its starts.
+    berlin = chosen({Metric.USERS}, TimeBucket(Granularity.QUARTER), zone="Europe/Berlin")
+    assert berlin[0] == "usage_monthly_users"
+    tz = ZoneInfo("Europe/Berlin")
+    for start, end in berlin[2]:
+        assert start is not None
+        assert end is not None
+        last = end - timedelta(microseconds=1)
+        assert local_bucket(start, "QUARTER", tz) == local_bucket(last, "QUARTER", tz)
+    # Any other bucket, and any window, could cut a month.
     for key in (
-        TimeBucket(Granularity.MONTH),
-        TimeBucket(Granularity.YEAR),
+        TimeBucket(Granularity.DAY),
+        TimeBucket(Granularity.WEEK),
         Windows(((datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC)),)),
     ):
         assert chosen({Metric.USERS}, key)[0] is None, key

@@ -14,10 +14,11 @@ window the compiler sorts it into by its start, as an hour row does. Local days 
 days (Europe/Berlin's start at 23:00 or 22:00 UTC) take their hours as pieces; a Berlin week
 keeps its whole UTC days and takes the hours of the two it straddles.
 
-A UTC month is one piece only for a question without time buckets or windows (a period, or all
-time): then no boundary but its `from` and `to` can fall inside one, and every month between
-them is whole. Lists over all time (users by requests, each user's tags) read a row per key and
-month instead of one per key and day.
+A UTC month is one piece only where no boundary of the question can fall inside it: for a
+question without windows whose only time buckets are months, quarters or years (a period, all
+time, monthly active users in UTC; a Berlin month starts inside a UTC day, which is then no day
+piece, so its months are never whole). Lists over all time (users by requests, each user's tags)
+read a row per key and month instead of one per key and day.
 """
 
 from __future__ import annotations
@@ -205,10 +206,22 @@ def cut(
     return Pieces(days=tuple(days), hours=tuple(hours), raw=tuple(raw))
 
 
+MONTHLY_BUCKETS = frozenset({Granularity.MONTH, Granularity.QUARTER, Granularity.YEAR})
+"""Buckets that start on the first of a local month."""
+
+
 def months_allowed(keys: Sequence[GroupKey]) -> bool:
-    """Whether a question grouped or narrowed by `keys` can read whole UTC months: not when a
-    bucket or window boundary may fall inside one."""
-    return not any(isinstance(key, TimeBucket | Windows) for key in keys)
+    """Whether a question grouped or narrowed by `keys` can read whole UTC months from its runs
+    of days. A boundary strictly inside a UTC day already took that day out of them
+    (blocked_days); a boundary at a UTC midnight inside a month can only be a window's or a
+    day's or week's bucket. A month, quarter or year starts on the first of a local month: at a
+    UTC midnight only where that is the first of the UTC month too (in UTC every time; in Berlin
+    never, at 22:00 or 23:00 UTC)."""
+    return not any(
+        isinstance(key, Windows)
+        or (isinstance(key, TimeBucket) and key.granularity not in MONTHLY_BUCKETS)
+        for key in keys
+    )
 
 
 def with_months(pieces: Pieces) -> Pieces:

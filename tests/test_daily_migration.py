@@ -92,29 +92,20 @@ async def test_pruned_periods_keep_their_days_and_have_no_buckets(
             await connection.execute(text("DELETE FROM messages WHERE ts < :at"), {"at": HORIZON})
         await upgrade(engine)
         async with engine.connect() as connection:
-            # Every day of the hourly users table, the pruned ones too, holds its hours' sums.
-            by_day = text(
-                "SELECT app_id, date_trunc('day', hour, 'UTC'), user_id, sum(messages),"
-                " sum(input_tokens), max(latency_max) FROM usage_hourly_users GROUP BY 1, 2, 3"
-            )
-            expected = {tuple(row) for row in await connection.execute(by_day)}
-            daily = text(
-                "SELECT app_id, day, user_id, messages, input_tokens, latency_max"
-                " FROM usage_daily_users"
-            )
-            assert {tuple(row) for row in await connection.execute(daily)} == expected
-            # So does every month of the monthly one.
-            by_month = text(
-                "SELECT app_id, date_trunc('month', hour, 'UTC'), user_id, sum(messages),"
-                " sum(input_tokens), max(latency_max) FROM usage_hourly_users GROUP BY 1, 2, 3"
-            )
-            expected = {tuple(row) for row in await connection.execute(by_month)}
-            monthly = text(
-                "SELECT app_id, month, user_id, messages, input_tokens, latency_max"
-                " FROM usage_monthly_users"
-            )
-            assert {tuple(row) for row in await connection.execute(monthly)} == expected
-            assert len(expected) > 10
+            # Every day and every month of the hourly users table, the pruned ones too, holds
+            # its hours' sums.
+            for unit, table in (("day", "usage_daily_users"), ("month", "usage_monthly_users")):
+                grouped = text(
+                    f"SELECT app_id, date_trunc('{unit}', hour, 'UTC'), user_id, sum(messages),"  # noqa: S608
+                    " sum(input_tokens), max(latency_max) FROM usage_hourly_users GROUP BY 1, 2, 3"
+                )
+                expected = {tuple(row) for row in await connection.execute(grouped)}
+                stored = text(
+                    f"SELECT app_id, {unit}, user_id, messages, input_tokens, latency_max"  # noqa: S608
+                    f" FROM {table}"
+                )
+                assert {tuple(row) for row in await connection.execute(stored)} == expected
+                assert len(expected) > 10
             first = await connection.scalar(text("SELECT min(day) FROM usage_daily_users"))
             assert first is not None
             assert first < HORIZON

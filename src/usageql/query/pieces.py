@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 from usageql.query.model import Granularity, GroupKey, TimeBucket, Windows
 from usageql.query.time import bucket_end, bucket_start
 
+_UTC = ZoneInfo("UTC")
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 FIRST_DAY = datetime(2000, 1, 1, tzinfo=UTC)
@@ -226,12 +227,12 @@ def months_allowed(keys: Sequence[GroupKey]) -> bool:
 
 def with_months(pieces: Pieces) -> Pieces:
     """`pieces` with the whole UTC months inside its runs of days taken out of them as runs of
-    months (the days before and after each stay days)."""
+    months (the days before and after each stay days, in order)."""
     months: list[Span] = []
     days: list[Span] = []
     for low, high in pieces.days:
-        first = None if low is None else month_ceil(low)
-        last = None if high is None else month_floor(high)
+        first = None if low is None else _month_at_or_after(low)
+        last = None if high is None else bucket_start(high, Granularity.MONTH, _UTC)
         if first is not None and last is not None and last <= first:
             days.append((low, high))
             continue
@@ -240,33 +241,13 @@ def with_months(pieces: Pieces) -> Pieces:
             days.append((low, first))
         if high is not None and last is not None and last < high:
             days.append((last, high))
-    return Pieces(
-        months=tuple(months),
-        days=tuple(sorted(days, key=_start)),
-        hours=pieces.hours,
-        raw=pieces.raw,
-    )
+    return Pieces(tuple(months), tuple(days), pieces.hours, pieces.raw)
 
 
-def _start(span: Span) -> datetime:
-    return FIRST_DAY if span[0] is None else span[0]
-
-
-def month_floor(moment: datetime) -> datetime:
-    """The start of the UTC month holding `moment`."""
-    return floor(moment, DAY).replace(day=1)
-
-
-def month_ceil(moment: datetime) -> datetime:
+def _month_at_or_after(moment: datetime) -> datetime:
     """The first UTC month start at or after `moment`."""
-    start = month_floor(moment)
-    if start == moment:
-        return start
-    return (
-        start.replace(year=start.year + 1, month=1)
-        if start.month == 12
-        else start.replace(month=start.month + 1)
-    )
+    start = bucket_start(moment, Granularity.MONTH, _UTC)
+    return start if start == moment else bucket_end(start, Granularity.MONTH, _UTC)
 
 
 def _runs(low: datetime | None, high: datetime | None, blocked: frozenset[datetime]) -> list[Span]:

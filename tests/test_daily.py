@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.applications import Starlette
 
 from tests.graphql_client import graphql
@@ -117,7 +117,16 @@ async def test_periods_cut_at_days_hours_and_inside_hours(
         usage = (await graphql(client, query))["usage"]
     assert sql.count == 6, sql  # summary, users, their profiles, tags twice, models
     if way == "rollups":  # every period here holds whole UTC days
-        daily = ("usage_daily_users", "usage_daily_tag_users", "usage_daily_tags", "usage_daily")
+        # Distinct users from the day sets, sums from the tables without users; but where the
+        # period holds whole UTC months (open ones), from rows per user (and month).
+        users = ("usage_daily_users", "usage_daily_tag_users")
+        sets = ("usage_daily_user_sets", "usage_daily_tag_user_sets")
+        daily = (
+            "usage_daily_users",
+            *(users if start is None or end is None else sets),
+            "usage_daily_tags",
+            "usage_daily",
+        )
         for table in daily:
             assert reads(sql, table), (table, sql)
     kept = between(moment(start), moment(end))
@@ -167,6 +176,19 @@ def test_the_smallest_daily_table_that_is_exact_answers() -> None:
         "usage_hourly_users",
     )
     assert chosen({Metric.CHATS}) == (None, "usage_hourly_chats")
+
+    # Over days that hold no whole UTC month, distinct users alone come from the day sets.
+    days = Filter(datetime(2026, 3, 3, tzinfo=UTC), datetime(2026, 3, 27, tzinfo=UTC))
+
+    def over_days(metrics: set[Metric], *keys: GroupKey) -> str | None:
+        plan = rollups.plan(Question(frozenset(metrics), keys), days, "UTC", (), ())
+        assert plan is not None
+        return None if plan.daily is None else plan.daily.table.name
+
+    assert over_days({Metric.USERS}) == "usage_daily_user_sets"
+    assert over_days({Metric.USERS}, Dimension.TAG) == "usage_daily_tag_user_sets"
+    assert over_days({Metric.USERS}, Dimension.USER) == "usage_daily_users"
+    assert over_days({Metric.USERS, Metric.MESSAGES}) == "usage_daily_users"  # split by plans
 
 
 # Buckets in zones: which ones keep whole UTC days, and what the others take from hours.
@@ -257,7 +279,10 @@ async def test_rows_narrowed_to_a_bucket(
     assert sql.count == 3, sql  # the weeks, their users, their tags
     if way == "rollups":
         assert reads(sql, "usage_daily_users"), sql
-        assert reads(sql, "usage_daily_tag_users"), sql
+        # Each tag's users from the day sets, its requests from the sums per tag.
+        assert reads(sql, "usage_daily_tag_user_sets"), sql
+        assert reads(sql, "usage_daily_tags"), sql
+        assert not reads(sql, "usage_daily_tag_users"), sql
         assert reads(sql, "usage_hourly_users") == (zone != "UTC"), sql
     tz = ZoneInfo(zone)
     kept = between(moment(span[0]), moment(span[1]))
@@ -291,7 +316,7 @@ async def test_rolling_windows_in_utc_read_days(
     with count_statements(engine) as sql:
         windows = (await graphql(client, query))["usage"]["activeUsers"]
     assert sql.count == 2, sql  # the days, then their windows
-    assert reads(sql, "usage_daily_users") == (way == "rollups"), sql
+    assert reads(sql, "usage_daily_user_sets") == (way == "rollups"), sql
     assert not reads(sql, "usage_hourly_users"), sql
     assert len(windows) == 10
     for window in windows:
@@ -331,6 +356,37 @@ async def daily_matches_messages(engine: AsyncEngine) -> int:
             }
             assert actual == expected, table
             seen += len(actual)
+        seen += await _sets_match_messages(connection)
+    return seen
+
+
+async def _sets_match_messages(connection: AsyncConnection) -> int:
+    """Assert each day set (and tag's) holds the numbers of exactly the users of its UTC day's
+    messages (an empty set for a day of messages without users), each user one number, sorted;
+    returns the sets seen."""
+    found = await connection.execute(text("SELECT user_id, number FROM user_numbers"))
+    numbers: dict[str, int] = {user: number for user, number in found}  # noqa: C416
+    assert len(set(numbers.values())) == len(numbers)
+    seen = 0
+    for table, keys, source in (
+        ("usage_daily_user_sets", "", "messages"),
+        ("usage_daily_tag_user_sets", "tag, ", "messages, unnest(tags) AS tag"),
+    ):
+        grouped_sql = (
+            f"SELECT app_id, date_trunc('day', ts, 'UTC'), {keys}"  # noqa: S608
+            f" array_remove(array_agg(DISTINCT user_id), NULL) FROM {source}"
+            f" GROUP BY app_id, 2{', ' + keys.rstrip(', ') if keys else ''}"
+        )
+        expected = {
+            (*row[:-1], tuple(sorted(numbers[user] for user in row[-1])))
+            for row in await connection.execute(text(grouped_sql))
+        }
+        actual = {
+            (*row[:-1], tuple(row[-1]))
+            for row in await connection.execute(text(f"SELECT * FROM {table}"))  # noqa: S608
+        }
+        assert actual == expected, table
+        seen += len(actual)
     return seen
 
 
@@ -388,7 +444,7 @@ async def test_prune_keeps_what_days_and_hours_hold(
     with count_statements(engine) as sql:
         assert (await graphql(client, query))["usage"] == before
     assert sql.count == 3
-    assert reads(sql, "usage_daily_users"), sql
+    assert reads(sql, "usage_daily_user_sets"), sql
     kept = between(datetime(2026, 3, 5, 13, tzinfo=UTC), datetime(2026, 3, 25, tzinfo=UTC))
     assert before["summary"] == {"users": len(_users(kept)), "messages": len(kept)}
     inside = filter_argument("2026-03-05T13:30:00Z", "2026-03-25T00:00:00Z")
@@ -430,7 +486,7 @@ def test_metrics_no_daily_table_holds_together_are_split_among_daily_tables() ->
     assert len(answered) == len(parts)
     # The sums ride along with the distinct models (the smaller table); users apart.
     assert answered == {
-        "usage_daily_users": {Metric.USERS},
+        "usage_daily_user_sets": {Metric.USERS},
         "usage_daily": {Metric.MODELS, Metric.MESSAGES},
     }
     # One table answers: no split.
@@ -461,7 +517,8 @@ async def test_split_metrics_give_one_answer_per_key(
         usage = (await graphql(client, query))["usage"]
     assert sql.count == 2, sql
     if way == "rollups" and name != "open start":
-        assert reads(sql, "usage_daily_users"), sql
+        months = name == "open end"  # whole UTC months: rows per user and month
+        assert reads(sql, "usage_daily_users" if months else "usage_daily_user_sets"), sql
         assert reads(sql, "usage_daily"), sql
     kept = between(moment(start), moment(end))
     summary = usage["summary"]

@@ -1,7 +1,7 @@
 """Migrations 0009 and 0010 fill the daily rollups and the narrower hourly ones from the hourly
 ones (which outlive pruned events) and the latency buckets from the stored messages, recording
-where the buckets begin after a prune; 0013 fills the monthly rollups from the daily ones; their
-downgrades remove them."""
+where the buckets begin after a prune; 0013 fills the monthly rollups from the daily ones, 0015 the
+user numbers and day sets; their downgrades remove them."""
 
 from __future__ import annotations
 
@@ -58,7 +58,8 @@ async def test_a_database_is_filled_as_ingestion_would_have(empty_database_url: 
         await upgrade(engine, "0008")
         assert await store_before_0009(engine) == len(EVENTS)
         await upgrade(engine)
-        assert await daily_matches_messages(engine) > 100  # 0013's monthly tables too
+        # 0013's monthly tables and 0015's day sets too
+        assert await daily_matches_messages(engine) > 100
         assert await rollup_matches_messages(engine) > 100  # 0010's narrower hourly tables too
         assert await buckets_match_messages(engine) > 1000
         async with engine.connect() as connection:
@@ -69,7 +70,7 @@ async def test_a_database_is_filled_as_ingestion_would_have(empty_database_url: 
                 text(
                     "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'usage_daily%'"
                     " OR tablename LIKE 'usage_monthly%'"
-                    " OR tablename IN ('usage_hourly_apps', 'usage_hourly_models')"
+                    " OR tablename IN ('usage_hourly_apps', 'usage_hourly_models', 'user_numbers')"
                 )
             )
         assert left == 0
@@ -106,6 +107,18 @@ async def test_pruned_periods_keep_their_days_and_have_no_buckets(
                 )
                 assert {tuple(row) for row in await connection.execute(stored)} == expected
                 assert len(expected) > 10
+            # Every day's set, the pruned days' too, holds the numbers of its hours' users.
+            grouped = text(
+                "SELECT h.app_id, date_trunc('day', h.hour, 'UTC'),"
+                " array_agg(DISTINCT n.number ORDER BY n.number)"
+                " FILTER (WHERE n.number IS NOT NULL)"
+                " FROM usage_hourly_users AS h LEFT JOIN user_numbers AS n"
+                " ON n.app_id = '*' AND n.user_id = h.user_id GROUP BY 1, 2"
+            )
+            expected = {(a, d, tuple(u or ())) for a, d, u in await connection.execute(grouped)}
+            stored = text("SELECT app_id, day, users FROM usage_daily_user_sets")
+            assert {(a, d, tuple(u)) for a, d, u in await connection.execute(stored)} == expected
+            assert min(day for _, day, _ in expected) < HORIZON
             first = await connection.scalar(text("SELECT min(day) FROM usage_daily_users"))
             assert first is not None
             assert first < HORIZON

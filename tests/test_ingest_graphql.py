@@ -70,9 +70,9 @@ async def test_record_messages_stores_and_reports_per_record(
             " include reasoning",
         },
     ]
-    # price book, apps, users, staging table, move, chats, rollups, chat spans: one each,
-    # whatever the size
-    assert sql.count == 8, sql
+    # price book, apps, users, staging table, move, chats, user numbers, rollups, chat spans:
+    # one each, whatever the size
+    assert sql.count == 9, sql
     (row,) = await _rows(engine, messages)
     assert (row.app_id, row.chat_id, row.user_id, row.input_tokens, row.cache_read_tokens) == (
         "shop", "c1", "u1", 100, 40,
@@ -91,7 +91,7 @@ async def test_statements_do_not_grow_with_the_batch(
     with count_statements(engine) as many:
         data = await graphql(client, RECORD, {"messages": fifty})
     assert data["recordMessages"]["accepted"] == 50
-    assert one.count == many.count == 8
+    assert one.count == many.count == 9
 
 
 async def test_provider_usage_passes_through_and_is_exclusive_with_usage(

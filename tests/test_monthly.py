@@ -150,12 +150,14 @@ async def test_months_are_read_only_where_no_bucket_can_cut_one(
     with count_statements(engine) as sql:
         usage = (await graphql(client, query))["usage"]
     assert sql.count == statements, sql
-    read = {table for table in ("usage_monthly_users", "usage_daily_users") if reads(sql, table)}
+    tables = ("usage_monthly_users", "usage_daily_users", "usage_daily_user_sets")
+    read = {table for table in tables if reads(sql, table)}
     if way == "raw":
         assert not read, sql
     else:
         assert ("usage_monthly_users" in read) == monthly, sql
-        assert monthly or "usage_daily_users" in read, sql
+        # Without whole months, distinct users come from the day sets.
+        assert ("usage_daily_user_sets" in read) == (not monthly), sql
     rows = next(iter(usage.values()))
     assert rows
     kept = between(low, high)
@@ -267,9 +269,10 @@ def test_which_questions_read_months() -> None:
         Windows(((datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC)),)),
     ):
         assert chosen({Metric.USERS}, key)[0] is None, key
-    # Less than a whole month inside: days only.
+    # Less than a whole month inside: days only, distinct users alone from the day sets.
     short = Filter(datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 4, 30, tzinfo=UTC))
-    assert chosen({Metric.USERS}, filter=short) == (None, users, ())
+    assert chosen({Metric.USERS}, filter=short) == (None, "usage_daily_user_sets", ())
+    assert chosen({Metric.REQUESTS}, Dimension.USER, filter=short) == (None, users, ())
 
 
 def test_days_become_months_where_whole() -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     DateTime,
     Double,
     ForeignKeyConstraint,
+    Identity,
     Index,
     Integer,
     MetaData,
@@ -356,6 +357,45 @@ usage_monthly_tag_users = _rollup(
     ("tag", "user_id"),
     "Sums of messages per app, UTC month, tag and user; a message counts once per tag.",
     time="month",
+)
+# Distinct users as sets (usageql.query.user_sets): a number per user id, given in the batch's
+# transaction before its rollups are added to, and per UTC day (and tag) the set of the numbers of
+# the users with a message. Unnesting a day's array and hashing numbers costs a fraction of
+# reading a row per user and day and hashing its text (docs/scaling.md, "User sets").
+user_numbers = Table(
+    "user_numbers",
+    metadata,
+    Column("app_id", Text, nullable=False, comment="always '*': a user id's number is every app's"),
+    Column("user_id", Text, nullable=False),
+    Column("number", BigInteger, Identity(), nullable=False),
+    PrimaryKeyConstraint("app_id", "user_id"),
+    comment="A number per user id with a message, for the sets of usage_daily_user_sets. Not"
+    " per app: distinct users are counted by id across apps, as over raw events.",
+)
+
+
+def _user_sets(name: str, keys: tuple[str, ...], comment: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("app_id", Text, nullable=False),
+        _timestamp("day"),
+        *(Column(key, Text, nullable=False) for key in keys),
+        Column("users", ARRAY(BigInteger), nullable=False, server_default=text("'{}'")),
+        PrimaryKeyConstraint("app_id", "day", *keys),
+        comment=comment,
+    )
+
+
+usage_daily_user_sets = _user_sets(
+    "usage_daily_user_sets",
+    (),
+    "Per app and UTC day with messages, the numbers (user_numbers) of its users, sorted.",
+)
+usage_daily_tag_user_sets = _user_sets(
+    "usage_daily_tag_user_sets",
+    ("tag",),
+    "Per app, UTC day and tag with messages, the numbers (user_numbers) of its users, sorted.",
 )
 # Approximate percentiles (usageql.db.buckets): how many requests' values fell in each bucket.
 usage_daily_latency = Table(

@@ -7,7 +7,8 @@ latency and time to first token (usageql.db.buckets). `rollups_upsert` adds them
 table (`ROLLUPS`, the buckets) and, in the same statement, the hourly sums added up to the tables
 with fewer keys, UTC days or UTC months (`DERIVED`): PostgreSQL groups the rows it was already
 sent for the hourly tables, which costs less than summing them again in Python and sending the
-results (measured in docs/scaling.md). An event is in every rollup as soon as its batch commits.
+results (measured in docs/scaling.md), and the users to the daily sets of user numbers
+(usageql.ingest.user_sets). An event is in every rollup as soon as its batch commits.
 Only rows that were really inserted are summed, so duplicates change nothing here either. Keys
 are written in sorted order, like every other upsert of the writer, so concurrent batches lock
 rollup rows in the same order and cannot deadlock.
@@ -45,6 +46,7 @@ from usageql.db.tables import (
 )
 from usageql.ingest.records import MESSAGE_COLUMNS, MessageRow, row_values
 from usageql.ingest.unnest import unnest
+from usageql.ingest.user_sets import set_upserts
 
 # The rollup tables, in the order their sums come from rollup_rows.
 ROLLUPS = (usage_hourly, usage_hourly_users, usage_hourly_chats, usage_hourly_tags)
@@ -148,6 +150,7 @@ def rollups_upsert(rows: Sequence[MessageRow]) -> Insert | None:
         upserts.append((table.name, _upsert(table, select(*sent[table.name].c))))
     for derived, hourly in DERIVED:
         upserts.append((derived.name, _upsert(derived, _added_up(derived, sent[hourly.name]))))
+    upserts += set_upserts(sent)
     buckets = bucket_rows(rows)
     if buckets:
         counted = _sent(usage_daily_latency, buckets, _BUCKETED, ())

@@ -47,6 +47,7 @@ from usageql.ingest.records import (
 from usageql.ingest.refusal import RecordKind, Refusal, database_refusal
 from usageql.ingest.rollup import rollups_upsert
 from usageql.ingest.unnest import unnest
+from usageql.ingest.user_sets import numbers_insert
 from usageql.query.bound import Bound
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,9 @@ async def write_batch(
     stored_feedback = await _insert_feedback(connection, resolved)
     # Last, just before the caller commits: concurrent batches add to the same rollup rows (the
     # current hour's), which stay locked until then.
+    numbers = numbers_insert(stored_messages)  # before the rollups, which read the numbers
+    if numbers is not None:
+        await connection.execute(numbers)
     rollups = rollups_upsert(stored_messages)
     if rollups is not None:
         await connection.execute(rollups)

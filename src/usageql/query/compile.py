@@ -36,7 +36,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.sql.elements import Label
 
 from usageql.db.tables import chats, feedback, messages, users
-from usageql.query import chats_count, rollups, sketch
+from usageql.query import chats_count, rollups, sketch, user_sets
 from usageql.query.catalog import DIMENSIONS, FEEDBACK_DIMENSIONS, METRICS
 from usageql.query.model import (
     ChatField,
@@ -206,8 +206,11 @@ def compile_question(
     statements = []
     for part_metrics, part_plan in parts:
         if part_plan is not None:
-            relation = rollups.relation(
-                part_plan, part_metrics, filter, (narrow_keys, narrow_values)
+            narrowing = (narrow_keys, narrow_values)
+            relation = (
+                user_sets.set_relation(part_plan, filter, narrowing)
+                if part_plan.reads_sets
+                else rollups.relation(part_plan, part_metrics, filter, narrowing)
             )
             source = _From(question.source, relation)
             raw_ranges += tuple(part_plan.raw_ranges)

@@ -41,14 +41,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from usageql.db.measures import MEASURES, Measure
+from usageql.db.measures import MEASURES
 from usageql.db.tables import (
     apps,
     messages,
     usage_daily,
     usage_daily_apps,
+    usage_daily_tag_user_sets,
     usage_daily_tag_users,
     usage_daily_tags,
+    usage_daily_user_sets,
     usage_daily_users,
     usage_hourly,
     usage_hourly_apps,
@@ -147,10 +149,21 @@ class DailyTable:
     monthly: RollupTable | None = None
 
 
-# Smallest first (rows per day at 1M events: ~5, ~30, ~160, ~770, ~1,850). Users and tags are kept
-# per day without model: the dashboards ask distinct users over a period, per tag too, never per
-# model and day (a third of the rows); tags alone serve the tag lists ordered by requests.
+# Distinct users alone, from the daily sets of user numbers (usageql.query.user_sets): a row per
+# day (and tag) instead of one per user; they answer nothing else.
+USER_SETS = (
+    DailyTable(RollupTable(usage_daily_user_sets, frozenset({Dimension.APP}), "day"), HOURLY_USERS),
+    DailyTable(
+        RollupTable(usage_daily_tag_user_sets, frozenset({Dimension.APP, Dimension.TAG}), "day"),
+        HOURLY_TAGS,
+    ),
+)
+_SET_NAMES = frozenset(pair.daily.table.name for pair in USER_SETS)
+# Then smallest first (rows per day at 1M events: ~5, ~30, ~160, ~770, ~1,850). Users and tags are
+# kept per day without model: the dashboards ask distinct users over a period, per tag too, never
+# per model and day (a third of the rows); tags alone serve the tag lists ordered by requests.
 DAILY = (
+    *USER_SETS,
     DailyTable(RollupTable(usage_daily_apps, HOURLY_APPS.dimensions, "day"), HOURLY_APPS),
     DailyTable(
         RollupTable(usage_daily_tags, frozenset({Dimension.APP, Dimension.TAG}), "day"),
@@ -177,7 +190,11 @@ DAILY = (
     ),
 )
 _ANSWERED = {
-    rollup.table.name: answered_by(rollup.table.c.keys())
+    rollup.table.name: (
+        frozenset({Metric.USERS})
+        if rollup.table.name in _SET_NAMES
+        else answered_by(rollup.table.c.keys())
+    )
     for rollup in (
         *TABLES,
         *(pair.daily for pair in DAILY),
@@ -204,6 +221,11 @@ class Plan:
         """The partial hours at the edges, read from raw events."""
         return list(self.pieces.raw)
 
+    @property
+    def reads_sets(self) -> bool:
+        """Whether its days come from a table of user sets (usageql.query.user_sets)."""
+        return self.daily is not None and self.daily.table.name in _SET_NAMES
+
 
 def plan(
     question: Question,
@@ -229,16 +251,24 @@ def plan(
     if not hours.hours:
         return None  # no whole hour inside: raw events are as quick
     dimensions = filtered | {key for key in keys if isinstance(key, Dimension)}
+    cut: pieces.Pieces | None = None
     for pair in DAILY:
         if pair.daily.answers(dimensions, question.metrics):
-            cut = days(keys, timezone, start, end, now or datetime.now(UTC))
-            if cut.days:
-                return _from_days(pair, cut, keys)
-            break  # the same boundaries leave no day to any daily table
+            cut = cut or days(keys, timezone, start, end, now or datetime.now(UTC))
+            if not cut.days:
+                break  # the same boundaries leave no day to any daily table
+            if pair.daily.table.name in _SET_NAMES and _whole_months(cut, keys):
+                continue  # a user's row per month is fewer than their days in sets
+            return _from_days(pair, cut, keys)
     for rollup in TABLES:
         if rollup.answers(dimensions, question.metrics):
             return Plan(rollup, hours)
     return None
+
+
+def _whole_months(cut: pieces.Pieces, keys: Sequence[GroupKey]) -> bool:
+    """Whether a monthly table could read whole UTC months of `cut`'s days."""
+    return pieces.months_allowed(keys) and bool(pieces.with_months(cut).months)
 
 
 def _from_days(pair: DailyTable, cut: pieces.Pieces, keys: Sequence[GroupKey]) -> Plan:
@@ -267,8 +297,10 @@ def plans(
     answer."""
     now = now or datetime.now(UTC)
     whole = plan(question, filter, timezone, narrow_keys, narrow_values, now=now)
-    if whole is None or whole.daily is not None or len(question.metrics) < 2:
+    if whole is None or len(question.metrics) < 2:
         return ((question.metrics, whole),)
+    if whole.daily is not None:
+        return _users_apart(question, whole, (filter, timezone, narrow_keys, narrow_values), now)
     parts: dict[str, set[Metric]] = {}
     for metric in sorted(question.metrics, key=lambda metric: metric.value):
         one = replace(question, metrics=frozenset({metric}))
@@ -297,6 +329,26 @@ def plans(
             return ((question.metrics, whole),)
         found.append((part.metrics, chosen))
     return tuple(found)
+
+
+def _users_apart(
+    question: Question,
+    whole: Plan,
+    scoped: tuple[Filter, str, tuple[GroupKey, ...], Sequence[tuple[str | datetime | None, ...]]],
+    now: datetime,
+) -> tuple[tuple[frozenset[Metric], Plan | None], ...]:
+    """Distinct users from a table of user sets and the other metrics from the smallest daily
+    table that answers them, where both do: a day's set of users and a sum per day (and tag)
+    are fewer rows than a row per user and day. Otherwise `whole`."""
+    if Metric.USERS not in question.metrics:
+        return ((question.metrics, whole),)
+    users = replace(question, metrics=frozenset({Metric.USERS}))
+    rest = replace(question, metrics=question.metrics - users.metrics)
+    apart = plan(users, *scoped, now=now)
+    others = plan(rest, *scoped, now=now)
+    if apart is None or not apart.reads_sets or others is None or others.daily is None:
+        return ((question.metrics, whole),)
+    return ((users.metrics, apart), (rest.metrics, others))
 
 
 def days(
@@ -396,16 +448,17 @@ def relation(
     compiler's condition on a key read as NULL where it is '' cannot use an index, nor tell the
     planner how few rows it keeps."""
     keys = (chosen.daily or chosen.rollup).keys
-    asked = _asked_of_keys(filter, *narrowing)
+    asked = asked_of_keys(filter, *narrowing)
     read = frozenset().union(*(METRICS[metric].reads() for metric in metrics))
     measures = [measure for measure in MEASURES if measure.name in read]
+    names = [measure.name for measure in measures]
     parts = []
     if chosen.monthly is not None:
-        parts.append(_rows(chosen.monthly, keys, measures, chosen.pieces.months, asked))
+        parts.append(rows_of(chosen.monthly, keys, names, chosen.pieces.months, asked))
     if chosen.daily is not None and chosen.pieces.days:
-        parts.append(_rows(chosen.daily, keys, measures, chosen.pieces.days, asked))
+        parts.append(rows_of(chosen.daily, keys, names, chosen.pieces.days, asked))
     if chosen.pieces.hours:
-        parts.append(_rows(chosen.rollup, keys, measures, chosen.pieces.hours, asked))
+        parts.append(rows_of(chosen.rollup, keys, names, chosen.pieces.hours, asked))
     ranges = chosen.raw_ranges
     if ranges:
         parts.append(
@@ -421,22 +474,23 @@ def relation(
     return union_all(*parts).subquery("rollup")
 
 
-def _rows(
+def rows_of(
     rollup: RollupTable,
-    keys: list[str],
-    measures: Sequence[Measure],
+    keys: Sequence[str],
+    carried: Sequence[str | ColumnElement[Any]],
     runs: Sequence[pieces.Span],
     asked: dict[str, list[str]],
 ) -> Select[Any]:
     """The rows of `rollup` inside `runs` and with the values `asked` of its key columns, with
-    the columns `keys` ('' read as NULL) and `measures`."""
+    the columns `keys` ('' read as NULL) and `carried` (columns of its table by name, or
+    expressions over them)."""
     table = rollup.table
     time = table.c[rollup.time]
     rows = select(
         time.label("ts"),
         table.c.app_id,
         *(func.nullif(table.c[key], "").label(key) for key in keys),
-        *(table.c[measure.name] for measure in measures),
+        *(table.c[value] if isinstance(value, str) else value for value in carried),
     )
     rows = rows.where(every_app(table.c.app_id))
     unit = _UNITS.get(rollup.time)  # months differ in length: never listed
@@ -453,7 +507,7 @@ def _rows(
     return rows if condition is None else rows.where(condition)
 
 
-def _asked_of_keys(
+def asked_of_keys(
     filter: Filter | None,
     narrow_keys: tuple[GroupKey, ...],
     narrow_values: Sequence[tuple[str | datetime | None, ...]],

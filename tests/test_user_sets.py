@@ -1,0 +1,87 @@
+"""User numbers and day sets (usageql.ingest.user_sets) under concurrent batches: each user id
+gets one number whichever batch sees it first, no number is spent on a user already numbered,
+and the sets stay equal to the users of each day's messages (tests/test_daily checks them against
+every edge of the questions that read them, both ways)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.graphql_client import graphql
+from tests.sqlcount import count_statements
+from tests.test_correctness import make_events
+from tests.test_daily import daily_matches_messages, post, reads
+
+LAST_NUMBER = "SELECT last_value FROM user_numbers_number_seq"
+
+
+async def numbers(engine: AsyncEngine) -> dict[str, int]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(text("SELECT user_id, number FROM user_numbers"))
+        return {user: number for user, number in rows}  # noqa: C416
+
+
+async def test_concurrent_batches_number_each_user_once(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    events = make_events(1200, seed=5)
+    # Six batches at once, every one with users no batch stored before (40 users in all).
+    batches = [events[start : start + 200] for start in range(0, len(events), 200)]
+    answers = await asyncio.gather(*(post(client, batch) for batch in batches))
+    assert all(answer["rejected"] == [] for answer in answers)
+    numbered = await numbers(engine)
+    assert set(numbered) == {e["user"] for e in events if "user" in e}
+    assert len(set(numbered.values())) == len(numbered)
+    assert await daily_matches_messages(engine) > 100
+
+
+async def test_no_number_is_spent_on_a_user_already_numbered(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    first, again = make_events(600, seed=6), make_events(600, seed=7)
+    await post(client, first)
+    async with engine.connect() as connection:
+        spent = await connection.scalar(text(LAST_NUMBER))
+    known = {e["user"] for e in first if "user" in e}
+    assert spent == len(known) == len(await numbers(engine))
+    # The same 40 user ids in new events, and one new user.
+    later: list[dict[str, Any]] = [{**e, "id": f"again-{e['id']}"} for e in again]
+    later[0] = {**later[0], "user": "someone-new"}
+    await post(client, later)
+    async with engine.connect() as connection:
+        assert await connection.scalar(text(LAST_NUMBER)) == spent + 1
+    assert len(await numbers(engine)) == len(known) + 1
+    assert await daily_matches_messages(engine) > 100
+
+
+async def test_a_day_of_messages_without_users_is_a_bucket_with_none(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """Its set is empty, and the day still has a row (0 users), as over raw events."""
+    anonymous = [
+        {"id": f"n{n}", "timestamp": f"2026-03-0{day}T12:00:00Z", "app": "a1", "role": "user"}
+        for n, day in enumerate((2, 3, 3))
+    ]
+    named = {**anonymous[0], "id": "named", "user": "u1", "timestamp": "2026-03-04T12:00:00Z"}
+    await post(client, [*anonymous, named])
+    query = """{ usage(filter: {from: "2026-03-02T00:00:00Z", to: "2026-03-05T00:00:00Z"}) {
+        summary { users messages }
+        timeseries(granularity: DAY, fillGaps: false) { start metrics { users messages } } } }"""
+    with count_statements(engine) as sql:
+        usage = (await graphql(client, query))["usage"]
+    assert sql.count == 2
+    assert reads(sql, "usage_daily_user_sets"), sql
+    assert usage["summary"] == {"users": 1, "messages": 4}
+    assert [(row["start"][:10], row["metrics"]) for row in usage["timeseries"]] == [
+        ("2026-03-02", {"users": 0, "messages": 1}),
+        ("2026-03-03", {"users": 0, "messages": 2}),
+        ("2026-03-04", {"users": 1, "messages": 1}),
+    ]
+    async with engine.connect() as connection:
+        sets = await connection.execute(text("SELECT day, users FROM usage_daily_user_sets"))
+        assert sorted((day.day, len(users)) for day, users in sets) == [(2, 0), (3, 0), (4, 1)]

@@ -275,14 +275,36 @@ def _aggregated(
     counted = METRICS[metrics[0]].distinct_of if len(metrics) == 1 else None
     if counted is None or source.rows is None:
         return _grouped(question, scoped, source, _measures(metrics))
-    value = source.rows.c[counted]
-    pairs = _grouped(
-        question, scoped, source, lambda _: [value.label("counted")], by=[value]
-    ).subquery("pairs")
+    if user_sets.SETS in source.rows.c:
+        pairs = _members(question, scoped, source, source.rows.c[user_sets.SETS])
+    else:
+        value = source.rows.c[counted]
+        pairs = _grouped(
+            question, scoped, source, lambda _: [value.label("counted")], by=[value]
+        ).subquery("pairs")
     keys = [column for column in pairs.c if column.name not in ("counted", Windows.END_FIELD)]
     ends = [column for column in pairs.c if column.name == Windows.END_FIELD]
     count = func.count(pairs.c.counted).label(metrics[0].value)
     return select(*keys, count, *ends).group_by(*keys, *ends)
+
+
+def _members(
+    question: Question, scoped: Scoped, source: _From, sets: ColumnElement[Any]
+) -> Subquery:
+    """The distinct (keys, member) pairs of a relation of sets (usageql.query.user_sets): each
+    row's keys computed once (a bucket in a zone costs more than hashing a number), then its
+    set unnested."""
+    keyed = _grouped(
+        question, scoped, source, lambda _: [sets.label("members")], grouped=False
+    ).subquery("keyed")
+    member = func.unnest(keyed.c.members).table_valued("counted").render_derived().lateral("m")
+    keys = [column for column in keyed.c if column.name != "members"]
+    return (
+        select(*keys, member.c.counted)
+        .select_from(keyed.join(member, true()))
+        .group_by(*keys, member.c.counted)
+        .subquery("pairs")
+    )
 
 
 def _joined(statements: Sequence[Select[Any]], labels: Sequence[str]) -> Select[Any]:
@@ -310,10 +332,11 @@ def _grouped(
     measures: Callable[[_From], list[Any]],
     *,
     by: Sequence[ColumnElement[Any]] = (),
+    grouped: bool = True,
 ) -> Select[Any]:
     """The rows of `source` in scope, grouped by the narrowing keys, the question's keys (and
     `by`), with their `measures`: columns labelled n0.., g0.., then the measures' own labels and
-    a window's end."""
+    a window's end. Not `grouped`: a row per row in scope, with its keys."""
     filter, timezone, narrow_keys, narrow_values = scoped
     windowed = [k for k in question.group_by if isinstance(k, Windows)]
     windows = _windows(windowed[0]) if windowed else None
@@ -353,7 +376,7 @@ def _grouped(
     if conditions:
         statement = statement.where(*conditions)
     labels = [*narrow_labels, *group_labels]
-    if labels or by:
+    if grouped and (labels or by):
         statement = statement.group_by(
             *(literal_column(label) for label in labels), *window_ends, *by
         )

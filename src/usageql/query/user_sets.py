@@ -1,14 +1,15 @@
 """Distinct users from the daily sets of user numbers (usageql.ingest.user_sets).
 
 A plan whose days come from `usage_daily_user_sets` or `usage_daily_tag_user_sets` (rollups.Plan
-.reads_sets) answers only distinct users. Its relation has the usual shape (`ts`, `app_id`, the
-keys) with `user_id` holding user numbers instead of ids: each day's set unnested, then the other
-whole hours from the hourly table and the partial hours from raw events, each user id replaced by
-its number. A distinct count of numbers is a distinct count of user ids: an id has one number,
-whatever the app (distinct users are counted by id across apps, as over raw events). Every set
-also yields a NULL
-user, as rows of events without a user do, so that a day (and tag) whose messages have no user
-is still a group of the answer, with no users, as over raw events.
+.reads_sets) answers only distinct users. Its relation has the usual `ts`, `app_id` and keys, and
+instead of a user a column `SETS` of user numbers: each day's set, then per other whole hour (from
+the hourly table) and per partial hour (from raw events) the numbers of its users, gathered into
+one array per hour and keys. The compiler computes each row's keys once and counts the distinct
+numbers of its sets (compile._members): a distinct count of numbers is a distinct count of user
+ids, as an id has one number whatever the app (distinct users are counted by id across apps, as
+over raw events). Every row's set also holds a NULL, as rows of events without a user do, so that
+a day (and tag) whose messages have no user is still a group of the answer, with no users, as over
+raw events.
 """
 
 from __future__ import annotations
@@ -18,11 +19,15 @@ from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Subquery, func, null, select, union_all
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from usageql.db.tables import user_numbers
 from usageql.db.user_numbers import number_of
 from usageql.query.model import Filter, GroupKey
 from usageql.query.rollups import Plan, asked_of_keys, relation, rows_of
+
+SETS = "user_sets"
+"""The relation's column of arrays of user numbers."""
 
 
 def set_relation(
@@ -30,29 +35,26 @@ def set_relation(
     filter: Filter | None = None,
     narrowing: tuple[tuple[GroupKey, ...], Sequence[tuple[str | datetime | None, ...]]] = ((), ()),
 ) -> Subquery:
-    """The rows of `chosen` (which reads sets) as numbers: `ts`, `app_id`, the set table's keys
-    and `user_id`."""
+    """The rows of `chosen` (which reads sets): `ts`, `app_id`, the set table's keys and SETS."""
     sets = chosen.daily
     if sets is None or not chosen.reads_sets:
         raise ValueError("set_relation: the plan reads no user sets")
     keys = sets.keys
-    member = func.unnest(func.array_append(sets.table.c.users, null()), type_=BigInteger)
     parts = []
     if chosen.pieces.days:
         asked = asked_of_keys(filter, *narrowing)
-        days = rows_of(sets, keys, [member.label("user_id")], chosen.pieces.days, asked)
-        parts.append(days)
+        members = func.array_append(sets.table.c.users, null()).label(SETS)
+        parts.append(rows_of(sets, keys, [members], chosen.pieces.days, asked))
     if chosen.pieces.hours or chosen.pieces.raw:
-        # The hourly table's rows and raw events, as any plan without days reads them.
+        # The hourly table's rows and raw events, as any plan without days reads them, their
+        # users' numbers gathered per hour (or event time) and keys.
         hours = relation(replace(chosen, daily=None, monthly=None), (), filter, narrowing)
-        known = number_of(hours.c.user_id)
+        groups = [hours.c.ts, hours.c.app_id, *(hours.c[key] for key in keys)]
+        gathered = func.array_agg(user_numbers.c.number, type_=ARRAY(BigInteger)).label(SETS)
         parts.append(
-            select(
-                hours.c.ts,
-                hours.c.app_id,
-                *(hours.c[key] for key in keys),
-                user_numbers.c.number.label("user_id"),
-            ).select_from(hours.outerjoin(user_numbers, known))
+            select(*groups, gathered)
+            .select_from(hours.outerjoin(user_numbers, number_of(hours.c.user_id)))
+            .group_by(*groups)
         )
     if len(parts) == 1:
         return parts[0].subquery("rollup")

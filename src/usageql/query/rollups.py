@@ -9,9 +9,10 @@ whole number of hours (local days in Europe/Berlin yes, in Asia/Kolkata no), hou
 partial hours at the edges from raw events, each event shaped like a rollup row of its own. Where a
 daily rollup answers too, the UTC days that no boundary of the question falls inside come from it
 and only the other whole hours from its hourly partner (usageql.query.pieces); where a monthly
-one answers and no time bucket or window can cut a month, whole UTC months come from it. The
-compiler then reads this relation instead of `messages`, each metric's aggregate over its rows
-(usageql.query.catalog).
+one answers and no time bucket or window can cut a month, whole UTC months come from it. Distinct
+users alone read their days from sets of user numbers where no whole month is read
+(usageql.query.user_sets). The compiler then reads this relation instead of `messages`, each
+metric's aggregate over its rows (usageql.query.catalog).
 """
 
 from __future__ import annotations
@@ -254,7 +255,8 @@ def plan(
     cut: pieces.Pieces | None = None
     for pair in DAILY:
         if pair.daily.answers(dimensions, question.metrics):
-            cut = cut or days(keys, timezone, start, end, now or datetime.now(UTC))
+            if cut is None:
+                cut = days(keys, timezone, start, end, now or datetime.now(UTC))
             if not cut.days:
                 break  # the same boundaries leave no day to any daily table
             if pair.daily.table.name in _SET_NAMES and _whole_months(cut, keys):

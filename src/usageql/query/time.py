@@ -128,6 +128,14 @@ def bucket_end(start: datetime, granularity: Granularity, tz: ZoneInfo) -> datet
     """The end (exclusive, UTC) of the bucket starting at `start`."""
     if granularity is Granularity.HOUR:
         return start + timedelta(hours=1)
+    return _calendar_end(start, granularity, tz)
+
+
+@functools.lru_cache(maxsize=8192)
+def _calendar_end(start: datetime, granularity: Granularity, tz: ZoneInfo) -> datetime:
+    """The end (UTC) of the local day, week, month, quarter or year starting at `start`,
+    remembered: a dashboard's series ask the same few hundred, each a conversion to and from
+    the zone (and equal instants have the same end, whatever zone `start` is written in)."""
     local = start.astimezone(tz)
     if granularity is Granularity.DAY:
         following = local.date() + timedelta(days=1)

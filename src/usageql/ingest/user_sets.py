@@ -76,10 +76,9 @@ def _numbered(table: Table, hourly: Any) -> Select[Any]:
     """The numbers of the users in `hourly`'s rows, per key of `table` (the UTC day), sorted;
     an empty set where no row has a user."""
     keys = [c.name for c in table.primary_key.columns if c.name not in ("app_id", "day")]
-    n = user_numbers.c
     day = func.date_trunc("day", hourly.c.hour, "UTC", type_=table.c.day.type).label("day")
     groups = [hourly.c.app_id, day, *(hourly.c[key] for key in keys)]
-    number = n.number
+    number = user_numbers.c.number
     found = func.array_agg(aggregate_order_by(number.distinct(), number)).filter(
         number.is_not(None)
     )

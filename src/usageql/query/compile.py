@@ -275,8 +275,8 @@ def _aggregated(
     counted = METRICS[metrics[0]].distinct_of if len(metrics) == 1 else None
     if counted is None or source.rows is None:
         return _grouped(question, scoped, source, _measures(metrics))
-    if user_sets.SETS in source.rows.c:
-        pairs = _members(question, scoped, source, source.rows.c[user_sets.SETS])
+    if user_sets.SETS_COLUMN in source.rows.c:
+        pairs = _members(question, scoped, source, source.rows.c[user_sets.SETS_COLUMN])
     else:
         value = source.rows.c[counted]
         pairs = _grouped(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from usageql.ingest.records import Message, Usage, UserRef
+from usageql.ingest.records import MESSAGE_COLUMNS, Message, Usage, UserRef
+from usageql.ingest.write import _message_row
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -33,3 +35,19 @@ def message(
         model=model if role == "assistant" else None,
         usage=usage or Usage(),
     )
+
+
+def rows_before_0016(records: list[Message]) -> list[dict[str, Any]]:
+    """The rows of `messages` as a writer before migration 0016 stored them (no producer), for
+    tests that fill a database at an older revision."""
+    return [
+        {
+            **{
+                name: value
+                for name, value in zip(MESSAGE_COLUMNS, _message_row(r), strict=True)
+                if name != "producer"
+            },
+            "metadata": r.metadata,
+        }
+        for r in records
+    ]

@@ -220,6 +220,7 @@ DIMENSIONS: dict[str, Callable[[Event], Iterable[Any]]] = {
     "SOURCE": lambda e: [e["source"]],
     "STATUS": lambda e: [e.get("status", "success")],
     "ROLE": lambda e: [e["role"]],
+    "PRODUCER": lambda e: ["api"],  # every event is posted to /v1/events (`loaded`)
 }
 
 
@@ -238,7 +239,8 @@ async def test_every_dimension_and_metric(
     with count_statements(engine) as sql:
         rows = (await graphql(client, query))["usage"]["breakdown"]
     assert sql.count == 1
-    assert read_rollups(sql) == (way == "rollups"), sql
+    # The rollups do not keep producers: breakdowns by producer read raw events either way.
+    assert read_rollups(sql) == (way == "rollups" and dimension != "PRODUCER"), sql
     expected = grouped(EVENTS, DIMENSIONS[dimension])
     assert {row["keys"][0]["value"] for row in rows} == set(expected)
     for row in rows:

@@ -13,6 +13,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.app_client import app_client
+from tests.factories import rows_before_0016
 from tests.graphql_client import graphql
 from tests.test_daily import daily_matches_messages
 from tests.test_migrations import downgrade
@@ -23,8 +24,7 @@ from usageql.db.engine import create_engine
 from usageql.db.migrate import upgrade
 from usageql.db.tables import apps, messages
 from usageql.ingest.parse import ParseOptions, parse_record
-from usageql.ingest.records import MESSAGE_COLUMNS, Message
-from usageql.ingest.write import _message_row
+from usageql.ingest.records import Message
 
 HORIZON = datetime(2026, 5, 12, tzinfo=UTC)
 
@@ -34,10 +34,7 @@ async def store_before_0009(engine: AsyncEngine) -> int:
     GROUP BY over them. Returns how many messages."""
     records = [parse_record(event, ParseOptions()) for event in EVENTS]
     stored = [r for r in records if isinstance(r, Message)]
-    rows = [
-        {**dict(zip(MESSAGE_COLUMNS, _message_row(r), strict=True)), "metadata": r.metadata}
-        for r in stored
-    ]
+    rows = rows_before_0016(stored)
     async with engine.begin() as connection:
         await connection.execute(insert(apps), [{"app_id": a} for a in {r.app for r in stored}])
         await connection.execute(insert(messages), rows)

@@ -12,14 +12,13 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, insert, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.factories import message
+from tests.factories import message, rows_before_0016
 from tests.test_rollups import ROLLUP_KEYS, ROLLUP_MEASURES, rollup_matches_messages
 from usageql.cli import main
 from usageql.db.engine import create_engine
 from usageql.db.migrate import alembic_config, head_revision, migration_state, upgrade
 from usageql.db.tables import messages, metadata
-from usageql.ingest.records import MESSAGE_COLUMNS, Message, Usage
-from usageql.ingest.write import _message_row
+from usageql.ingest.records import Message, Usage
 
 
 async def test_upgrade_from_empty_creates_every_table_at_head(empty_database_url: str) -> None:
@@ -204,10 +203,7 @@ def test_messages_beyond_the_bounds_leave_messages_and_every_aggregate(
 async def _store_as_of_0005(engine: AsyncEngine, records: list[Message]) -> None:
     """Store messages as revision 0005's writer did: the rows, and the hourly rollups as a
     GROUP BY over them (today's writer also keeps tables that revision does not have)."""
-    rows = [
-        {**dict(zip(MESSAGE_COLUMNS, _message_row(r), strict=True)), "metadata": r.metadata}
-        for r in records
-    ]
+    rows = rows_before_0016(records)
     async with engine.begin() as connection:
         await connection.execute(insert(messages), rows)
         for table, (keys, source) in ROLLUP_KEYS.items():

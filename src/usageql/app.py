@@ -25,7 +25,7 @@ from usageql.db.secrets import server_secret
 from usageql.favicon import favicon
 from usageql.graphql.view import GraphQLView
 from usageql.health import healthz, readyz
-from usageql.ingest.http import post_events
+from usageql.ingest.http import post_events, post_litellm
 from usageql.ingest.pipeline import Ingestor
 from usageql.logs import configure_logging
 from usageql.pages import STATIC_PATH, Assets, Pages
@@ -147,6 +147,7 @@ def create_app(settings: Settings, *, on_startup: Sequence[StartupHook] = ()) ->
             Route("/readyz", readyz, methods=["GET"]),
             Route("/graphql", GraphQLView(settings), methods=["GET", "POST"]),
             Route("/v1/events", post_events, methods=["POST"]),
+            Route("/v1/integrations/litellm", post_litellm, methods=["POST"]),
             Mount(STATIC_PATH, Assets(), name="static"),
         ],
         middleware=[

@@ -123,6 +123,11 @@ messages = Table(
     Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("content_preview", Text),
     _timestamp("ingested_at", default_now=True),
+    Column(
+        "producer",
+        Text,
+        comment="The path it came by: api, import, litellm (NULL before migration 0016)",
+    ),
     PrimaryKeyConstraint("app_id", "message_id"),
     CheckConstraint("role IN ('user', 'assistant', 'system', 'tool')", name="role"),
     CheckConstraint("status IN ('success', 'error')", name="status"),

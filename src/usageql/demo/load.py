@@ -43,7 +43,7 @@ async def load_demo(
     done = records = 0
     for batch, message_count in DemoGenerator(options).batches():
         raw = [(Location("index", n), record) for n, record in enumerate(batch)]
-        total += await ingestor.ingest(raw)
+        total += await ingestor.ingest(raw, producer="demo")
         records += len(batch)
         done += message_count
         if progress is not None:

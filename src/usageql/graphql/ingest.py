@@ -231,7 +231,9 @@ async def _ingest(info: Info, records: list[Any], provider_usage: set[int]) -> I
     # anything ran (graphql/limits.py), whatever the aliases.
     ingestor: Ingestor = info.context.request.app.state.ingestor
     raw: list[RawRecord] = [(Location("index", n), r) for n, r in enumerate(records)]
-    return _report(await ingestor.ingest(raw, info.context.caller()), provider_usage)
+    return _report(
+        await ingestor.ingest(raw, info.context.caller(), producer="api"), provider_usage
+    )
 
 
 @strawberry.type

@@ -81,6 +81,10 @@ class UsageFilter:
     chats: list[str] | None = strawberry.field(default=None, description="Chat ids.")
     api_keys: list[str] | None = strawberry.field(default=None, description="Gateway key ids.")
     sources: list[str] | None = strawberry.field(default=None, description="Sources.")
+    producers: list[str] | None = strawberry.field(
+        default=None,
+        description="Producers: the receiver an event came through (api, import, litellm).",
+    )
     tags: list[str] | None = strawberry.field(
         default=None, description="Events carrying any of these tags."
     )
@@ -119,6 +123,7 @@ def to_filter(value: UsageFilter | None, argument: str = "filter") -> model.Filt
         model.Dimension.CHAT: value.chats,
         model.Dimension.API_KEY: value.api_keys,
         model.Dimension.SOURCE: value.sources,
+        model.Dimension.PRODUCER: value.producers,
         model.Dimension.TAG: value.tags,
         model.Dimension.STATUS: None if value.status is None else [value.status.value],
     }

@@ -1,8 +1,10 @@
-"""`POST /v1/events`: NDJSON or a JSON array (optionally gzip), answered after commit."""
+"""`POST /v1/events` (NDJSON or a JSON array of records) and the receivers of other producers'
+own formats (`POST /v1/integrations/litellm`): optionally gzip, answered after commit."""
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -11,6 +13,7 @@ from starlette.responses import JSONResponse
 from usageql.auth import AuthError, Principal, TooManyRequestsError, admit, request_principal
 from usageql.config import Settings
 from usageql.db.outage import INGEST_UNAVAILABLE, Unavailable, database_call
+from usageql.ingest.litellm_payload import read_payloads
 from usageql.ingest.pipeline import Ingestor, IngestResult, RawRecord
 from usageql.ingest.readers import BodyError, read_json, read_ndjson
 
@@ -22,8 +25,17 @@ NDJSON_TYPES = {
     "application/x-jsonlines",
 }
 JSON_TYPES = {"application/json"}
-KEY_NEEDED = "POST /v1/events takes an ingest or admin key (`usageql keys create --role ingest`)"
-"""What a 401 or 403 adds: the roles that may write records, and how to make such a key."""
+
+
+def needs_key(route: str) -> str:
+    """What a 401 or 403 of `POST route` adds: the roles that may write records, and how to make
+    such a key."""
+    return f"POST {route} takes an ingest or admin key (`usageql keys create --role ingest`)"
+
+
+KEY_NEEDED = needs_key("/v1/events")
+Decoder = Callable[[str, bytes], list[RawRecord]]
+"""Records from a body and its Content-Type; RequestRejected when the body cannot be read."""
 
 
 class RequestRejected(Exception):  # noqa: N818 (it is a response, not an error of ours)
@@ -35,30 +47,41 @@ class RequestRejected(Exception):  # noqa: N818 (it is a response, not an error 
         self.message = message
 
 
-async def post_events(request: Request) -> JSONResponse:
-    """Store a batch of records; 200 with what was stored, already stored, applied (chats) and
-    rejected; 422 if none was usable.
+def receiver(
+    route: str, decode: Decoder, producer: str
+) -> Callable[[Request], Awaitable[JSONResponse]]:
+    """The handler of `POST route`: the records `decode` reads from the body, stored as the
+    `producer`'s (Message.producer); 200 with
+    what was stored, already stored, applied (chats) and rejected; 422 if none was usable.
 
     The key holds one of its places among concurrent requests while the batch is read and
     stored; 429 when all are taken, 503 when the database cannot check the key or store.
     """
-    keys = request.app.state.keys
-    try:
-        principal = await request_principal(request.headers.get("authorization"), keys)
-        admission = admit(keys, principal)
-    except AuthError as error:
-        return JSONResponse(
-            {"error": f"{error}; {KEY_NEEDED}"},
-            status_code=401,
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    except (Unavailable, TooManyRequestsError) as refusal:
-        return _retry_later(refusal, request)
-    try:
-        with admission:
-            return await _store(request, principal)
-    except Unavailable as outage:
-        return _retry_later(outage, request)
+    key_needed = needs_key(route)
+
+    async def receive(request: Request) -> JSONResponse:
+        keys = request.app.state.keys
+        try:
+            principal = await request_principal(request.headers.get("authorization"), keys)
+            admission = admit(keys, principal)
+        except AuthError as error:
+            return JSONResponse(
+                {"error": f"{error}; {key_needed}"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        except (Unavailable, TooManyRequestsError) as refusal:
+            return _retry_later(refusal, request)
+        try:
+            with admission:
+                if not principal.role.writes:
+                    denied = f"this API key (role {principal.role.value}) may not write records"
+                    return JSONResponse({"error": f"{denied}; {key_needed}"}, status_code=403)
+                return await _store(request, principal, decode, producer)
+        except Unavailable as outage:
+            return _retry_later(outage, request)
+
+    return receive
 
 
 def _retry_later(refusal: Unavailable | TooManyRequestsError, request: Request) -> JSONResponse:
@@ -70,15 +93,11 @@ def _retry_later(refusal: Unavailable | TooManyRequestsError, request: Request) 
     return JSONResponse(body, status_code=503, headers=headers)
 
 
-async def _store(request: Request, principal: Principal) -> JSONResponse:
+async def _store(
+    request: Request, principal: Principal, decode: Decoder, producer: str
+) -> JSONResponse:
     settings: Settings = request.app.state.settings
     ingestor: Ingestor = request.app.state.ingestor
-    if not principal.role.writes:
-        return JSONResponse(
-            {"error": f"this API key (role {principal.role.value}) may not write records;"
-             f" {KEY_NEEDED}"},
-            status_code=403,
-        )  # fmt: skip
     try:
         body = await read_body(request, settings.max_body_bytes)
         records = decode(request.headers.get("content-type", ""), body)
@@ -86,7 +105,7 @@ async def _store(request: Request, principal: Principal) -> JSONResponse:
     except RequestRejected as refusal:
         return JSONResponse({"error": refusal.message}, status_code=refusal.status)
     with database_call(INGEST_UNAVAILABLE, timeouts=True):
-        result = await ingestor.ingest(records, principal)
+        result = await ingestor.ingest(records, principal, producer=producer)
     nothing_usable = result.rejected and not (
         result.accepted or result.duplicates or result.described
     )
@@ -220,3 +239,22 @@ def decode(content_type: str, body: bytes) -> list[RawRecord]:
         f"Content-Type {media!r} is not supported; send application/x-ndjson (one record per"
         " line) or application/json (an array of records)",
     )
+
+
+def decode_litellm(content_type: str, body: bytes) -> list[RawRecord]:
+    """Message records from LiteLLM's standard logging payloads, in any of its log formats."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media and media not in JSON_TYPES | NDJSON_TYPES:
+        raise RequestRejected(
+            415,
+            f"Content-Type {media!r} is not supported; LiteLLM's generic_api callback sends"
+            " application/json",
+        )
+    try:
+        return read_payloads(body)
+    except BodyError as error:
+        raise RequestRejected(400, str(error)) from None
+
+
+post_events = receiver("/v1/events", decode, "api")
+post_litellm = receiver("/v1/integrations/litellm", decode_litellm, "litellm")

@@ -126,7 +126,7 @@ async def import_files(
             try:
                 records = _records(stream, name, fmt)
                 while batch := list(itertools.islice(records, batch_size)):
-                    summary.add(label, len(batch), await ingestor.ingest(batch))
+                    summary.add(label, len(batch), await ingestor.ingest(batch, producer="import"))
                     if progress is not None:
                         progress(done_before + counter.count, total)
             except (BodyError, UnicodeDecodeError, OSError, EOFError) as error:

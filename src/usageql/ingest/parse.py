@@ -91,6 +91,7 @@ class ParseOptions:
     preview_chars: int = 200
     now: datetime | None = None  # default: the current time, to reject future timestamps
     default_app: str = DEFAULT_APP  # for records without `app` (a key bound to one app: that app)
+    producer: str | None = None  # the receiver the records came through (Message.producer)
 
 
 def parse_record(raw: object, options: ParseOptions) -> Record:
@@ -173,6 +174,7 @@ def _message(raw: Mapping[str, Any], options: ParseOptions) -> Message:
         ttft_ms=ttft,
         tags=_tags(raw),
         metadata=_metadata(raw),
+        producer=options.producer,
         content_preview=_preview(raw, options.preview_chars),
     )
 
@@ -724,4 +726,5 @@ def _message_from_line(m: _MessageLine, options: ParseOptions) -> Message | None
         content_preview=content[: options.preview_chars]
         if options.preview_chars and content
         else None,
+        producer=options.producer,
     )

@@ -102,10 +102,11 @@ RawRecord = tuple[Location, object]
 class Undecodable:
     """Stands in for input that could not be decoded, carrying the reason."""
 
-    __slots__ = ("error",)
+    __slots__ = ("error", "id")
 
-    def __init__(self, error: str) -> None:
+    def __init__(self, error: str, id: str | None = None) -> None:
         self.error = error
+        self.id = id  # the record's id, when what could be read of it says
 
 
 _RECORDS_PER_SLICE = 256  # about 3 ms of parsing between turns of the event loop
@@ -199,14 +200,16 @@ class Ingestor:
         return cls(engine, ParseOptions(preview_chars=settings.content_preview_chars))
 
     async def ingest(
-        self, records: Sequence[RawRecord], principal: Principal = UNRESTRICTED
+        self, records: Sequence[RawRecord], principal: Principal = UNRESTRICTED, *, producer: str
     ) -> IngestResult:
         """Store the valid records of `records` in one transaction (in parts, if the database
         refuses some), then the users and chats they describe; report the rest, including
-        records outside the caller's apps and users, and the ids repeated with other content."""
+        records outside the caller's apps and users, and the ids repeated with other content.
+        `producer` names the path they came by (api, import, litellm), kept with each message."""
         async with self.engine.connect() as connection:
             book = await load_price_book(connection)
-        parsed = Parsed.first_of_each(*await self.parse(records, principal, book))
+        parsing = Ingestor(self.engine, replace(self.options, producer=producer))
+        parsed = Parsed.first_of_each(*await parsing.parse(records, principal, book))
         if not len(parsed.batch):
             return IngestResult(rejected=parsed.rejected)
         return parsed.result(await store_batch(self.engine, parsed.batch, principal.bound))
@@ -300,7 +303,7 @@ def _record(
                 raw = Undecodable(f"not valid JSON: {problem}; each line must be one JSON object")
     if record is None:
         if isinstance(raw, Undecodable):
-            return Rejection(location, None, "", raw.error)
+            return Rejection(location, raw.id, "", raw.error)
         try:
             record = parse_record(raw, options)
         except RecordError as error:

@@ -66,6 +66,7 @@ class Message:
     tags: tuple[str, ...] = ()
     metadata: dict[str, str | int | float | bool] = field(default_factory=dict)
     content_preview: str | None = None
+    producer: str | None = None  # the receiver it came through (ParseOptions.producer)
 
 
 @dataclass(slots=True)
@@ -110,7 +111,7 @@ MESSAGE_COLUMNS = (
     "app_id", "message_id", "ts", "role", "chat_id", "user_id", "model", "provider", "source",
     "api_key", "status", "error_type", "input_tokens", "output_tokens", "cache_read_tokens",
     "cache_write_tokens", "reasoning_tokens", "cost", "latency_ms", "ttft_ms", "tags", "metadata",
-    "content_preview",
+    "content_preview", "producer",
 )  # fmt: skip
 """The columns of `messages` the writer fills (the others have defaults), in a MessageRow."""
 

@@ -287,6 +287,7 @@ def _message_row(message: Message) -> MessageRow:
         list(message.tags),
         orjson.dumps(message.metadata).decode(),
         message.content_preview,
+        message.producer,
     )
 
 

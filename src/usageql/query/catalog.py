@@ -38,6 +38,7 @@ DIMENSIONS: dict[Dimension, ColumnElement[str]] = {
     Dimension.API_KEY: m.api_key,
     Dimension.STATUS: m.status,
     Dimension.ROLE: m.role,
+    Dimension.PRODUCER: m.producer,
 }
 
 

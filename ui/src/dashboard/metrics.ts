@@ -120,6 +120,7 @@ export const DIMENSION_LABELS: Record<Dimension, string> = {
   API_KEY: "API key",
   STATUS: "Status",
   ROLE: "Role",
+  PRODUCER: "Producer",
 };
 export const METADATA_PREFIX = "metadata.";
 

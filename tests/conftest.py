@@ -3,6 +3,7 @@ test cloned from a migrated template, the app with its lifespan, and an HTTP cli
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 import uuid
@@ -11,12 +12,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from tests.app_client import authorized_client
+from tests.serving import free_port
 from tests.usage_data import load_usage_data
 from usageql.app import create_app
 from usageql.config import Settings
@@ -165,3 +168,18 @@ def env(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> s
     monkeypatch.setenv("USAGEQL_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("USAGEQL_LOG_LEVEL", "warning")
     return database_url
+
+
+@pytest.fixture
+async def served(app: Starlette) -> AsyncIterator[str]:
+    """The started app served over HTTP on a free port (LiteLLM posts with its own client)."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        assert not task.done(), "the server stopped before it started"
+        await asyncio.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await task

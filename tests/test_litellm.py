@@ -8,19 +8,16 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from tests.serving import free_port
 from tests.sqlcount import count_statements
 from usageql.auth import Role, create_key
 from usageql.db.tables import messages
@@ -28,21 +25,6 @@ from usageql.db.tables import messages
 PRODUCER = Path(__file__).with_name("litellm_producer.py")
 APP = "gateway"
 ROUTE = "/v1/integrations/litellm"
-
-
-@pytest.fixture
-async def served(app: Starlette) -> AsyncIterator[str]:
-    """The started app served over HTTP on a free port (LiteLLM posts with its own client)."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done(), "the server stopped before it started"
-        await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
 
 
 async def produce(

@@ -26,6 +26,7 @@ from usageql.favicon import favicon
 from usageql.graphql.view import GraphQLView
 from usageql.health import healthz, readyz
 from usageql.ingest.http import post_events, post_litellm
+from usageql.ingest.otlp_http import post_traces
 from usageql.ingest.pipeline import Ingestor
 from usageql.logs import configure_logging
 from usageql.pages import STATIC_PATH, Assets, Pages
@@ -148,6 +149,7 @@ def create_app(settings: Settings, *, on_startup: Sequence[StartupHook] = ()) ->
             Route("/graphql", GraphQLView(settings), methods=["GET", "POST"]),
             Route("/v1/events", post_events, methods=["POST"]),
             Route("/v1/integrations/litellm", post_litellm, methods=["POST"]),
+            Route("/v1/traces", post_traces, methods=["POST"]),
             Mount(STATIC_PATH, Assets(), name="static"),
         ],
         middleware=[

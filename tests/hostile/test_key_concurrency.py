@@ -15,6 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from starlette.applications import Starlette
 from starlette.types import Message
 
@@ -25,7 +28,32 @@ from usageql.config import Settings
 LIMIT = 2
 QUERY = {"query": "{ viewer { role } }"}
 EVENT = b'{"id": "m-1", "timestamp": "2026-11-21T10:00:00Z", "model": "gpt-4o"}\n'
-BODIES = [("/graphql", json.dumps(QUERY).encode()), ("/v1/events", EVENT)]
+PAYLOAD = {"litellm_call_id": "call-1", "model": "gpt-4o", "startTime": 1_795_000_000.0}
+
+
+def _span_request() -> bytes:
+    """An OTLP traces request of one chat span."""
+    span = Span(trace_id=bytes(range(16)), span_id=bytes(range(8)), name="chat gpt-4o")
+    span.start_time_unix_nano = span.end_time_unix_nano = 1_795_000_000 * 10**9
+    for key, text in (("gen_ai.operation.name", "chat"), ("gen_ai.request.model", "gpt-4o")):
+        span.attributes.append(KeyValue(key=key, value=AnyValue(string_value=text)))
+    request = ExportTraceServiceRequest()
+    request.resource_spans.add().scope_spans.add().spans.append(span)
+    return request.SerializeToString()
+
+
+BODIES = [
+    ("/graphql", json.dumps(QUERY).encode()),
+    ("/v1/events", EVENT),
+    ("/v1/integrations/litellm", json.dumps([PAYLOAD]).encode()),
+    ("/v1/traces", _span_request()),
+]
+CONTENT_TYPES = {
+    "/graphql": "application/json",
+    "/v1/events": "application/x-ndjson",
+    "/v1/integrations/litellm": "application/json",
+    "/v1/traces": "application/x-protobuf",
+}
 
 
 @pytest.fixture
@@ -54,8 +82,7 @@ class HeldBody:
 def _post(
     client: httpx.AsyncClient, path: str, body: bytes | HeldBody
 ) -> Coroutine[Any, Any, httpx.Response]:
-    content_type = "application/json" if path == "/graphql" else "application/x-ndjson"
-    return client.post(path, content=body, headers={"content-type": content_type})
+    return client.post(path, content=body, headers={"content-type": CONTENT_TYPES[path]})
 
 
 async def _hold(client: httpx.AsyncClient, path: str, body: bytes, count: int) -> tuple[
@@ -92,6 +119,9 @@ async def test_requests_over_a_keys_limit_get_429_and_other_keys_are_served(
             "message": message,
             "extensions": {"code": "TOO_MANY_REQUESTS", "limit": LIMIT, "retryAfter": 1},
         }
+    elif path == "/v1/traces":  # a google.rpc.Status: RESOURCE_EXHAUSTED (8) and the message
+        assert refused.content.startswith(b"\x08\x08\x12")
+        assert refused.content.endswith(message.encode())
     else:
         assert refused.json() == {"error": message}
     async with authorized_client(app) as other:  # another key has places of its own
@@ -107,7 +137,7 @@ async def _asgi_post(
 ) -> list[Message]:
     """POST to `path` straight through the ASGI app, receiving `parts` (an exception is raised
     by `receive`); what the app sent."""
-    content_type = b"application/json" if path == "/graphql" else b"application/x-ndjson"
+    content_type = CONTENT_TYPES[path].encode()
     scope: dict[str, Any] = {
         "type": "http",
         "asgi": {"version": "3.0"},

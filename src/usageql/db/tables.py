@@ -126,7 +126,7 @@ messages = Table(
     Column(
         "producer",
         Text,
-        comment="The path it came by: api, import, litellm (NULL before migration 0016)",
+        comment="The path it came by: api, import, litellm, otlp or demo (NULL before 0016)",
     ),
     PrimaryKeyConstraint("app_id", "message_id"),
     CheckConstraint("role IN ('user', 'assistant', 'system', 'tool')", name="role"),

@@ -83,7 +83,7 @@ class UsageFilter:
     sources: list[str] | None = strawberry.field(default=None, description="Sources.")
     producers: list[str] | None = strawberry.field(
         default=None,
-        description="Producers: the receiver an event came through (api, import, litellm).",
+        description="Producers: the path an event came by (api, import, litellm, otlp, demo).",
     )
     tags: list[str] | None = strawberry.field(
         default=None, description="Events carrying any of these tags."

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from usageql.auth import AuthError, Principal, TooManyRequestsError, admit, request_principal
 from usageql.config import Settings
@@ -47,69 +47,94 @@ class RequestRejected(Exception):  # noqa: N818 (it is a response, not an error 
         self.message = message
 
 
-def receiver(
-    route: str, decode: Decoder, producer: str
-) -> Callable[[Request], Awaitable[JSONResponse]]:
-    """The handler of `POST route`: the records `decode` reads from the body, stored as the
-    `producer`'s (Message.producer); 200 with
-    what was stored, already stored, applied (chats) and rejected; 422 if none was usable.
+Handle = Callable[[Request, Principal], Awaitable[Response]]
+"""What a receiver does with an admitted request of a key that may write."""
+Refuse = Callable[[Request, int, dict[str, Any], dict[str, str]], Response]
+"""A refusal (status, JSON-shaped body with its `error`, headers) in the receiver's format."""
 
-    The key holds one of its places among concurrent requests while the batch is read and
-    stored; 429 when all are taken, 503 when the database cannot check the key or store.
-    """
+
+def refuse_as_json(
+    _request: Request, status: int, body: dict[str, Any], headers: dict[str, str]
+) -> Response:
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def admitted(
+    route: str, handle: Handle, refuse: Refuse = refuse_as_json
+) -> Callable[[Request], Awaitable[Response]]:
+    """The endpoint of `POST route`: the caller's key checked (401), allowed to write (403) and
+    holding one of its places among concurrent requests while `handle` runs (429 when all are
+    taken); 503 when the database cannot check the key or store. Each with Retry-After where a
+    retry may succeed."""
     key_needed = needs_key(route)
 
-    async def receive(request: Request) -> JSONResponse:
+    async def receive(request: Request) -> Response:
         keys = request.app.state.keys
         try:
             principal = await request_principal(request.headers.get("authorization"), keys)
             admission = admit(keys, principal)
         except AuthError as error:
-            return JSONResponse(
-                {"error": f"{error}; {key_needed}"},
-                status_code=401,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+            body = {"error": f"{error}; {key_needed}"}
+            return refuse(request, 401, body, {"WWW-Authenticate": "Bearer"})
         except (Unavailable, TooManyRequestsError) as refusal:
-            return _retry_later(refusal, request)
+            return _retry_later(refusal, request, refuse)
         try:
             with admission:
                 if not principal.role.writes:
                     denied = f"this API key (role {principal.role.value}) may not write records"
-                    return JSONResponse({"error": f"{denied}; {key_needed}"}, status_code=403)
-                return await _store(request, principal, decode, producer)
+                    return refuse(request, 403, {"error": f"{denied}; {key_needed}"}, {})
+                return await handle(request, principal)
         except Unavailable as outage:
-            return _retry_later(outage, request)
+            return _retry_later(outage, request, refuse)
 
     return receive
 
 
-def _retry_later(refusal: Unavailable | TooManyRequestsError, request: Request) -> JSONResponse:
+def receiver(
+    route: str, decode: Decoder, producer: str
+) -> Callable[[Request], Awaitable[Response]]:
+    """The endpoint of `POST route` (see `admitted`): the records `decode` reads from the body,
+    stored as the `producer`'s (Message.producer); 200 with what was stored, already stored,
+    applied (chats) and rejected; 422 if none was usable."""
+
+    async def handle(request: Request, principal: Principal) -> Response:
+        try:
+            records = decode(request.headers.get("content-type", ""), await read_batch(request))
+            check_batch_size(len(records), request.app.state.settings.max_batch_records)
+        except RequestRejected as refusal:
+            return JSONResponse({"error": refusal.message}, status_code=refusal.status)
+        result = await store(request, records, principal, producer)
+        nothing_usable = result.rejected and not (
+            result.accepted or result.duplicates or result.described
+        )
+        return JSONResponse(result_body(result), status_code=422 if nothing_usable else 200)
+
+    return admitted(route, handle)
+
+
+def _retry_later(
+    refusal: Unavailable | TooManyRequestsError, request: Request, refuse: Refuse
+) -> Response:
     headers = {"Retry-After": str(refusal.retry_after)}
     if isinstance(refusal, TooManyRequestsError):
-        return JSONResponse({"error": str(refusal)}, status_code=429, headers=headers)
+        return refuse(request, 429, {"error": str(refusal)}, headers)
     request_id = request.scope.get("state", {}).get("request_id")
-    body = {"error": refusal.message, "requestId": request_id}
-    return JSONResponse(body, status_code=503, headers=headers)
+    return refuse(request, 503, {"error": refusal.message, "requestId": request_id}, headers)
 
 
-async def _store(
-    request: Request, principal: Principal, decode: Decoder, producer: str
-) -> JSONResponse:
+async def read_batch(request: Request) -> bytes:
+    """The request's (decompressed) body, within the settings' limit (RequestRejected)."""
     settings: Settings = request.app.state.settings
+    return await read_body(request, settings.max_body_bytes)
+
+
+async def store(
+    request: Request, records: list[RawRecord], principal: Principal, producer: str
+) -> IngestResult:
+    """The records through the app's pipeline (Unavailable when the database is away)."""
     ingestor: Ingestor = request.app.state.ingestor
-    try:
-        body = await read_body(request, settings.max_body_bytes)
-        records = decode(request.headers.get("content-type", ""), body)
-        check_batch_size(len(records), settings.max_batch_records)
-    except RequestRejected as refusal:
-        return JSONResponse({"error": refusal.message}, status_code=refusal.status)
     with database_call(INGEST_UNAVAILABLE, timeouts=True):
-        result = await ingestor.ingest(records, principal, producer=producer)
-    nothing_usable = result.rejected and not (
-        result.accepted or result.duplicates or result.described
-    )
-    return JSONResponse(result_body(result), status_code=422 if nothing_usable else 200)
+        return await ingestor.ingest(records, principal, producer=producer)
 
 
 def check_batch_size(count: int, limit: int) -> None:

@@ -205,7 +205,8 @@ class Ingestor:
         """Store the valid records of `records` in one transaction (in parts, if the database
         refuses some), then the users and chats they describe; report the rest, including
         records outside the caller's apps and users, and the ids repeated with other content.
-        `producer` names the path they came by (api, import, litellm), kept with each message."""
+        `producer` names the path they came by (api, import, litellm, otlp, demo), kept with
+        each message."""
         async with self.engine.connect() as connection:
             book = await load_price_book(connection)
         parsing = Ingestor(self.engine, replace(self.options, producer=producer))

@@ -26,7 +26,7 @@ class Dimension(enum.Enum):
     API_KEY = "api_key"
     STATUS = "status"
     ROLE = "role"
-    PRODUCER = "producer"  # the receiver a message came through: api, import, litellm
+    PRODUCER = "producer"  # the receiver a message came through: api, import, litellm, otlp, demo
 
 
 class Granularity(enum.Enum):

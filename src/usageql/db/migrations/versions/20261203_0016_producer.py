@@ -1,4 +1,4 @@
-"""The producer of each message: the path it came by (api, import, litellm).
+"""The producer of each message: the path it came by (api, import, litellm, otlp, demo).
 
 `source` is the surface an application reports (chat, api, task); `producer` is set by usageql
 from the receiver a record came through, so a message from LiteLLM's logging callback can be told
@@ -28,7 +28,7 @@ def upgrade() -> None:
             "producer",
             sa.Text(),
             nullable=True,
-            comment="The path it came by: api, import, litellm (NULL before migration 0016)",
+            comment="The path it came by: api, import, litellm, otlp or demo (NULL before 0016)",
         ),
     )
 

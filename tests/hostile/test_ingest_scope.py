@@ -217,3 +217,40 @@ async def test_unbound_and_app_bound_keys_rate_and_describe_as_before(
         rated = (await connection.execute(select(feedback.c.feedback_id, feedback.c.model))).all()
     assert (titles["c-v"], titles["c-fresh"]) == ("renamed by the app", "no messages yet")
     assert rated == [("f-app", "secret-model")]
+
+
+async def test_the_receivers_of_litellm_and_opentelemetry_write_only_the_keys_users(
+    app: Starlette, engine: AsyncEngine
+) -> None:
+    """The producers' receivers go through the same checks: a user-bound key stores its users'
+    calls and gets the others back as rejections, whatever the producer says."""
+    start = 1_772_366_400.0  # 2026-03-01 12:00 UTC
+    payloads = [
+        {"litellm_call_id": f"call-{user}", "model": "gpt-4o", "startTime": start, "end_user": user}
+        for user in ("u1", "v")
+    ]
+    span = {
+        "traceId": "0" * 31 + "1",
+        "spanId": "0" * 15 + "2",
+        "startTimeUnixNano": str(int(start) * 10**9),
+        "endTimeUnixNano": str(int(start) * 10**9),
+        "attributes": [
+            {"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
+            {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o"}},
+            {"key": "user.id", "value": {"stringValue": "v"}},
+        ],
+    }
+    traces = {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
+    async with authorized_client(app, Role.INGEST, apps=["a"], users=["u1"]) as client:
+        litellm = (await client.post("/v1/integrations/litellm", json=payloads)).json()
+        otlp = (await client.post("/v1/traces", json=traces)).json()
+    assert litellm["accepted"] == 1
+    refusal = "user: this API key may only write records of users u1"
+    assert litellm["rejected"] == [{"index": 1, "id": "call-v", "error": refusal}]
+    assert otlp["partialSuccess"] == {
+        "rejectedSpans": "1",
+        "errorMessage": f"span {'0' * 31}1:{'0' * 15}2: {refusal}",
+    }
+    async with engine.connect() as connection:
+        stored = (await connection.execute(select(messages.c.message_id, messages.c.user_id))).all()
+    assert [tuple(row) for row in stored] == [("call-u1", "u1")]

@@ -29,6 +29,17 @@ RECORD = 'mutation { recordMessages(messages: [{id: "g-1", timestamp: "2026-11-2
 RECORD += ' model: "gpt-4o"}]) { accepted } }'
 EVENT = b'{"id": "m-1", "timestamp": "2026-11-21T10:00:00Z", "model": "gpt-4o"}\n'
 NDJSON = {"content-type": "application/x-ndjson"}
+PAYLOAD = {"litellm_call_id": "call-1", "model": "gpt-4o", "startTime": 1_795_000_000.0}
+SPAN = {
+    "traceId": "0" * 31 + "1",
+    "spanId": "0" * 15 + "2",
+    "startTimeUnixNano": "1795000000000000000",
+    "attributes": [
+        {"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
+        {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o"}},
+    ],
+}
+TRACES = {"resourceSpans": [{"scopeSpans": [{"spans": [SPAN]}]}]}
 
 
 def _graphql_503(response: httpx.Response, message: str) -> None:
@@ -72,6 +83,13 @@ async def test_an_unreachable_database_is_503_on_every_path(tmp_path: Path) -> N
             await client.post("/v1/events", content=EVENT, headers={**unchecked, **NDJSON}),
             KEY_CHECK_UNAVAILABLE,
         )
+        _events_503(
+            await client.post("/v1/integrations/litellm", json=[], headers=unchecked),
+            KEY_CHECK_UNAVAILABLE,
+        )
+        traces = await client.post("/v1/traces", json={}, headers=unchecked)
+        assert (traces.status_code, traces.headers["retry-after"]) == (503, "5")
+        assert traces.json() == {"code": 14, "message": KEY_CHECK_UNAVAILABLE}  # UNAVAILABLE
         ready = await client.get("/readyz")
         assert ready.status_code == 503
         assert ready.headers["x-request-id"]
@@ -124,6 +142,12 @@ async def test_a_stopped_database_is_503_on_every_path(
             _events_503(
                 await client.post("/v1/events", content=EVENT, headers=NDJSON), INGEST_UNAVAILABLE
             )
+            _events_503(
+                await client.post("/v1/integrations/litellm", json=[PAYLOAD]), INGEST_UNAVAILABLE
+            )
+            traces = await client.post("/v1/traces", json=TRACES)
+            assert (traces.status_code, traces.headers["retry-after"]) == (503, "5")
+            assert traces.json() == {"code": 14, "message": INGEST_UNAVAILABLE}
             # A key not checked yet cannot be.
             _graphql_503(
                 await unchecked.post("/graphql", json={"query": READ}), KEY_CHECK_UNAVAILABLE

@@ -229,18 +229,23 @@ async def test_the_receivers_of_litellm_and_opentelemetry_write_only_the_keys_us
         {"litellm_call_id": f"call-{user}", "model": "gpt-4o", "startTime": start, "end_user": user}
         for user in ("u1", "v")
     ]
-    span = {
-        "traceId": "0" * 31 + "1",
-        "spanId": "0" * 15 + "2",
-        "startTimeUnixNano": str(int(start) * 10**9),
-        "endTimeUnixNano": str(int(start) * 10**9),
-        "attributes": [
-            {"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
-            {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o"}},
-            {"key": "user.id", "value": {"stringValue": "v"}},
-        ],
-    }
-    traces = {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
+
+    def span(number: int, user: str) -> dict[str, Any]:
+        return {
+            "traceId": "0" * 31 + "1",
+            "spanId": "0" * 15 + str(number),
+            "startTimeUnixNano": str(int(start) * 10**9),
+            "attributes": [
+                {"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
+                {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o"}},
+                {"key": "user.id", "value": {"stringValue": user}},
+            ],
+        }
+
+    # The service names another app: a key bound to one app writes to that app whatever it says.
+    service = {"attributes": [{"key": "service.name", "value": {"stringValue": "b"}}]}
+    spans = [span(1, "u1"), span(2, "v")]
+    traces = {"resourceSpans": [{"resource": service, "scopeSpans": [{"spans": spans}]}]}
     async with authorized_client(app, Role.INGEST, apps=["a"], users=["u1"]) as client:
         litellm = (await client.post("/v1/integrations/litellm", json=payloads)).json()
         otlp = (await client.post("/v1/traces", json=traces)).json()
@@ -252,5 +257,8 @@ async def test_the_receivers_of_litellm_and_opentelemetry_write_only_the_keys_us
         "errorMessage": f"span {'0' * 31}1:{'0' * 15}2: {refusal}",
     }
     async with engine.connect() as connection:
-        stored = (await connection.execute(select(messages.c.message_id, messages.c.user_id))).all()
-    assert [tuple(row) for row in stored] == [("call-u1", "u1")]
+        rows = await connection.execute(
+            select(messages.c.app_id, messages.c.message_id, messages.c.user_id)
+        )
+        stored = sorted(tuple(row) for row in rows)
+    assert stored == [("a", f"{'0' * 31}1:{'0' * 15}1", "u1"), ("a", "call-u1", "u1")]

@@ -1,5 +1,6 @@
-"""`POST /v1/events` (NDJSON or a JSON array of records) and the receivers of other producers'
-own formats (`POST /v1/integrations/litellm`): optionally gzip, answered after commit."""
+"""`POST /v1/events` (NDJSON or a JSON array of records), `POST /v1/integrations/litellm`
+(LiteLLM's logging payloads), and what every receiver shares (`POST /v1/traces` too): the key's
+admission, the body's limits and gzip, the pipeline, an answer after commit."""
 
 from __future__ import annotations
 

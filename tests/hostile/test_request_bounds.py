@@ -4,6 +4,7 @@ refused with the bound named, before any SQL runs (or, for an answer, instead of
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -19,6 +20,7 @@ from tests.app_client import app_client
 from tests.sqlcount import count_statements
 from usageql.config import Settings
 from usageql.demo.generate import DemoGenerator, DemoOptions
+from usageql.graphql.inputs import UsageFilter
 
 LIMIT = 4096  # bytes of a request body and of an answer, in these tests' server
 
@@ -193,6 +195,32 @@ async def test_string_arguments_are_bounded(
             body = (await client.post("/graphql", json={"query": query})).json()
             assert body["data"] is None
             assert body["errors"][0]["message"] == message
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        field.name
+        for field in dataclasses.fields(UsageFilter)
+        if field.name not in {"from_", "to", "tag_contains", "status", "metadata"}
+    ),
+)
+async def test_every_list_of_a_filter_refuses_nul_and_overlong_values(
+    client: httpx.AsyncClient, engine: AsyncEngine, name: str
+) -> None:
+    """Each list a filter has (the ones added later too) is checked before any SQL runs."""
+    first, *rest = name.split("_")
+    camel = first + "".join(part.title() for part in rest)
+    for values, problem in (
+        ('["ok", "a\\u0000b"]', f"filter.{camel}[1]: contains a NUL character"),
+        (f'["{"x" * 1001}"]', f"filter.{camel}[0]: 1,001 characters"),
+    ):
+        query = "{ usage(filter: {%s: %s}) { summary { messages } } }" % (camel, values)
+        with count_statements(engine) as sql:
+            body = (await client.post("/graphql", json={"query": query})).json()
+        assert sql.count == 0
+        assert body["data"] is None, body
+        assert body["errors"][0]["message"].startswith(problem), body
 
 
 async def test_a_time_zone_name_is_bounded(client: httpx.AsyncClient, engine: AsyncEngine) -> None:

@@ -144,16 +144,12 @@ def to_filter(value: UsageFilter | None, argument: str = "filter") -> model.Filt
 def _check_texts(value: UsageFilter, argument: str) -> None:
     """Refuse values no stored event can have, and lists longer than MAX_VALUES, before any of
     them reaches SQL: each is as long as ingestion lets that field be, at most."""
-    lists = {
-        "apps": value.apps, "models": value.models, "providers": value.providers,
-        "users": value.users, "chats": value.chats, "apiKeys": value.api_keys,
-        "sources": value.sources, "tags": value.tags,
-    }  # fmt: skip
-    for name, values in lists.items():
-        _check_list(f"{argument}.{name}", values or [], MAX_VALUES)
+    for name, (attribute, noun) in _LISTS.items():
+        values: list[str] = getattr(value, attribute) or []
+        _check_list(f"{argument}.{name}", values, MAX_VALUES)
         most = MAX_TAG if name == "tags" else MAX_TEXT
-        for position, text in enumerate(values or []):
-            _check_text(f"{argument}.{name}[{position}]", text, most, _NOUNS[name])
+        for position, text in enumerate(values):
+            _check_text(f"{argument}.{name}[{position}]", text, most, noun)
     if value.tag_contains is not None:
         path = f"{argument}.tagContains"
         _check_text(path, value.tag_contains, MAX_TAG, "tags", ", so no tag contains it")
@@ -171,9 +167,14 @@ def _check_texts(value: UsageFilter, argument: str) -> None:
             _check_text(f"{path}.values[{position}]", text, MAX_METADATA_VALUE, "metadata values")
 
 
-_NOUNS = {"apps": "app ids", "models": "model names", "providers": "provider names",
-          "users": "user ids", "chats": "chat ids", "apiKeys": "API key ids",
-          "sources": "source names", "tags": "tags"}  # fmt: skip
+# Every list of texts a filter has: its GraphQL name, its attribute, what its values are.
+_LISTS = {
+    "apps": ("apps", "app ids"), "models": ("models", "model names"),
+    "providers": ("providers", "provider names"), "users": ("users", "user ids"),
+    "chats": ("chats", "chat ids"), "apiKeys": ("api_keys", "API key ids"),
+    "sources": ("sources", "source names"), "producers": ("producers", "producer names"),
+    "tags": ("tags", "tags"),
+}  # fmt: skip
 
 
 def _check_list(path: str, values: list[Any], most: int) -> None:

@@ -188,16 +188,18 @@ def export(spans: Sequence[ReadableSpan]) -> SpanExportResult:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("compression", ["gzip", "deflate"])
 async def test_the_sdks_exporter_sends_model_calls_that_are_counted_once(
     engine: AsyncEngine,
     client: httpx.AsyncClient,
     served: str,
     monkeypatch: pytest.MonkeyPatch,
+    compression: str,
 ) -> None:
     key = await agent_key(engine)
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", served)
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", f"authorization=Bearer%20{key}")
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_COMPRESSION", compression)
     spans = await asyncio.to_thread(make_spans)
     assert await asyncio.to_thread(export, spans) is SpanExportResult.SUCCESS
     assert await asyncio.to_thread(export, spans) is SpanExportResult.SUCCESS  # a retry

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -115,3 +116,24 @@ async def test_a_body_of_too_many_members_is_refused(
         "the gzip body has more than 10,000 members (concatenated gzip streams); compress the"
         " batch as one stream"
     )
+
+
+async def test_a_deflate_body_is_read_whole_within_the_limit_or_refused(
+    small_body: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """OpenTelemetry's Python exporter may send `deflate` (zlib's format): read like gzip, with
+    the same limit after decompression, and nothing may follow or be missing."""
+    deflate = {"content-type": "application/x-ndjson", "content-encoding": "deflate"}
+    whole = zlib.compress(ndjson("a", "b"))
+    answer = await small_body.post("/v1/events", content=whole, headers=deflate)
+    assert answer.json()["accepted"] == 2
+    for body, status, problem in (
+        (whole[:-3], 400, "the deflate body is truncated"),
+        (whole + b"junk", 400, "the body goes on after its deflate stream (4 bytes)"),
+        (b"not zlib", 400, "the body is not valid deflate (zlib) data: "),
+        (zlib.compress(b" " * 4097), 413, "the request body is larger than 4,096 bytes"),
+    ):
+        refused = await small_body.post("/v1/events", content=body, headers=deflate)
+        assert refused.status_code == status, refused.text
+        assert refused.json()["error"].startswith(problem), refused.text
+    assert await stored(engine) == ["a", "b"]

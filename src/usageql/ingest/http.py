@@ -167,10 +167,14 @@ def result_body(result: IngestResult) -> dict[str, Any]:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The (decompressed) body, refusing more than `limit` bytes before or after gunzip."""
+    """The (decompressed) body, refusing more than `limit` bytes before or after decompression.
+    gzip, and deflate (zlib's format, as HTTP names it), which OpenTelemetry's Python exporter
+    offers besides."""
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
-    if encoding not in {"identity", "gzip"}:
-        raise RequestRejected(415, f"Content-Encoding {encoding!r} is not supported; use gzip")
+    if encoding not in {"identity", "gzip", "deflate"}:
+        raise RequestRejected(
+            415, f"Content-Encoding {encoding!r} is not supported; use gzip (or deflate)"
+        )
     too_big = (
         f"the request body is larger than {limit:,} bytes (USAGEQL_MAX_BODY_BYTES); send smaller"
         " batches"
@@ -188,6 +192,25 @@ async def read_body(request: Request, limit: int) -> bytes:
     body = b"".join(chunks)
     if encoding == "gzip":
         body = _gunzip(body, limit, too_big + " (after decompression)")
+    elif encoding == "deflate":
+        body = _inflate(body, limit, too_big + " (after decompression)")
+    return body
+
+
+def _inflate(data: bytes, limit: int, too_big: str) -> bytes:
+    """A deflate (zlib) body, whole and within `limit` bytes; nothing may follow its stream."""
+    inflater = zlib.decompressobj()
+    try:
+        body = inflater.decompress(data, limit + 1)
+    except zlib.error as error:
+        raise RequestRejected(400, f"the body is not valid deflate (zlib) data: {error}") from None
+    if len(body) > limit or inflater.unconsumed_tail:
+        raise RequestRejected(413, too_big)
+    if not inflater.eof:
+        raise RequestRejected(400, "the deflate body is truncated")
+    if inflater.unused_data:
+        extra = len(inflater.unused_data)
+        raise RequestRejected(400, f"the body goes on after its deflate stream ({extra:,} bytes)")
     return body
 
 

@@ -99,6 +99,7 @@ def _message(payload: Mapping[str, Any], call_id: str | None) -> dict[str, Any]:
         "usage": _usage(payload, meta),
         "tags": _tags(payload),
         "metadata": _metadata(payload, meta),
+        "content": _preview(payload),
     }
     if failed:
         failure = _object(payload, "error_information")
@@ -111,9 +112,6 @@ def _message(payload: Mapping[str, Any], call_id: str | None) -> dict[str, Any]:
     # LiteLLM reports 0 with debug info when the model is not in its price map: unknown, not free.
     if cost is not None and payload.get("response_cost_failure_debug_info") is None:
         record["cost"] = cost
-    content = _preview(payload)
-    if content is not None:
-        record["content"] = content
     return {key: value for key, value in record.items() if value is not None}
 
 

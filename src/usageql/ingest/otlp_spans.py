@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,7 +118,7 @@ def records_of(request: ExportTraceServiceRequest, principal: Principal) -> Span
     return spans
 
 
-def span_id(span: Span) -> str:
+def _span_id(span: Span) -> str:
     """`trace id:span id`, in hex: the message id."""
     return f"{binascii.hexlify(span.trace_id).decode()}:{binascii.hexlify(span.span_id).decode()}"
 
@@ -130,7 +130,7 @@ def _record(
     operation = attributes.get("gen_ai.operation.name")
     if operation not in MODEL_CALLS:
         return None
-    identity = span_id(span)
+    identity = _span_id(span)
     if len(span.trace_id) != 16 or len(span.span_id) != 8:
         problem = "traceId, spanId: a span needs a 16-byte trace id and an 8-byte span id"
         return Undecodable(problem, id=identity)
@@ -138,10 +138,10 @@ def _record(
         "id": identity,
         "timestamp": span.start_time_unix_nano / 1e9,
         "role": "assistant",
-        "model": _text(attributes, "gen_ai.response.model", "gen_ai.request.model"),
-        "provider": _text(attributes, "gen_ai.provider.name", "gen_ai.system"),
-        "chat_id": _text(attributes, "gen_ai.conversation.id"),
-        "user": _text(attributes, "user.id", "enduser.id"),
+        "model": _first(attributes, "gen_ai.response.model", "gen_ai.request.model"),
+        "provider": _first(attributes, "gen_ai.provider.name", "gen_ai.system"),
+        "chat_id": _first(attributes, "gen_ai.conversation.id"),
+        "user": _first(attributes, "user.id", "enduser.id"),
         "usage": _usage(attributes),
         "metadata": _metadata(attributes),
         "tags": attributes.get(TAGS_ATTRIBUTE),
@@ -152,19 +152,15 @@ def _record(
         record["latency_ms"] = (span.end_time_unix_nano - span.start_time_unix_nano) / 1e6
     if span.status.code == Status.STATUS_CODE_ERROR:
         record["status"] = "error"
-        record["error_type"] = _text(attributes, "error.type") or "error"
+        record["error_type"] = _first(attributes, "error.type") or "error"
     return {key: value for key, value in record.items() if value is not None}
 
 
 def _usage(attributes: Mapping[str, object]) -> dict[str, object]:
     """Token counts in usageql's names. The conventions count cache reads and writes in the
     input tokens and reasoning in the output tokens, as usageql does."""
-    usage: dict[str, object] = {}
-    for name, keys in _TOKENS.items():
-        value = next((attributes[key] for key in keys if key in attributes), None)
-        if value is not None:
-            usage[name] = value
-    return usage
+    counts = {name: _first(attributes, *keys) for name, keys in _TOKENS.items()}
+    return {name: count for name, count in counts.items() if count is not None}
 
 
 def _metadata(attributes: Mapping[str, object]) -> dict[str, object]:
@@ -180,12 +176,12 @@ def _metadata(attributes: Mapping[str, object]) -> dict[str, object]:
     return kept
 
 
-def _text(attributes: Mapping[str, object], *keys: str) -> object:
+def _first(attributes: Mapping[str, object], *keys: str) -> object:
     """The first of `keys` present, as sent (the pipeline names a value of the wrong type)."""
     return next((attributes[key] for key in keys if key in attributes), None)
 
 
-def _attributes(pairs: Iterator[KeyValue] | Any) -> dict[str, object]:
+def _attributes(pairs: Iterable[KeyValue]) -> dict[str, object]:
     return {pair.key: _value(pair.value) for pair in pairs}
 
 

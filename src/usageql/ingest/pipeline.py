@@ -209,8 +209,7 @@ class Ingestor:
         each message."""
         async with self.engine.connect() as connection:
             book = await load_price_book(connection)
-        parsing = Ingestor(self.engine, replace(self.options, producer=producer))
-        parsed = Parsed.first_of_each(*await parsing.parse(records, principal, book))
+        parsed = Parsed.first_of_each(*await self.parse(records, principal, book, producer))
         if not len(parsed.batch):
             return IngestResult(rejected=parsed.rejected)
         return parsed.result(await store_batch(self.engine, parsed.batch, principal.bound))
@@ -220,14 +219,16 @@ class Ingestor:
         records: Sequence[RawRecord],
         principal: Principal = UNRESTRICTED,
         book: PriceBook | None = None,
+        producer: str | None = None,
     ) -> tuple[Batch, Locations, list[Rejection]]:
         """Split raw records into a batch of valid ones and rejections, pricing requests with
-        `book` when given. Every few hundred records it lets the event loop run other requests:
-        one of them may hold row locks until its commit, which other batches wait for."""
+        `book` when given and marking messages as the `producer`'s. Every few hundred records it
+        lets the event loop run other requests: one of them may hold row locks until its commit,
+        which other batches wait for."""
         batch = Batch()
         locations: Locations = {"message": [], "feedback": [], "chat": []}
         rejected: list[Rejection] = []
-        options = self.options
+        options = replace(self.options, producer=producer)
         if options.now is None:  # one clock reading per batch, not one per record
             options = replace(options, now=datetime.now(UTC))
         if principal.apps is not None and len(principal.apps) == 1:

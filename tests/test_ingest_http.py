@@ -67,6 +67,7 @@ async def test_valid_records_are_stored_and_bad_ones_listed(
         "accepted": 2,
         "duplicates": 0,
         "described": 1,
+        "replaced": 0,
         "rejected": [
             {
                 "line": 2,
@@ -105,7 +106,14 @@ async def test_chat_records_are_counted_apart_so_a_batch_sent_again_stores_nothi
     chat = {"type": "chat", "id": "c1", "timestamp": WHEN, "title": "Plans"}
     batch = [request("a", chat_id="c1"), chat]
     first = await post(client, *batch)
-    answer = {"accepted": 1, "duplicates": 0, "described": 1, "rejected": [], "conflicts": []}
+    answer = {
+        "accepted": 1,
+        "duplicates": 0,
+        "described": 1,
+        "replaced": 0,
+        "rejected": [],
+        "conflicts": [],
+    }
     assert first.json() == answer
     again = await post(client, *batch)
     assert again.json() == {**answer, "accepted": 0, "duplicates": 1}
@@ -413,7 +421,7 @@ async def test_strings_with_nul_characters_are_rejected_alone(
     assert response.json() == {
         "accepted": 1,
         "duplicates": 0,
-        "described": 0,
+        "described": 0, "replaced": 0,
         "rejected": [
             {"line": 2, "id": "nul-content",
              "error": "content: contains a NUL character (\\u0000), which PostgreSQL cannot store"},

@@ -43,5 +43,6 @@ async def load_usage_data(client: httpx.AsyncClient) -> None:
     """Send FIXTURE and RATINGS through POST /v1/events."""
     response = await client.post("/v1/events", json=FIXTURE + RATINGS)
     assert response.json() == {
-        "accepted": 8, "duplicates": 0, "described": 2, "rejected": [], "conflicts": []
+        "accepted": 8, "duplicates": 0, "described": 2,
+        "replaced": 0, "rejected": [], "conflicts": []
     }  # fmt: skip

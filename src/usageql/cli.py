@@ -244,6 +244,11 @@ async def _load_demo(database: Database, settings: Settings, options: DemoOption
         progress.finish()
 
 
+def _ratings_replaced(count: int) -> str:
+    """Ratings replaced by later ones with their id, said only when there were some."""
+    return f" {count:,} rating{'' if count == 1 else 's'} replaced by a later one," if count else ""
+
+
 def _chat_records_applied(count: int) -> str:
     """Chat records applied: upserts, counted apart from records stored for the first time."""
     return f"{count:,} chat record{'' if count == 1 else 's'} applied"
@@ -346,8 +351,8 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"import: {summary.records:,} records in {summary.seconds:.1f}s ({rate:,.0f}/s):"
         f" {summary.accepted:,} stored, {summary.duplicates:,} already stored,"
-        f" {_chat_records_applied(summary.described)}, {len(summary.rejected):,} rejected,"
-        f" {len(summary.conflicts):,} conflicting",
+        f"{_ratings_replaced(summary.replaced)} {_chat_records_applied(summary.described)},"
+        f" {len(summary.rejected):,} rejected, {len(summary.conflicts):,} conflicting",
         file=sys.stderr,
     )
     for source, rejection in summary.rejected[:_SHOWN_REJECTIONS]:

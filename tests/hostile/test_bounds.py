@@ -114,6 +114,7 @@ async def test_a_priced_request_of_4e15_tokens_is_rejected_and_the_other_100_sto
         "accepted": 100,
         "duplicates": 0,
         "described": 0,
+        "replaced": 0,
         "rejected": [
             {
                 "line": 51,

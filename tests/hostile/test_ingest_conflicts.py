@@ -83,6 +83,7 @@ async def test_ndjson_lists_conflicts_by_line_and_a_retry_answers_the_same(
         "accepted": 5,
         "duplicates": 5,
         "described": 2,
+        "replaced": 0,
         "rejected": [],
         "conflicts": conflicts,
     }
@@ -108,7 +109,8 @@ async def test_an_id_already_stored_is_a_plain_duplicate(
     await client.post("/v1/events", json=[request("a", model="gpt-4o")])
     response = await client.post("/v1/events", json=[request("a", model="o3")])
     assert response.json() == {
-        "accepted": 0, "duplicates": 1, "described": 0, "rejected": [], "conflicts": []
+        "accepted": 0, "duplicates": 1, "described": 0,
+        "replaced": 0, "rejected": [], "conflicts": []
     }  # fmt: skip
 
 
@@ -117,17 +119,17 @@ async def test_repeats_of_a_rejected_record_are_rejected_with_it(
 ) -> None:
     unrated = {"type": "feedback", "id": "f", "timestamp": WHEN, "message_id": "gone", "rating": 1}
     response = await client.post("/v1/events", json=[unrated, unrated, {**unrated, "rating": -1}])
-    repeat = "id: repeats the id of index 0, which was rejected; only the first record with an id"
+    repeat = "id: repeats the id of index 0, which was rejected; a batch stores one record per id"
     assert response.status_code == 422
     assert response.json() == {
         "accepted": 0,
         "duplicates": 0,
-        "described": 0,
+        "described": 0, "replaced": 0,
         "rejected": [
             {"index": 0, "id": "f", "error": "model: required, and message_id 'gone' names no"
              " stored message with a model"},
-            {"index": 1, "id": "f", "error": f"{repeat} in a batch is stored"},
-            {"index": 2, "id": "f", "error": f"{repeat} in a batch is stored"},
+            {"index": 1, "id": "f", "error": repeat},
+            {"index": 2, "id": "f", "error": repeat},
         ],
         "conflicts": [],
     }  # fmt: skip

@@ -78,7 +78,7 @@ async def test_post_events_stores_the_rest_and_a_retry_answers_the_same(
 
     first = await client.post("/v1/events", content=body, headers=NDJSON)
     assert first.status_code == 200
-    assert first.json() == {"accepted": 100, "duplicates": 0, "described": 0,
+    assert first.json() == {"accepted": 100, "duplicates": 0, "described": 0, "replaced": 0,
                             "rejected": [rejection], "conflicts": []}  # fmt: skip
     assert await totals(engine) == GOOD_TOTALS
     assert await rollup_matches_messages(engine) > 0
@@ -88,7 +88,7 @@ async def test_post_events_stores_the_rest_and_a_retry_answers_the_same(
     assert (warning.__dict__["id"], warning.__dict__["refusal"]) == ("bad", REFUSED)
 
     again = await client.post("/v1/events", content=body, headers=NDJSON)
-    assert again.json() == {"accepted": 0, "duplicates": 100, "described": 0,
+    assert again.json() == {"accepted": 0, "duplicates": 100, "described": 0, "replaced": 0,
                             "rejected": [rejection], "conflicts": []}  # fmt: skip
     assert await totals(engine) == GOOD_TOTALS
     assert await rollup_matches_messages(engine) > 0
@@ -105,7 +105,7 @@ async def test_what_depends_on_a_refused_record_follows_it(
     assert response.json()["rejected"] == [
         {"index": 1, "id": "bad", "error": REFUSED},
         {"index": 2, "id": "bad", "error": "id: repeats the id of index 1, which was rejected;"
-         " only the first record with an id in a batch is stored"},
+         " a batch stores one record per id"},
         {"index": 3, "id": "f1", "error": "model: required, and message_id 'bad' names no"
          " stored message with a model"},
     ]  # fmt: skip

@@ -88,6 +88,7 @@ async def test_a_user_bound_key_describes_only_chats_its_users_own(
             "accepted": 0,
             "duplicates": 0,
             "described": 0,
+            "replaced": 0,
             "rejected": [
                 {"index": 0, "id": "c-v", "error": NOT_OWNED},
                 {"index": 1, "id": "c-anon", "error": NOT_OWNED},
@@ -107,7 +108,8 @@ async def test_a_user_bound_key_describes_only_chats_its_users_own(
             ],
         )
         assert mine.json() == {
-            "accepted": 1, "duplicates": 0, "described": 2, "rejected": [], "conflicts": []
+            "accepted": 1, "duplicates": 0, "described": 2,
+            "replaced": 0, "rejected": [], "conflicts": []
         }  # fmt: skip
     async with engine.connect() as connection:
         titles = dict((await connection.execute(select(chats.c.chat_id, chats.c.title))).all())

@@ -178,5 +178,6 @@ async def test_an_ingestion_statement_past_the_timeout_is_503_and_can_be_sent_ag
             await blocker.dispose()
         again = await client.post("/v1/events", content=EVENT, headers=NDJSON)
         assert again.json() == {
-            "accepted": 1, "duplicates": 0, "described": 0, "rejected": [], "conflicts": []
+            "accepted": 1, "duplicates": 0, "described": 0,
+            "replaced": 0, "rejected": [], "conflicts": []
         }  # fmt: skip

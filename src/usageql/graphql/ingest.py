@@ -153,6 +153,10 @@ class IngestReport:
         description="Chat records applied (title and tags; the latest timestamp wins). Each is "
         "an upsert, counted every time it is sent, so apart from `accepted`."
     )
+    replaced: int = strawberry.field(
+        description="Ratings that replaced a stored rating with their id: a rating whose id is "
+        "stored replaces it when its timestamp is later, and is a duplicate otherwise."
+    )
     rejected: list[IngestRejection] = strawberry.field(description="Records not stored.")
     conflicts: list[IngestConflict] = strawberry.field(
         description="The duplicates whose content differs from the record kept for their id."
@@ -218,6 +222,7 @@ def _report(result: IngestResult, provider_usage: set[int]) -> IngestReport:
         accepted=result.accepted,
         duplicates=result.duplicates,
         described=result.described,
+        replaced=result.replaced,
         rejected=[rejection(r) for r in result.rejected],
         conflicts=[
             IngestConflict(index=c.location.number, id=c.id, first=c.first.number)

@@ -106,7 +106,7 @@ def receiver(
             return JSONResponse({"error": refusal.message}, status_code=refusal.status)
         result = await store(request, records, principal, producer)
         nothing_usable = result.rejected and not (
-            result.accepted or result.duplicates or result.described
+            result.accepted or result.duplicates or result.described or result.replaced
         )
         return JSONResponse(result_body(result), status_code=422 if nothing_usable else 200)
 
@@ -155,6 +155,7 @@ def result_body(result: IngestResult) -> dict[str, Any]:
         "accepted": result.accepted,
         "duplicates": result.duplicates,
         "described": result.described,
+        "replaced": result.replaced,
         "rejected": [
             {r.location.kind: r.location.number, "id": r.id, "error": r.error}
             for r in result.rejected

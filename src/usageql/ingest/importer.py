@@ -34,6 +34,7 @@ class ImportSummary:
     accepted: int = 0
     duplicates: int = 0
     described: int = 0
+    replaced: int = 0
     rejected: list[tuple[str, Rejection]] = field(default_factory=list)
     conflicts: list[tuple[str, Conflict]] = field(default_factory=list)
     seconds: float = 0.0
@@ -44,6 +45,7 @@ class ImportSummary:
         self.accepted += result.accepted
         self.duplicates += result.duplicates
         self.described += result.described
+        self.replaced += result.replaced
         self.rejected += [(source, r) for r in result.rejected]
         self.conflicts += [(source, c) for c in result.conflicts]
 

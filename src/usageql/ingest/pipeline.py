@@ -4,7 +4,9 @@ A batch is written in one transaction and acknowledged only after it commits. Va
 stored even when others in the batch are rejected; every rejection is reported with its location.
 An id repeated within a batch (same app, same kind) keeps its first record; the later ones are
 duplicates, and those whose content differs from the first are also listed as conflicts, so a
-producer that reuses ids learns of it instead of losing records silently.
+producer that reuses ids learns of it instead of losing records silently. Ratings are the
+exception: the latest timestamp of an id is kept, in a batch as in the database (a user changed
+their mind), and the earlier ones are duplicates.
 """
 
 from __future__ import annotations
@@ -77,13 +79,15 @@ class Conflict:
 class IngestResult:
     """What a batch did: messages and ratings stored, records already stored (`conflicts` are
     those among them that differ from the record kept), chat records applied (`described`:
-    upserts, which count each time they are sent, so apart from `accepted`), records rejected."""
+    upserts, which count each time they are sent, so apart from `accepted`), stored ratings
+    replaced by a later rating with their id (`replaced`), records rejected."""
 
     accepted: int = 0
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
     described: int = 0
+    replaced: int = 0
 
     def __add__(self, other: IngestResult) -> IngestResult:
         return IngestResult(
@@ -92,6 +96,7 @@ class IngestResult:
             rejected=self.rejected + other.rejected,
             conflicts=self.conflicts + other.conflicts,
             described=self.described + other.described,
+            replaced=self.replaced + other.replaced,
         )
 
 
@@ -173,8 +178,8 @@ class Parsed:
             first = self.locations[repeat.kind][repeat.position]
             if (repeat.kind, repeat.position) in refused:
                 problem = (
-                    f"repeats the id of {first}, which was rejected; only the first record"
-                    " with an id in a batch is stored"
+                    f"repeats the id of {first}, which was rejected; a batch stores one record"
+                    " per id"
                 )
                 rejected.append(Rejection(repeat.location, repeat.id, "id", problem))
                 continue
@@ -183,7 +188,12 @@ class Parsed:
                 conflicts.append(Conflict(repeat.location, repeat.id, first))
         rejected.sort(key=lambda r: r.location.number)
         return IngestResult(
-            written.accepted, duplicates, rejected, conflicts, described=written.chats
+            written.accepted,
+            duplicates,
+            rejected,
+            conflicts,
+            described=written.chats,
+            replaced=written.feedback_replaced,
         )
 
 
@@ -260,14 +270,24 @@ def _first_of_each(
     kind: RecordKind, records: list[_Kept], where: list[Location], repeats: list[Repeat]
 ) -> tuple[list[_Kept], list[Location]]:
     """The first of `records` with each (app, id), and their locations; the rest are added to
-    `repeats`, each naming the position of the record kept for its id."""
+    `repeats`, each naming the position of the record kept for its id. A rating with a later
+    timestamp than the one kept takes its place, and the one it replaces is the repeat (not a
+    conflict: it is an earlier version, not another record with a reused id)."""
     kept: list[_Kept] = []
     kept_where: list[Location] = []
     position_of: dict[tuple[str, str], int] = {}
     for record, location in zip(records, where, strict=True):
         position = position_of.setdefault((record.app, record.id), len(kept))
         if position < len(kept):
-            same = _same(kept[position], record)
+            earlier = kept[position]
+            if isinstance(record, Feedback) and record.timestamp > earlier.timestamp:
+                repeats.append(Repeat(kind, position, kept_where[position], record.id, True))
+                kept[position], kept_where[position] = record, location
+                continue
+            # An earlier version of a rating (another timestamp) is no conflict either.
+            same = _same(earlier, record) or (
+                isinstance(record, Feedback) and record.timestamp != earlier.timestamp
+            )
             repeats.append(Repeat(kind, position, location, record.id, same))
         else:
             kept.append(record)

@@ -27,10 +27,22 @@ from typing import Any
 import orjson
 from asyncpg.exceptions import PostgresError
 from asyncpg.exceptions import UniqueViolationError as AsyncpgUniqueViolation
-from sqlalchemy import Text, column, select, table, text, tuple_
+from sqlalchemy import (
+    DateTime,
+    SmallInteger,
+    Text,
+    and_,
+    column,
+    literal_column,
+    select,
+    table,
+    text,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.dml import ReturningInsert
 
 from usageql.db.tables import apps, feedback, messages
 from usageql.ingest.chat_spans import chat_spans_upsert
@@ -66,6 +78,7 @@ class WriteResult:
     message_duplicates: int = 0
     feedback: int = 0
     feedback_duplicates: int = 0
+    feedback_replaced: int = 0  # stored ratings replaced by a later one with their id
     chats: int = 0  # chat records applied (title and tags)
     refused: tuple[Refusal, ...] = ()
 
@@ -75,6 +88,7 @@ class WriteResult:
             message_duplicates=self.message_duplicates + other.message_duplicates,
             feedback=self.feedback + other.feedback,
             feedback_duplicates=self.feedback_duplicates + other.feedback_duplicates,
+            feedback_replaced=self.feedback_replaced + other.feedback_replaced,
             chats=self.chats + other.chats,
             refused=self.refused + other.refused,
         )
@@ -113,7 +127,7 @@ async def write_batch(
     # locks no stored row). A key bound to users describes only chats it owns, whose apps exist.
     described = batch.chats if bound.users is None else []
     await _ensure_apps(connection, _app_ids(batch.messages, resolved, described))
-    stored_feedback = await _insert_feedback(connection, resolved)
+    stored_feedback, replaced_feedback = await _upsert_feedback(connection, resolved, bound)
     # Last, just before the caller commits: concurrent batches add to the same rollup rows (the
     # current hour's), which stay locked until then.
     numbers = numbers_insert(stored_messages)  # before the rollups, which read the numbers
@@ -129,7 +143,8 @@ async def write_batch(
         messages=len(stored_messages),
         message_duplicates=len(batch.messages) - len(stored_messages),
         feedback=stored_feedback,
-        feedback_duplicates=len(resolved) - stored_feedback,
+        feedback_duplicates=len(resolved) - stored_feedback - replaced_feedback,
+        feedback_replaced=replaced_feedback,
         refused=refused,
     )
 
@@ -332,25 +347,38 @@ async def _resolve_feedback(
     return resolved, tuple(refused)
 
 
-async def _insert_feedback(connection: AsyncConnection, records: list[Feedback]) -> int:
+async def _upsert_feedback(
+    connection: AsyncConnection, records: list[Feedback], bound: Bound
+) -> tuple[int, int]:
+    """Store ratings: (new ids stored, stored ratings replaced). A rating whose id is stored
+    replaces it when its timestamp is later (a user changed their mind); otherwise it is a
+    duplicate. A key bound to users replaces only its users' ratings, so a guessed id of another
+    user's rating changes nothing: it counts as a duplicate."""
     if not records:
-        return 0
-    rows = sorted(
-        (
-            {
-                "app_id": f.app,
-                "feedback_id": f.id,
-                "ts": f.timestamp,
-                "user_id": f.user.id if f.user else None,
-                "message_id": f.message_id,
-                "chat_id": f.chat_id,
-                "model": f.model,
-                "rating": f.rating,
-                "comment": f.comment,
-            }
-            for f in records
-        ),
-        key=lambda row: (row["app_id"], row["feedback_id"]),
+        return 0, 0
+    ordered = sorted(records, key=lambda f: (f.app, f.id))  # one lock order for all
+    rows = unnest(
+        app_id=(Text(), [f.app for f in ordered]),
+        feedback_id=(Text(), [f.id for f in ordered]),
+        ts=(DateTime(timezone=True), [f.timestamp for f in ordered]),
+        user_id=(Text(), [f.user.id if f.user else None for f in ordered]),
+        message_id=(Text(), [f.message_id for f in ordered]),
+        chat_id=(Text(), [f.chat_id for f in ordered]),
+        model=(Text(), [f.model for f in ordered]),
+        rating=(SmallInteger(), [f.rating for f in ordered]),
+        comment=(Text(), [f.comment for f in ordered]),
     )
-    statement = insert(feedback).on_conflict_do_nothing().returning(feedback.c.feedback_id)
-    return len((await connection.execute(statement, rows)).all())
+    statement = insert(feedback).from_select(list(rows.selected_columns.keys()), rows)
+    later = feedback.c.ts < statement.excluded.ts
+    if bound.users is not None:
+        later = and_(later, feedback.c.user_id.in_(bound.users))
+    upsert: ReturningInsert[Any] = statement.on_conflict_do_update(
+        index_elements=[feedback.c.app_id, feedback.c.feedback_id],
+        set_={name: statement.excluded[name] for name in (*_RATING_FIELDS, "ingested_at")},
+        where=later,
+    ).returning(literal_column("xmax = 0"))  # true where inserted, false where updated
+    inserted: list[bool] = list((await connection.execute(upsert)).scalars())
+    return sum(inserted), len(inserted) - sum(inserted)
+
+
+_RATING_FIELDS = ("ts", "user_id", "message_id", "chat_id", "model", "rating", "comment")

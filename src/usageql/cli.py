@@ -106,13 +106,25 @@ def _parser() -> argparse.ArgumentParser:
 
     importer = commands.add_parser(
         "import",
-        help="ingest records from files: NDJSON, JSON array or CSV (.gz too); - reads stdin",
+        help="ingest records from files: NDJSON, JSON array or CSV (.gz too); - reads stdin;"
+        " or an Open WebUI database (--from open-webui)",
     )
-    importer.add_argument("files", nargs="+", metavar="FILE")
+    importer.add_argument(
+        "files", nargs="+", metavar="FILE",
+        help="files of records; with --from open-webui, Open WebUI's SQLite file (webui.db) or"
+        " its PostgreSQL URL",
+    )  # fmt: skip
+    importer.add_argument(
+        "--from", dest="origin", choices=["files", "open-webui"], default="files",
+        help="what FILE is (default: files of records)",
+    )  # fmt: skip
     importer.add_argument(
         "--format", choices=["auto", "ndjson", "json", "csv"], default="auto",
         help="how to read the files (default: by extension, then by content)",
     )  # fmt: skip
+    importer.add_argument(
+        "--app", help="with --from open-webui: the app its records belong to (default open-webui)"
+    )
     importer.add_argument(
         "--batch-size", type=int, default=5000, help="records per transaction (default 5000)"
     )
@@ -329,20 +341,35 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 def _import(args: argparse.Namespace, settings: Settings) -> int:
     if not 1 <= args.batch_size <= settings.max_batch_records:
         raise ValueError(f"--batch-size: must be between 1 and {settings.max_batch_records}")
+    if args.origin == "open-webui" and len(args.files) != 1:
+        raise ValueError("--from open-webui: give one database (its SQLite file or PostgreSQL URL)")
+    if args.origin == "open-webui" and args.format != "auto":
+        raise ValueError("--format: only for files of records, not with --from open-webui")
+    if args.app is not None and args.origin != "open-webui":
+        raise ValueError("--app: only with --from open-webui; records of files name their app")
     from usageql.db.database import open_database
     from usageql.ingest.importer import import_files
+    from usageql.ingest.openwebui_import import DEFAULT_APP, import_open_webui
     from usageql.ingest.pipeline import Ingestor
     from usageql.progress import ProgressLine
 
     async def run() -> ImportSummary:
         async with open_database(settings, migrate=settings.migrate_on_start) as database:
             ingestor = Ingestor.configured(database.engine, settings)
-            progress = ProgressLine("import: bytes", stream=sys.stderr)
-            try:
-                return await import_files(
+            if args.origin == "open-webui":
+                progress = ProgressLine("import: chats and ratings", stream=sys.stderr)
+                importing = import_open_webui(
+                    ingestor, args.files[0], app=args.app or DEFAULT_APP,
+                    batch_size=args.batch_size, progress=progress,
+                )  # fmt: skip
+            else:
+                progress = ProgressLine("import: bytes", stream=sys.stderr)
+                importing = import_files(
                     ingestor, args.files, fmt=args.format, batch_size=args.batch_size,
                     progress=progress,
                 )  # fmt: skip
+            try:
+                return await importing
             finally:
                 progress.finish()
 

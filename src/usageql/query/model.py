@@ -26,7 +26,9 @@ class Dimension(enum.Enum):
     API_KEY = "api_key"
     STATUS = "status"
     ROLE = "role"
-    PRODUCER = "producer"  # the receiver a message came through: api, import, litellm, otlp, demo
+    PRODUCER = (
+        "producer"  # the path a message came by: api, import, litellm, otlp, open-webui, demo
+    )
 
 
 class Granularity(enum.Enum):

@@ -122,6 +122,20 @@ async def test_each_layout_imports_once_and_answers_open_webuis_questions(
                                   "reasoning": 0}}),
     ]  # fmt: skip
 
+    # Per model and day (the hours of Open WebUI's chart too).
+    usage = await ask(
+        client,
+        engine,
+        """{ usage(filter: {%s}) { models { model usage {
+            timeseries(granularity: DAY, fillGaps: false) { start metrics { requests } } } } } }"""
+        % MARCH,
+        statements=2,
+    )
+    assert {
+        m["model"]: [(b["start"][:10], b["metrics"]["requests"]) for b in m["usage"]["timeseries"]]
+        for m in usage["models"]
+    } == {"gpt-4o": [("2026-03-01", 2)], "llama3:8b": [("2026-03-01", 1), ("2026-03-02", 1)]}
+
     # Per user, with name and email, most messages first.
     usage = await ask(
         client,
@@ -274,14 +288,15 @@ def _extra_0_12() -> Iterator[Row]:
     yield "chat", {"id": "c3", "user_id": "u1", "title": "Stored apart", "chat": "{}",
                    "created_at": epoch("2026-03-04T10:00:00"),
                    "updated_at": epoch("2026-03-04T10:00:00"), "meta": "{}"}  # fmt: skip
-    for id, role, model, usage in [
-        ("c3-a", "user", None, None),
-        ("c3-b", "assistant", "gpt-4o", {"input_tokens": 7, "output_tokens": 3}),
-        ("c3-c", "assistant", "gpt-4o", {"prompt_tokens": "many"}),
+    for id, role, model, usage, said in [
+        ("c3-a", "user", None, None, "said c3-a"),
+        # A NUL (PostgreSQL stores none) in a preview does not cost the message.
+        ("c3-b", "assistant", "gpt-4o", {"input_tokens": 7, "output_tokens": 3}, "said\x00 b"),
+        ("c3-c", "assistant", "gpt-4o", {"prompt_tokens": "many"}, "said c3-c"),
     ]:
         yield "chat_message", {
             "id": id, "chat_id": "c3", "user_id": "u1", "role": role, "model_id": model,
-            "content": json.dumps([{"type": "text", "text": f"said {id}"}]),
+            "content": json.dumps([{"type": "text", "text": said}]),
             "usage": json.dumps(usage), "created_at": epoch("2026-03-04T10:00:00"),
             "updated_at": epoch("2026-03-04T10:00:00"),
         }  # fmt: skip

@@ -146,7 +146,7 @@ def chat_records(
         "tags": tags,
     }
     if chat.title:
-        record["title"] = chat.title[:MAX_TITLE]
+        record["title"] = chat.title.replace("\x00", "")[:MAX_TITLE]
     yield record
 
 
@@ -181,8 +181,8 @@ def _message(
     if user is not None:
         record["user"] = user
     content = _text_of(message.get("content"))
-    if content:
-        record["content"] = content
+    if content:  # a preview: NUL, which PostgreSQL cannot store, need not cost the message
+        record["content"] = content.replace("\x00", "")
     if message.get("role") == "assistant":
         record["model"] = message.get("model")
         if message.get("error"):

@@ -19,14 +19,15 @@ from sqlalchemy import select
 
 from usageql.ingest.importer import ImportSummary, Progress
 from usageql.ingest.openwebui_records import (
+    NOT_JSON,
     ChatRow,
     Person,
     Record,
     chat_records,
+    decoded,
     document_messages,
     feedback_record,
     meta_tags,
-    not_json,
     stored_message,
     tag_id,
 )
@@ -115,8 +116,9 @@ async def _chat_page(
     app: str,
 ) -> list[Record]:
     """The records of a page of chats: each chat's messages, then its chat record."""
-    documents = {row["id"]: document_messages(row["chat"]) for row in page}
-    stored = await _stored_messages(database, [id for id, found in documents.items() if not found])
+    documents = {row["id"]: decoded(row["chat"]) for row in page}  # the largest values: once
+    found = {id: document_messages(document) for id, document in documents.items()}
+    stored = await _stored_messages(database, [id for id, said in found.items() if not said])
     old_tags = await _chatidtags(database, [row["id"] for row in page])
     records: list[Record] = []
     for row in page:
@@ -126,14 +128,13 @@ async def _chat_page(
             title=row["title"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
-            document=row["chat"],
             meta=row.get("meta"),
         )
-        if not_json(chat.document) and not stored.get(chat.id):
+        if documents[chat.id] is NOT_JSON and not stored.get(chat.id):
             problem = "chat: its JSON document is not valid JSON, and it has no chat_message rows"
-            records.append(Undecodable(f"chat {chat.id!r}: {problem}", id=chat.id))
+            records.append(Undecodable(problem, id=chat.id))
             continue
-        messages = documents[chat.id] or stored.get(chat.id, [])
+        messages = found[chat.id] or stored.get(chat.id, [])
         tags = meta_tags(chat.meta)
         records.extend(chat_records(chat, messages, old_tags[chat.id] if tags is None else tags,
                                     people, app))  # fmt: skip

@@ -38,13 +38,13 @@ _NS_PER_MS = 1_000_000
 
 
 def decoded(value: object) -> Any:
-    """A JSON column's value: SQLite and asyncpg give text, which may be the JSON text 'null'
-    (what SQLAlchemy writes for None); None for absent."""
+    """A JSON column's value (NOT_JSON when its text is not JSON): SQLite and asyncpg give the
+    text, which may be 'null', what SQLAlchemy writes for None."""
     if isinstance(value, bytes | str):
         try:
             return orjson.loads(value)
         except orjson.JSONDecodeError:
-            return _NOT_JSON
+            return NOT_JSON
     return value
 
 
@@ -52,7 +52,7 @@ class _NotJson:
     """Stands for a JSON column whose text is not JSON."""
 
 
-_NOT_JSON = _NotJson()
+NOT_JSON = _NotJson()
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,6 @@ class ChatRow:
     title: str | None
     created_at: object
     updated_at: object
-    document: object  # chat.chat, JSON
     meta: object  # chat.meta, JSON
 
 
@@ -87,9 +86,8 @@ def message_id(chat_id: str, message: str) -> str:
     return f"{chat_id}-{message}"
 
 
-def document_messages(document: object) -> list[Mapping[str, Any]] | None:
-    """The messages of a chat's JSON document (None when it has none, or is not JSON)."""
-    value = decoded(document)
+def document_messages(value: object) -> list[Mapping[str, Any]] | None:
+    """The messages of a chat's JSON document, decoded (None when it has none)."""
     if not isinstance(value, Mapping):
         return None
     history = value.get("history")
@@ -100,11 +98,6 @@ def document_messages(document: object) -> list[Mapping[str, Any]] | None:
     if isinstance(listed, list) and listed:
         return [m for m in listed if _spoken(m)]
     return None
-
-
-def not_json(document: object) -> bool:
-    """Whether a JSON column holds text that is not JSON."""
-    return decoded(document) is _NOT_JSON
 
 
 def _spoken(message: object) -> bool:

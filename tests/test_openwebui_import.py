@@ -318,8 +318,7 @@ async def test_chat_message_rows_serve_a_chat_without_history_and_bad_rows_are_r
     assert ": 11 stored, 0 already stored, 3 chat records applied, 2 rejected" in err
     assert f"{path} index 11 (id c3-c): usage.input_tokens: " in err
     assert (
-        "(id c4): chat: its JSON document is not valid JSON, and it has no"
-        " chat_message rows" in err
+        "(id c4): chat: its JSON document is not valid JSON, and it has no chat_message rows" in err
     )
     await app.state.first_events.refresh(app.state.database.read_engine)
     usage = await ask(

@@ -142,8 +142,9 @@ class Parsed:
 
     @classmethod
     def first_of_each(cls, batch: Batch, locations: Locations, rejected: list[Rejection]) -> Parsed:
-        """The batch with only the first record of each (app, id) of each kind; the others are
-        repeats. Chat records are upserts, each of which counts: they all stay."""
+        """The batch with one record of each (app, id) of each kind, the first (of ratings, the
+        latest); the others are repeats. Chat records are upserts, each of which counts: they all
+        stay."""
         repeats: list[Repeat] = []
         messages, message_locations = _first_of_each(
             "message", batch.messages, locations["message"], repeats

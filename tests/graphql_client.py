@@ -34,3 +34,12 @@ async def graphql_counted(
         data = await graphql(client, query, variables)
     assert sql.count == statements, sql
     return data
+
+
+async def ask_usage(
+    client: httpx.AsyncClient, engine: AsyncEngine, query: str, statements: int
+) -> dict[str, Any]:
+    """The `usage` field of `query`'s data, asserting it ran exactly `statements` statements."""
+    data = await graphql_counted(client, engine, query, statements)
+    usage: dict[str, Any] = data["usage"]
+    return usage

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from starlette.applications import Starlette
 
 from tests.conftest import DatabaseFactory
-from tests.graphql_client import graphql_counted
+from tests.graphql_client import ask_usage
 from tests.openwebui_layouts import (
     CHAT_MESSAGE,
     DDL,
@@ -65,14 +65,6 @@ async def run(capsys: pytest.CaptureFixture[str], *args: str, status: int = 0) -
     return err
 
 
-async def ask(
-    client: httpx.AsyncClient, engine: AsyncEngine, query: str, statements: int
-) -> dict[str, Any]:
-    data = await graphql_counted(client, engine, query, statements)
-    usage: dict[str, Any] = data["usage"]
-    return usage
-
-
 @pytest.mark.parametrize("layout", LAYOUTS)
 async def test_each_layout_imports_once_and_answers_open_webuis_questions(
     *,
@@ -90,12 +82,14 @@ async def test_each_layout_imports_once_and_answers_open_webuis_questions(
     first = await run(capsys, "--from", "open-webui", source)
     # 7 messages (the shared copy skipped), 2 chat records, the ratings.
     assert f": {7 + ratings} stored, 0 already stored, 2 chat records applied, 0 rejected" in first
+    rows_read = 2 + ratings  # the progress line counts chats and ratings
+    assert f"import: chats and ratings {rows_read}/{rows_read} (100%" in first
     again = await run(capsys, "--from", "open-webui", source)
     assert f": 0 stored, {7 + ratings} already stored, 2 chat records applied, 0 rejected" in again
     await app.state.first_events.refresh(app.state.database.read_engine)
 
     # Summary: messages (Open WebUI counts its assistant messages: requests), chats, models, users.
-    usage = await ask(
+    usage = await ask_usage(
         client,
         engine,
         "{ usage { summary { messages requests chats models users } } }",
@@ -104,7 +98,7 @@ async def test_each_layout_imports_once_and_answers_open_webuis_questions(
     assert usage["summary"] == {"messages": 7, "requests": 4, "chats": 2, "models": 2, "users": 2}
 
     # Per model: messages, tokens (input includes cached tokens), users, chats.
-    usage = await ask(
+    usage = await ask_usage(
         client,
         engine,
         """{ usage(filter: {%s}) { models(orderBy: {metric: TOTAL_TOKENS}) { model metrics {
@@ -123,7 +117,7 @@ async def test_each_layout_imports_once_and_answers_open_webuis_questions(
     ]  # fmt: skip
 
     # Per model and day (the hours of Open WebUI's chart too).
-    usage = await ask(
+    usage = await ask_usage(
         client,
         engine,
         """{ usage(filter: {%s}) { models { model usage {
@@ -137,7 +131,7 @@ async def test_each_layout_imports_once_and_answers_open_webuis_questions(
     } == {"gpt-4o": [("2026-03-01", 2)], "llama3:8b": [("2026-03-01", 1), ("2026-03-02", 1)]}
 
     # Per user, with name and email, most messages first.
-    usage = await ask(
+    usage = await ask_usage(
         client,
         engine,
         """{ usage { users(first: 5, orderBy: {metric: REQUESTS}) { edges { node {
@@ -152,7 +146,7 @@ async def test_each_layout_imports_once_and_answers_open_webuis_questions(
     ]  # fmt: skip
 
     # A model's chats: the chat browser, with the first user message and the title.
-    usage = await ask(
+    usage = await ask_usage(
         client,
         engine,
         """{ usage(filter: {models: ["llama3:8b"]}) { chats(first: 10) {
@@ -168,7 +162,7 @@ async def test_each_layout_imports_once_and_answers_open_webuis_questions(
     ]  # fmt: skip
 
     # A model's overview: daily won/lost with gaps filled, and its chats' top tags.
-    usage = await ask(
+    usage = await ask_usage(
         client,
         engine,
         """{ usage(filter: {models: ["llama3:8b"], from: "2026-03-01T00:00:00Z",
@@ -185,7 +179,7 @@ async def test_each_layout_imports_once_and_answers_open_webuis_questions(
     assert usage["chatTags"] == [{"tag": "work", "count": 2}, {"tag": "travel", "count": 1}]
 
     # Every message keeps where it came from.
-    usage = await ask(
+    usage = await ask_usage(
         client,
         engine,
         "{ usage { breakdown(by: [PRODUCER]) { keys { value } metrics { messages } } } }",
@@ -220,30 +214,29 @@ def _compiled(statement: Insert) -> tuple[str, dict[str, Any]]:
 def _changes(path: str) -> None:
     """A day in Open WebUI: c1 renamed with a new exchange, Bob changes his mind (the same
     rating row, a later updated_at), Ada rates again, c2 is deleted."""
-    connection = sqlite3.connect(path)
-    (body,) = connection.execute("SELECT chat FROM chat WHERE id = 'c1'").fetchone()
-    document = json.loads(body)
-    document["history"]["messages"]["m6"] = {
-        "id": "m6", "parentId": "m5", "childrenIds": [], "role": "assistant", "model": "gpt-4o",
-        "content": "Also Belém", "timestamp": epoch("2026-03-03T08:00:00"),
-        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-    }  # fmt: skip
-    connection.execute(
-        "UPDATE chat SET chat = ?, title = ?, updated_at = ? WHERE id = 'c1'",
-        (json.dumps(document), "Lisbon, final", epoch("2026-03-03T08:00:00")),
-    )
-    changed = rating("f2", "u2", "c2", "m2", "llama3:8b", 1, "fine after all",
-                     "2026-03-02T09:10:00", "2026-03-03T09:00:00")  # fmt: skip
-    connection.execute(
-        "UPDATE feedback SET data = ?, meta = ?, updated_at = ? WHERE id = 'f2'",
-        (changed["data"], changed["meta"], changed["updated_at"]),
-    )
-    added = rating("f3", "u1", "c1", "m6", "gpt-4o", 1, None, "2026-03-03T08:05:00",
-                   "2026-03-03T08:05:00")  # fmt: skip
-    connection.execute(*_compiled(insert_row("feedback", added)))
-    connection.execute("DELETE FROM chat WHERE id = 'c2'")
-    connection.commit()
-    connection.close()
+    with closing(sqlite3.connect(path)) as connection:
+        (body,) = connection.execute("SELECT chat FROM chat WHERE id = 'c1'").fetchone()
+        document = json.loads(body)
+        document["history"]["messages"]["m6"] = {
+            "id": "m6", "parentId": "m5", "childrenIds": [], "role": "assistant", "model": "gpt-4o",
+            "content": "Also Belém", "timestamp": epoch("2026-03-03T08:00:00"),
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+        }  # fmt: skip
+        connection.execute(
+            "UPDATE chat SET chat = ?, title = ?, updated_at = ? WHERE id = 'c1'",
+            (json.dumps(document), "Lisbon, final", epoch("2026-03-03T08:00:00")),
+        )
+        changed = rating("f2", "u2", "c2", "m2", "llama3:8b", 1, "fine after all",
+                         "2026-03-02T09:10:00", "2026-03-03T09:00:00")  # fmt: skip
+        connection.execute(
+            "UPDATE feedback SET data = ?, meta = ?, updated_at = ? WHERE id = 'f2'",
+            (changed["data"], changed["meta"], changed["updated_at"]),
+        )
+        added = rating("f3", "u1", "c1", "m6", "gpt-4o", 1, None, "2026-03-03T08:05:00",
+                       "2026-03-03T08:05:00")  # fmt: skip
+        connection.execute(*_compiled(insert_row("feedback", added)))
+        connection.execute("DELETE FROM chat WHERE id = 'c2'")
+        connection.commit()
 
 
 async def test_a_nightly_run_adds_what_is_new_and_updates_what_changed(
@@ -264,7 +257,7 @@ async def test_a_nightly_run_adds_what_is_new_and_updates_what_changed(
         ": 2 stored, 6 already stored, 1 rating replaced by a later one, 1 chat record" in nightly
     )
     await app.state.first_events.refresh(app.state.database.read_engine)
-    usage = await ask(
+    usage = await ask_usage(
         client,
         engine,
         """{ usage(filter: {%s}) { summary { requests }
@@ -301,7 +294,8 @@ def _extra_0_12() -> Iterator[Row]:
             "updated_at": epoch("2026-03-04T10:00:00"),
         }  # fmt: skip
     yield "chat", {"id": "c4", "user_id": "u1", "title": "Broken", "chat": "{not json",
-                   "created_at": 1772359200, "updated_at": 1772359200, "meta": "{}"}  # fmt: skip
+                   "created_at": epoch("2026-03-01T10:00:00"),
+                   "updated_at": epoch("2026-03-01T10:00:00"), "meta": "{}"}  # fmt: skip
 
 
 async def test_chat_message_rows_serve_a_chat_without_history_and_bad_rows_are_reported(
@@ -321,7 +315,7 @@ async def test_chat_message_rows_serve_a_chat_without_history_and_bad_rows_are_r
         "(id c4): chat: its JSON document is not valid JSON, and it has no chat_message rows" in err
     )
     await app.state.first_events.refresh(app.state.database.read_engine)
-    usage = await ask(
+    usage = await ask_usage(
         client,
         engine,
         """{ usage(filter: {chats: ["c3"]}) { summary { messages tokens { total } }

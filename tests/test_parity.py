@@ -7,13 +7,11 @@ requested zone, windows follow the filter (not "today"), events without a user s
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.graphql_client import graphql, graphql_counted
+from tests.graphql_client import ask_usage, graphql
 from tests.sqlcount import count_statements
 from tests.ways import settings, way
 
@@ -23,21 +21,13 @@ __all__ = ["settings", "way"]  # fixtures: every test runs from raw events and f
 MARCH = 'from: "2026-03-01T00:00:00Z", to: "2026-04-01T00:00:00Z"'
 
 
-async def ask(
-    client: httpx.AsyncClient, engine: AsyncEngine, query: str, statements: int
-) -> dict[str, Any]:
-    data = await graphql_counted(client, engine, query, statements)
-    usage: dict[str, Any] = data["usage"]
-    return usage
-
-
 # Open WebUI
 
 
 async def test_owu_messages_per_model_most_first(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    usage = await ask(
+    usage = await ask_usage(
         client,
         engine,
         "{ usage { models(orderBy: {metric: MESSAGES}) { model metrics { messages } } } }",
@@ -54,7 +44,7 @@ async def test_owu_messages_per_model_most_first(
 async def test_owu_messages_and_tokens_per_user_with_name_and_email(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    usage = await ask(
+    usage = await ask_usage(
         client,
         engine,
         """{ usage { users(first: 2, orderBy: {metric: MESSAGES}) { edges { node {
@@ -75,7 +65,7 @@ async def test_owu_messages_and_tokens_per_user_with_name_and_email(
 
 
 async def test_owu_totals(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
-    usage = await ask(
+    usage = await ask_usage(
         client, engine, "{ usage { summary { messages chats models users } } }", statements=1
     )
     # 5 messages; chats c1, c2, c3; models gpt-4o, local-llm, claude-x; users u1, u2, u3.
@@ -85,7 +75,7 @@ async def test_owu_totals(client: httpx.AsyncClient, engine: AsyncEngine) -> Non
 async def test_owu_per_model_messages_per_day_both_ways_round(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    by_model = await ask(
+    by_model = await ask_usage(
         client,
         engine,
         """{ usage(filter: {%s}) { models { model usage {
@@ -101,7 +91,7 @@ async def test_owu_per_model_messages_per_day_both_ways_round(
         "claude-x": [("2026-03-05", 1)],
         "local-llm": [("2026-03-02", 1)],
     }
-    by_day = await ask(
+    by_day = await ask_usage(
         client,
         engine,
         """{ usage(filter: {%s}) { timeseries(granularity: HOUR, fillGaps: false) { start
@@ -125,7 +115,7 @@ async def test_owu_per_model_messages_per_day_both_ways_round(
 async def test_owu_token_usage_per_model_and_in_total(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    usage = await ask(
+    usage = await ask_usage(
         client,
         engine,
         """{ usage { summary { tokens { input output total } }
@@ -142,7 +132,7 @@ async def test_owu_token_usage_per_model_and_in_total(
 
 
 async def test_owu_chats_that_used_a_model(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
-    usage = await ask(
+    usage = await ask_usage(
         client,
         engine,
         """{ usage(filter: {models: ["gpt-4o"]}) { chats(first: 10) {
@@ -170,7 +160,7 @@ async def test_owu_chats_that_used_a_model(client: httpx.AsyncClient, engine: As
 async def test_owu_a_models_daily_feedback_with_gaps_filled_and_top_chat_tags(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    usage = await ask(
+    usage = await ask_usage(
         client,
         engine,
         """{ usage(filter: {models: ["gpt-4o"], from: "2026-03-01T00:00:00Z",
@@ -198,7 +188,7 @@ async def test_owu_a_models_daily_feedback_with_gaps_filled_and_top_chat_tags(
 async def test_chipp_sessions_consumers_and_messages_per_app(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    usage = await ask(
+    usage = await ask_usage(
         client,
         engine,
         '{ usage(filter: {apps: ["a"], %s}) { summary { chats users messages } } }' % MARCH,
@@ -222,7 +212,7 @@ async def test_chipp_the_same_as_a_series(
     granularity: str,
     expected: list[tuple[str, int, int]],
 ) -> None:
-    usage = await ask(
+    usage = await ask_usage(
         client,
         engine,
         '{ usage(filter: {apps: ["a"]}) { timeseries(granularity: %s) {'
@@ -238,7 +228,7 @@ async def test_chipp_the_same_as_a_series(
 async def test_chipp_token_totals_and_requests_in_total_and_per_model(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    usage = await ask(
+    usage = await ask_usage(
         client,
         engine,
         """{ usage { summary { requests tokens { input output total } }
@@ -261,7 +251,7 @@ async def test_chipp_token_totals_and_requests_in_total_and_per_model(
 async def test_litellm_distinct_tags_most_used_first(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    usage = await ask(
+    usage = await ask_usage(
         client,
         engine,
         "{ usage { tags(orderBy: {metric: REQUESTS}, limit: 250) { tag } } }",
@@ -272,7 +262,7 @@ async def test_litellm_distinct_tags_most_used_first(
 
 
 async def test_litellm_dau_wau_mau_per_tag(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
-    usage = await ask(
+    usage = await ask_usage(
         client,
         engine,
         """{ usage(filter: {%s}) { tags(filter: {tagContains: "ua:"}) { tag usage {
@@ -299,7 +289,7 @@ async def test_litellm_dau_wau_mau_per_tag(client: httpx.AsyncClient, engine: As
 async def test_litellm_per_tag_summary_in_a_date_range(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    usage = await ask(
+    usage = await ask_usage(
         client,
         engine,
         """{ usage(filter: {%s}) { tags { tag metrics { users requests successfulRequests

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -31,7 +31,7 @@ from usageql.ingest.openwebui_records import (
     stored_message,
     tag_id,
 )
-from usageql.ingest.openwebui_source import OpenWebUIDatabase, Row, open_source
+from usageql.ingest.openwebui_source import OpenWebUIDatabase, Row, Selection, open_source
 from usageql.ingest.pipeline import Ingestor, Location, RawRecord, Undecodable
 
 PRODUCER = "open-webui"
@@ -81,18 +81,23 @@ async def import_open_webui(
     async with open_source(source) as database:
         batches = _Batches(ingestor, database.name, batch_size)
         people = await _people(database)
-        total = await database.count(database.chat, database.owned)
-        if database.feedback is not None and database.ratings is not None:
-            total += await database.count(database.feedback, database.ratings)
+
+        async def chat_page(page: list[Row]) -> list[Record]:
+            return await _chat_page(database, page, people, app)
+
+        async def rating_page(page: list[Row]) -> list[Record]:
+            return [feedback_record(row, people, app) for row in page]
+
+        readers: list[tuple[Selection, Callable[[list[Row]], Awaitable[list[Record]]]]] = [
+            (database.owned, chat_page)
+        ]
+        if database.ratings is not None:
+            readers.append((database.ratings, rating_page))
+        total = sum([await database.count(selection) for selection, _ in readers])
         done = 0
-        async for page in database.pages(database.chat, _PAGE, database.owned):
-            await batches.add(await _chat_page(database, page, people, app))
-            done += len(page)
-            if progress is not None:
-                progress(done, total)
-        if database.feedback is not None and database.ratings is not None:
-            async for page in database.pages(database.feedback, _PAGE, database.ratings):
-                await batches.add([feedback_record(row, people, app) for row in page])
+        for selection, records_of in readers:
+            async for page in database.pages(selection, _PAGE):
+                await batches.add(await records_of(page))
                 done += len(page)
                 if progress is not None:
                     progress(done, total)

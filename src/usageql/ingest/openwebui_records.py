@@ -127,8 +127,7 @@ def chat_records(
 ) -> Iterator[Record]:
     """The message records of a chat, then its chat record (a chat belongs to the user of its
     first message, so its messages come first)."""
-    owner = people.get(chat.user_id) if chat.user_id else None
-    user = owner.record() if owner else ({"id": chat.user_id} if chat.user_id else None)
+    user = _user(chat.user_id, people)
     for message in messages:
         yield _message(chat, message, user, app)
     record: dict[str, Any] = {
@@ -141,6 +140,14 @@ def chat_records(
     if chat.title:
         record["title"] = chat.title.replace("\x00", "")[:MAX_TITLE]
     yield record
+
+
+def _user(user_id: str | None, people: Mapping[str, Person]) -> dict[str, Any] | None:
+    """The `user` object of a record about `user_id`, with name and email when known."""
+    if not user_id:
+        return None
+    person = people.get(user_id)
+    return person.record() if person is not None else {"id": user_id}
 
 
 def meta_tags(meta: object) -> list[str] | None:
@@ -203,18 +210,13 @@ def usage(tokens: Mapping[str, Any]) -> dict[str, Any]:
             if tokens.get(name) is not None:
                 read[ours] = tokens[name]
                 break
-    prompt = tokens.get("prompt_tokens_details")
-    cached = prompt.get("cached_tokens") if isinstance(prompt, Mapping) else None
-    prompted = read.get("input_tokens")
-    if _count(cached) and _count(prompted) and cached <= prompted:
+    cached = _detail(tokens, "prompt_tokens_details", "cached_tokens", read.get("input_tokens"))
+    if cached is not None:
         read["cache_read_tokens"] = cached
-    completion = tokens.get("completion_tokens_details")
-    reasoning = completion.get("reasoning_tokens") if isinstance(completion, Mapping) else None
-    if (
-        _count(reasoning)
-        and _count(read.get("output_tokens"))
-        and reasoning <= read["output_tokens"]
-    ):
+    reasoning = _detail(
+        tokens, "completion_tokens_details", "reasoning_tokens", read.get("output_tokens")
+    )
+    if reasoning is not None:
         read["reasoning_tokens"] = reasoning
     return read
 
@@ -223,6 +225,13 @@ _TOKEN_KEYS = {
     "input_tokens": ("input_tokens", "prompt_tokens", "prompt_eval_count"),
     "output_tokens": ("output_tokens", "completion_tokens", "eval_count"),
 }
+
+
+def _detail(tokens: Mapping[str, Any], details: str, name: str, within: object) -> int | None:
+    """OpenAI's `details.name` count, when it is one and no more than the count it is part of."""
+    found = tokens.get(details)
+    value = found.get(name) if isinstance(found, Mapping) else None
+    return value if _count(value) and _count(within) and value <= within else None
 
 
 def _count(value: object) -> TypeGuard[int]:
@@ -265,11 +274,9 @@ def feedback_record(row: Mapping[str, Any], people: Mapping[str, Person], app: s
         "rating": int(rating) if isinstance(rating, str) and rating in {"1", "-1"} else rating,
         "model": data.get("model_id") or meta.get("model_id"),
     }
-    person = people.get(row["user_id"]) if row["user_id"] else None
-    if person is not None:
-        record["user"] = person.record()
-    elif row["user_id"]:
-        record["user"] = {"id": row["user_id"]}
+    user = _user(row["user_id"], people)
+    if user is not None:
+        record["user"] = user
     chat_id, rated = meta.get("chat_id"), meta.get("message_id")
     if isinstance(chat_id, str) and chat_id:
         record["chat_id"] = chat_id

@@ -37,6 +37,7 @@ _CHAT = ("id", "user_id", "title", "created_at", "updated_at", "chat", "meta")
 _CHAT_MESSAGE = ("id", "chat_id", "role", "model_id", "content", "usage", "error", "created_at")
 _FEEDBACK = ("id", "user_id", "type", "data", "meta", "created_at", "updated_at")
 Row = dict[str, Any]
+Selection = tuple[TableClause, ColumnElement[bool]]  # a table and which of its rows to read
 _SHARED = "shared-%"  # up to 0.8.x, a shared chat is a copy owned by 'shared-<chat id>'
 
 
@@ -65,15 +66,11 @@ class OpenWebUIDatabase:
             if "chat_message" in columns
             else None
         )
-        self.feedback = (
-            _table("feedback", _FEEDBACK, columns["feedback"]) if "feedback" in columns else None
-        )
-        # Feedback rows that are ratings (the only type Open WebUI writes).
-        self.ratings = (
-            or_(self.feedback.c.type.is_(None), self.feedback.c.type == "rating")
-            if self.feedback is not None
-            else None
-        )
+        # Feedback rows that are ratings (the only type Open WebUI writes); None before 0.3.33.
+        self.ratings: Selection | None = None
+        if "feedback" in columns:
+            feedback = _table("feedback", _FEEDBACK, columns["feedback"])
+            self.ratings = feedback, or_(feedback.c.type.is_(None), feedback.c.type == "rating")
         self.chat_tags = (
             table("chatidtag", column("chat_id"), column("tag_name"))
             if "chatidtag" in columns and "meta" not in columns["chat"]
@@ -81,10 +78,10 @@ class OpenWebUIDatabase:
         )
 
     @property
-    def owned(self) -> ColumnElement[bool]:
+    def owned(self) -> Selection:
         """Chats of users: not the copies up to 0.8.x kept of shared chats."""
         user_id = self.chat.c.user_id
-        return or_(user_id.is_(None), user_id.not_like(_SHARED))
+        return self.chat, or_(user_id.is_(None), user_id.not_like(_SHARED))
 
     async def rows(self, statement: Select[Any]) -> list[Row]:
         """The rows `statement` selects."""
@@ -99,19 +96,19 @@ class OpenWebUIDatabase:
             raise OpenWebUIError(f"{self.name}: {_reason(error)}") from None
         return [dict(row) for row in found]
 
-    async def count(self, source: TableClause, *where: ColumnElement[bool]) -> int:
-        """How many rows of `source` match."""
-        rows = await self.rows(select(func.count()).select_from(source).where(*where))
+    async def count(self, selection: Selection) -> int:
+        """How many rows `selection` holds."""
+        source, where = selection
+        rows = await self.rows(select(func.count()).select_from(source).where(where))
         return int(next(iter(rows[0].values())))
 
-    async def pages(
-        self, source: TableClause, size: int, *where: ColumnElement[bool]
-    ) -> AsyncIterator[list[Row]]:
-        """The rows of `source` that match, `size` at a time in order of id (a page is asked
-        after the last id of the one before, so rows added meanwhile are not skipped)."""
+    async def pages(self, selection: Selection, size: int) -> AsyncIterator[list[Row]]:
+        """The rows of `selection`, `size` at a time in order of id (a page is asked after the
+        last id of the one before, so rows added meanwhile are not skipped)."""
+        source, where = selection
         after: str | None = None
         while True:
-            query = select(source).where(*where).order_by(source.c.id).limit(size)
+            query = select(source).where(where).order_by(source.c.id).limit(size)
             if after is not None:
                 query = query.where(source.c.id > after)
             page = await self.rows(query)

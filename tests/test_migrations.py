@@ -16,7 +16,13 @@ from tests.factories import message, rows_before_0016
 from tests.test_rollups import ROLLUP_KEYS, ROLLUP_MEASURES, rollup_matches_messages
 from usageql.cli import main
 from usageql.db.engine import create_engine
-from usageql.db.migrate import alembic_config, head_revision, migration_state, upgrade
+from usageql.db.migrate import (
+    _ADVISORY_LOCK_KEY,
+    alembic_config,
+    head_revision,
+    migration_state,
+    upgrade,
+)
 from usageql.db.tables import messages, metadata
 from usageql.ingest.records import Message, Usage
 
@@ -66,6 +72,27 @@ async def test_upgrading_twice_and_concurrently_is_harmless(empty_database_url: 
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+async def test_the_statement_timeout_does_not_cut_a_migration(empty_database_url: str) -> None:
+    """A server's engine has a statement timeout; migrating waits for another migrator's lock
+    (and runs statements) longer than that, and neither is cancelled."""
+    holder = create_engine(empty_database_url, pool_size=1)
+    engine = create_engine(empty_database_url, pool_size=1, statement_timeout_ms=300)
+    try:
+        async with holder.begin() as connection:
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY}
+            )
+            migrating = asyncio.create_task(upgrade(engine))
+            await asyncio.sleep(1.5)  # five timeouts long, with the lock held
+            assert not migrating.done()
+        before, after = await migrating
+        assert before is None
+        assert after.up_to_date
+    finally:
+        await engine.dispose()
+        await holder.dispose()
 
 
 def test_every_primary_key_and_unique_constraint_includes_app_id() -> None:

@@ -63,10 +63,13 @@ async def migration_state(engine: AsyncEngine) -> MigrationState:
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> tuple[str | None, MigrationState]:
     """Bring the database to `revision`, holding a lock so concurrent callers take turns.
 
-    Returns the revision it was at before, and where it stands now.
+    The engine's statement timeout (the server's, USAGEQL_STATEMENT_TIMEOUT_MS) does not apply:
+    filling a new table from a large database, or waiting for another migrator's lock, takes
+    longer than any query should. Returns the revision it was at before, and where it stands now.
     """
 
     def run(connection: Connection) -> str | None:
+        connection.execute(text("SET LOCAL statement_timeout = 0"))
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
         before = _current(connection)
         command.upgrade(alembic_config(connection), revision)

@@ -181,3 +181,58 @@ def test_runs_that_keep_little_of_their_span_are_listed_by_their_starts() -> Non
         rollups.listed_starts(((at(1), at(1) + (rollups.MAX_LISTED + 1) * H), (far, far + H)), H)
         is None
     )
+
+
+def _may(day: int, month: int = 5) -> datetime:
+    return datetime(2026, month, day, tzinfo=UTC)
+
+
+def test_a_month_covered_mostly_is_read_less_its_other_days() -> None:
+    c = pieces.complemented
+    assert c([(_may(3), _may(27))]) == pieces.Complemented(
+        months=((_may(1), _may(1, 6)),), less=((_may(1), _may(3)), (_may(27), _may(1, 6)))
+    )
+    assert c([(_may(3), _may(16))]) == pieces.Complemented(days=((_may(3), _may(16)),))
+    # April: 25 of 30 days; May whole; June: 4 days. The months meet: one run.
+    assert c([(_may(6, 4), _may(5, 6))]) == pieces.Complemented(
+        months=((_may(1, 4), _may(1, 6)),),
+        days=((_may(1, 6), _may(5, 6)),),
+        less=((_may(1, 4), _may(6, 4)),),
+    )
+    # Two months covered a little each: days, across the month start.
+    assert c([(_may(20, 4), _may(5))]) == pieces.Complemented(days=((_may(20, 4), _may(5)),))
+    assert c([(None, _may(20))]) == pieces.Complemented(
+        months=((None, _may(1, 6)),), less=((_may(20), _may(1, 6)),)
+    )
+    assert c([(_may(3), None)]) == pieces.Complemented(
+        months=((_may(1), None),), less=((_may(1), _may(3)),)
+    )
+    assert c([(None, None)]) == pieces.Complemented(months=((None, None),))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_months_less_days_plus_days_count_each_day_of_the_runs_once(seed: int) -> None:
+    """Counted with signs, the pieces hold every day of the runs once and no other day."""
+    rng = random.Random(seed)
+    first = datetime(2025, 11, 1, tzinfo=UTC)
+    for _ in range(200):
+        cuts = sorted(rng.sample(range(200), rng.choice([2, 4, 6])))
+        runs = [
+            (first + timedelta(days=a), first + timedelta(days=b))
+            for a, b in itertools.pairwise(cuts)
+        ][::2]
+        counted: dict[datetime, int] = {}
+        split = pieces.complemented(runs)
+        for sign, spans in ((1, split.months), (1, split.days), (-1, split.less)):
+            for low, high in spans:
+                assert low is not None
+                assert high is not None
+                day = low
+                while day < high:
+                    counted[day] = counted.get(day, 0) + sign
+                    day += pieces.DAY
+        expected = {
+            low + timedelta(days=n): 1 for low, high in runs for n in range((high - low).days)
+        }
+        assert {day: n for day, n in counted.items() if n} == expected, runs
+        assert all(n in (0, 1) for n in counted.values()), runs

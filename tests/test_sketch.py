@@ -140,6 +140,7 @@ def check(answer: dict[str, Any], events: list[Event], way: str, where: str) -> 
                 assert error <= bound, (where, name, field, estimate, value)
 
 
+LATENCY_TABLES = ("usage_daily_latency", "usage_monthly_latency")
 MODELS_QUERY = """{ usage(filter: %s) { models(limit: 10) { model metrics { %s } } } }"""
 PERIODS = {
     "all": "{}",
@@ -157,8 +158,10 @@ async def test_every_percentile_per_model_within_one_percent(
     with count_statements(engine) as sql:
         models = (await graphql(client, query))["usage"]["models"]
     assert sql.count == 1, sql
-    bucketed = any("usage_daily_latency" in statement for statement in sql.statements)
-    assert bucketed == (way == "rollups"), sql
+    # May is read as a month: whole, or (most of it in the period) less its other days.
+    read = {t for t in ("usage_daily_latency", "usage_monthly_latency") if t in sql.statements[0]}
+    expected = {"usage_monthly_latency"} if period == "all" else set(LATENCY_TABLES)
+    assert read == (expected if way == "rollups" else set()), sql
     start = datetime(2026, 5, 3, 10, 17, tzinfo=UTC) if period == "inside hours" else None
     start = datetime(2026, 5, 3, tzinfo=UTC) if period == "whole days" else start
     end = datetime(2026, 5, 27, 16, 40, 0, 250000, tzinfo=UTC) if period == "inside hours" else None
@@ -197,6 +200,9 @@ async def test_weekly_series_and_totals_in_zones(
         usage = (await graphql(client, query))["usage"]
     assert sql.count == 2, sql
     assert all(("usage_daily_latency" in s) == (way == "rollups") for s in sql.statements), sql
+    # The summary reads May as a month; weeks cut months, so the series reads days.
+    monthly = ["usage_monthly_latency" in s for s in sql.statements]
+    assert sorted(monthly) == ([False, True] if way == "rollups" else [False, False]), sql
     chosen = [e for e in EVENTS if e["model"] in {"m-uniform", "m-tail", "m-whole"}]
     assert usage["summary"]["requests"] == len(chosen)
     check(usage["summary"], chosen, way, f"{zone}: summary")
@@ -230,8 +236,70 @@ async def test_questions_the_buckets_do_not_hold_are_answered_exactly(
         with count_statements(engine) as sql:
             summary = (await graphql(client, query))["usage"]["summary"]
         assert sql.count == 1, sql
-        assert not any("usage_daily_latency" in s for s in sql.statements), sql
+        assert not any(t in s for t in LATENCY_TABLES for s in sql.statements), sql
         check(summary, [e for e in EVENTS if keep(e)], "raw", query)
+
+
+async def test_a_month_less_its_other_days_counts_only_the_period(
+    client: httpx.AsyncClient, engine: AsyncEngine, way: str
+) -> None:
+    """From the 3rd to the 27th, May is read as the month less its other days. A model whose
+    latencies all lie in those days, and whose requests in the period report none, has no
+    percentiles; one with values on both sides counts only the period's, ties at bucket edges
+    and all. Months the period covers half of or less are read as days."""
+    inside = [("m-both", 3, 250.0), ("m-both", 26, 250.0), ("m-both", 15, 1000.0)]
+    outside = [("m-both", 1, 9000.0), ("m-both", 28, 9000.0), ("m-both", 31, 1.0)]
+    outside += [("m-edge", 2, 400.0), ("m-edge", 27, 400.0), ("m-edge", 30, 50.0)]
+    events: list[Event] = [
+        {
+            "id": f"edge{n}",
+            "timestamp": datetime(2026, 5, day, 12, tzinfo=UTC).isoformat(),
+            "model": model,
+            "latency_ms": value,
+        }
+        for n, (model, day, value) in enumerate(inside + outside)
+    ]
+    events += [  # in the period, without a latency
+        {"id": "quiet", "timestamp": "2026-05-10T08:00:00Z", "model": "m-edge"},
+        {"id": "june", "timestamp": "2026-06-03T08:00:00Z", "model": "m-both", "latency_ms": 7.0},
+    ]
+    assert (await client.post("/v1/events", json=events)).json()["rejected"] == []
+    ask = MODELS_QUERY % (
+        "{from: %s, to: %s}",
+        "requests latency: latencyMs(approximate: true) { avg p50 p90 max }",
+    )
+    for start, end, tables in (
+        ("2026-05-03T00:00:00Z", "2026-05-27T00:00:00Z", set(LATENCY_TABLES)),
+        ("2026-05-03T00:00:00Z", "2026-05-16T00:00:00Z", {"usage_daily_latency"}),
+        ("2026-05-03T00:00:00Z", "2026-06-05T00:00:00Z", set(LATENCY_TABLES)),
+    ):
+        with count_statements(engine) as sql:
+            models = (await graphql(client, ask % (f'"{start}"', f'"{end}"')))["usage"]["models"]
+        assert sql.count == 1, sql
+        read = {t for t in LATENCY_TABLES if t in sql.statements[0]}
+        assert read == (tables if way == "rollups" else set()), (start, end, sql)
+        answers = {row["model"]: row["metrics"] for row in models}
+        low, high = datetime.fromisoformat(start), datetime.fromisoformat(end)
+        for model in ("m-both", "m-edge"):
+            values = [
+                float(e["latency_ms"])
+                for e in events
+                if e["model"] == model
+                and "latency_ms" in e
+                and low <= datetime.fromisoformat(e["timestamp"]) < high
+            ]
+            latency = answers[model]["latency"]
+            if not values:
+                assert set(latency.values()) == {None}, (start, end, model)
+                continue
+            for field, share in (("p50", 0.5), ("p90", 0.9)):
+                exact = percentile(values, share)
+                assert exact is not None
+                bound = buckets.RELATIVE_ERROR * exact + 1e-3
+                assert abs(latency[field] - exact) <= bound, (start, end, model, field)
+            mean = sum(values) / len(values)
+            assert abs(latency["avg"] - mean) <= buckets.RELATIVE_ERROR * mean + 1e-3
+            assert latency["max"] == max(values)
 
 
 def test_each_bucket_stands_for_its_values_within_the_bound() -> None:
@@ -275,7 +343,8 @@ async def test_buckets_hold_what_the_messages_hold_through_duplicates_and_late_e
 
 
 async def buckets_match_messages(engine: AsyncEngine) -> int:
-    """Assert usage_daily_latency equals a GROUP BY over `messages`; returns its rows."""
+    """Assert usage_daily_latency equals a GROUP BY over `messages`, and usage_monthly_latency
+    the same per UTC month; returns the daily table's rows."""
     bucket = buckets.bucket_sql(literal_column("value", Double()))
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     bucketed = bucket.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
@@ -291,6 +360,16 @@ async def buckets_match_messages(engine: AsyncEngine) -> int:
             tuple(row)
             for row in await connection.execute(text("SELECT * FROM usage_daily_latency"))
         }
+        months = await connection.execute(text("SELECT * FROM usage_monthly_latency"))
+        monthly = {
+            (app, month, model, bucket): (n, m) for app, month, model, bucket, n, m in months
+        }
         assert await connection.scalar(select(func.count()).select_from(messages)) == len(EVENTS)
     assert actual == expected
+    added_up: dict[tuple[Any, ...], tuple[int, int]] = {}
+    for app, day, model, bucket, latency, ttft in actual:
+        key = (app, day.replace(day=1), model, bucket)
+        n, m = added_up.get(key, (0, 0))
+        added_up[key] = (n + latency, m + ttft)
+    assert monthly == added_up
     return len(actual)

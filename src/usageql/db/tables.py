@@ -417,6 +417,22 @@ usage_daily_latency = Table(
     " and of their time to first token: approximate percentiles within 1%.",
 )
 
+# The same counts per UTC month: a long period reads its months, less the days of them outside
+# the period, instead of every day (usageql.query.sketch).
+usage_monthly_latency = Table(
+    "usage_monthly_latency",
+    metadata,
+    Column("app_id", Text, nullable=False),
+    _timestamp("month"),
+    Column("model", Text, nullable=False),  # '' for requests without a model
+    Column("bucket", Integer, nullable=False),
+    Column("latency", BigInteger, nullable=False, server_default=text("0")),
+    Column("ttft", BigInteger, nullable=False, server_default=text("0")),
+    PrimaryKeyConstraint("app_id", "month", "model", "bucket"),
+    comment="Requests per app, UTC month, model and log-spaced bucket (2% wide) of their latency"
+    " and of their time to first token: usage_daily_latency added up per month.",
+)
+
 retention = Table(
     "retention",
     metadata,

@@ -7,9 +7,10 @@ latency and time to first token (usageql.db.buckets). `rollups_upsert` adds them
 table (`ROLLUPS`, the buckets) and, in the same statement, the hourly sums added up to the tables
 with fewer keys, UTC days or UTC months (`DERIVED`): PostgreSQL groups the rows it was already
 sent for the hourly tables, which costs less than summing them again in Python and sending the
-results (measured in docs/scaling.md), and the users to the daily sets of user numbers
-(usageql.ingest.user_sets). An event is in every rollup as soon as its batch commits.
-Only rows that were really inserted are summed, so duplicates change nothing here either. Keys
+results (measured in docs/scaling.md), the users to the daily sets of user numbers
+(usageql.ingest.user_sets), and the latency buckets sent per UTC day to their month's. An event
+is in every rollup as soon as its batch commits. Only rows that were really inserted are summed,
+so duplicates change nothing here either. Keys
 are written in sorted order, like every other upsert of the writer, so concurrent batches lock
 rollup rows in the same order and cannot deadlock.
 """
@@ -41,6 +42,7 @@ from usageql.db.tables import (
     usage_hourly_models,
     usage_hourly_tags,
     usage_hourly_users,
+    usage_monthly_latency,
     usage_monthly_tag_users,
     usage_monthly_users,
 )
@@ -62,7 +64,7 @@ DERIVED = (
     (usage_monthly_users, usage_hourly_users),
     (usage_monthly_tag_users, usage_hourly_tags),
 )
-_BUCKETED = ("latency", "ttft")  # usage_daily_latency's counts, of latency_ms and ttft_ms
+_BUCKETED = ("latency", "ttft")  # the latency tables' counts, of latency_ms and ttft_ms
 
 # The measures as rollup_rows lays them out: the sums, then the maxima, so that two tuples merge
 # with one map over each part.
@@ -153,10 +155,11 @@ def rollups_upsert(rows: Sequence[MessageRow]) -> Insert | None:
     upserts += set_upserts(sent)
     buckets = bucket_rows(rows)
     if buckets:
-        counted = _sent(usage_daily_latency, buckets, _BUCKETED, ())
-        upserts.append(
-            (usage_daily_latency.name, _upsert(usage_daily_latency, counted, _BUCKETED, ()))
-        )
+        counted = _sent(usage_daily_latency, buckets, _BUCKETED, ()).cte("latency_sent")
+        daily = _upsert(usage_daily_latency, select(*counted.c), _BUCKETED, ())
+        upserts.append((usage_daily_latency.name, daily))
+        monthly = _upsert(usage_monthly_latency, _per_month(counted), _BUCKETED, ())
+        upserts.append((usage_monthly_latency.name, monthly))
     *first, (_, last) = upserts
     return last.add_cte(*(upsert.cte(name) for name, upsert in first))
 
@@ -199,6 +202,14 @@ def _added_up(derived: Table, hourly: Any) -> Select[Any]:
         .group_by(*groups)
         .order_by(*groups)
     )
+
+
+def _per_month(counted: Any) -> Select[Any]:
+    """The bucket counts sent for UTC days, added up per UTC month, in key order."""
+    month = func.date_trunc("month", counted.c.day, "UTC", type_=counted.c.day.type)
+    groups = [counted.c.app_id, month.label("month"), counted.c.model, counted.c.bucket]
+    sums = [func.sum(counted.c[name]).label(name) for name in _BUCKETED]
+    return select(*groups, *sums).group_by(*groups).order_by(*groups)
 
 
 def _upsert(

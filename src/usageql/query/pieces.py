@@ -244,6 +244,59 @@ def with_months(pieces: Pieces) -> Pieces:
     return Pieces(tuple(months), tuple(days), pieces.hours, pieces.raw)
 
 
+@dataclass(frozen=True, slots=True)
+class Complemented:
+    """Runs of whole UTC days as whole UTC months less some days, and days: for counts that add
+    up (a month's rows are its days' rows added up), the months' counts, less those of `less`,
+    plus those of `days`, are the runs' counts."""
+
+    months: tuple[Span, ...] = ()  # runs of whole UTC months, added
+    days: tuple[Span, ...] = ()  # runs of days, added
+    less: tuple[Span, ...] = ()  # runs of days inside `months` but outside the runs, subtracted
+
+
+def complemented(runs: Sequence[Span]) -> Complemented:
+    """`runs` (of whole UTC days) with each UTC month they cover more than half of read as the
+    month less its other days, so a period of the last 30 days reads a month and a day or two
+    instead of 30 days. Whole months are read whole (with_months)."""
+    split = with_months(Pieces(days=tuple(runs)))
+    months = list(split.months)
+    days: list[Span] = []
+    less: list[Span] = []
+    by_month: dict[datetime, list[tuple[datetime, datetime]]] = {}
+    for low, high in split.days:  # bounded (with_months), within two months
+        if low is None or high is None:
+            days.append((low, high))
+            continue
+        cursor = low
+        while cursor < high:  # cut at month starts
+            month = bucket_start(cursor, Granularity.MONTH, _UTC)
+            cut = min(high, bucket_end(month, Granularity.MONTH, _UTC))
+            by_month.setdefault(month, []).append((cursor, cut))
+            cursor = cut
+    for month, inside in sorted(by_month.items()):
+        end = bucket_end(month, Granularity.MONTH, _UTC)
+        covered = sum((high - low for low, high in inside), timedelta())
+        if covered * 2 <= end - month:
+            days.extend(inside)
+            continue
+        months.append((month, end))
+        less.extend(_gaps(month, end, sorted(inside)))
+    return Complemented(tuple(_joined(months)), tuple(_joined(days)), tuple(less))
+
+
+def _joined(runs: list[Span]) -> list[Span]:
+    """`runs` sorted, with runs that meet made one."""
+    ordered = sorted(runs, key=lambda run: (run[0] is not None, run[0] or FIRST_DAY))
+    joined: list[Span] = []
+    for low, high in ordered:
+        if joined and joined[-1][1] is not None and joined[-1][1] == low:
+            joined[-1] = (joined[-1][0], high)
+        else:
+            joined.append((low, high))
+    return joined
+
+
 def _month_at_or_after(moment: datetime) -> datetime:
     """The first UTC month start at or after `moment`."""
     start = bucket_start(moment, Granularity.MONTH, _UTC)

@@ -5,6 +5,9 @@ Exact percentiles read every request's value: a month is ~170k latencies at 1M e
 that at 10M. The buckets keep, per app, UTC day and model, how many requests fell in each bucket
 2% wide: a period's whole UTC days read those counts, the rest of it (hours at its edges, days a
 boundary of the question cuts) buckets the raw values as it reads them (usageql.query.pieces).
+Without a time key, a UTC month the period covers more than half of is read from
+`usage_monthly_latency`, less the counts of its days outside the period (counts add up and take
+away exactly): the last 30 days read a month and a day or two of rows instead of 30 days.
 Rows are added up per bucket, an integer, before any value is computed (a month per model at 1M
 events is ~76k bucket rows for ~6.6k buckets). Every value is then stood for by its bucket's,
 within RELATIVE_ERROR (0.99%) of it.
@@ -29,9 +32,11 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    DateTime,
     Double,
     Select,
     Subquery,
+    Table,
     and_,
     cast,
     func,
@@ -42,7 +47,7 @@ from sqlalchemy import (
 )
 
 from usageql.db.buckets import bucket_sql, value_sql
-from usageql.db.tables import messages, usage_daily_latency
+from usageql.db.tables import messages, usage_daily_latency, usage_monthly_latency
 from usageql.query import pieces
 from usageql.query.catalog import METRICS, Approximation
 from usageql.query.model import (
@@ -53,6 +58,8 @@ from usageql.query.model import (
     Metric,
     Question,
     Source,
+    TimeBucket,
+    Windows,
 )
 from usageql.query.rollups import any_of, days, every_app, within
 
@@ -73,6 +80,7 @@ class SketchPlan:
 
     question: Question
     pieces: pieces.Pieces
+    by_month: bool = False  # no time key: months less days may stand for days (relation)
 
     @property
     def estimated(self) -> tuple[Metric, ...]:
@@ -125,19 +133,22 @@ class SketchPlan:
         return approximation
 
     def relation(self, column: str) -> Subquery:
-        """(ts, app_id, model, bucket, n): a bucket and its count per day of the bucketed days,
-        each raw value's bucket with n = 1 elsewhere."""
-        count = usage_daily_latency.c[COUNTS[column]]
-        buckets = usage_daily_latency.c
-        bucketed = select(
-            buckets.day.label("ts"),
-            buckets.app_id,
-            func.nullif(buckets.model, "").label("model"),
-            buckets.bucket,
-            count.label("n"),
-        ).where(
-            count > 0, every_app(buckets.app_id), _within(buckets.day, self.day_ranges, pieces.DAY)
-        )
+        """(ts, app_id, model, bucket, n): a bucket and its count per day of the bucketed days
+        (without a time key, per month of the months that are mostly such days, with the counts
+        of their other days taken away), each raw value's bucket with n = 1 elsewhere."""
+        cut = pieces.Complemented(days=tuple(self.day_ranges))
+        if self.by_month:
+            cut = pieces.complemented(self.day_ranges)
+        parts: list[Select[Any]] = []
+        if cut.days:
+            parts.append(_counted(usage_daily_latency, column, cut.days, 1))
+        # Months and the days taken away lie partly outside the period, which the compiler
+        # keeps rows to by their time: their rows take a moment inside it (no key reads it).
+        inside = _inside(self.pieces.days[0])
+        if cut.months:
+            parts.append(_counted(usage_monthly_latency, column, cut.months, 1, inside))
+        if cut.less:
+            parts.append(_counted(usage_daily_latency, column, cut.less, -1, inside))
         values = select(
             m.ts,
             m.app_id,
@@ -145,7 +156,39 @@ class SketchPlan:
             bucket_sql(m[column]).label("bucket"),
             literal(1, BigInteger()).label("n"),
         ).where(m[column].is_not(None), _within(m.ts, self.raw_ranges))
-        return union_all(bucketed, values).subquery("bucketed")
+        return union_all(*parts, values).subquery("bucketed")
+
+
+def _inside(run: TimeRange) -> datetime:
+    """A moment inside `run` of whole days."""
+    low, high = run
+    return low if low is not None else pieces.FIRST_DAY if high is None else high - pieces.DAY
+
+
+def _counted(
+    table: Table,
+    column: str,
+    ranges: Sequence[TimeRange],
+    sign: int,
+    moment: datetime | None = None,
+) -> Select[Any]:
+    """(ts, app_id, model, bucket, n): the bucket counts of `table` (usage_daily_latency or
+    usage_monthly_latency) over `ranges` of its days or months, times `sign`; ts is their day or
+    month, or `moment`."""
+    time = table.c.day if table is usage_daily_latency else table.c.month
+    count = table.c[COUNTS[column]]
+    stamp = time if moment is None else literal(moment, DateTime(timezone=True))
+    return select(
+        stamp.label("ts"),
+        table.c.app_id,
+        func.nullif(table.c.model, "").label("model"),
+        table.c.bucket,
+        (count if sign > 0 else -count).label("n"),
+    ).where(
+        count > 0,
+        every_app(table.c.app_id),
+        _within(time, ranges, pieces.DAY if table is usage_daily_latency else None),
+    )
 
 
 def _within(
@@ -165,13 +208,17 @@ def _estimates(values: Subquery, labels: Sequence[str], metrics: Sequence[Metric
     the values they stand for)."""
     n: ColumnElement[float] = cast(values.c.n, Double())
     partition = [values.c[label] for label in labels] or None
-    ranked = select(
-        *(values.c[label] for label in labels),
-        value_sql(values.c.bucket).label("value"),
-        n.label("n"),
-        func.sum(n).over(partition_by=partition, order_by=values.c.bucket).label("upto"),
-        func.sum(n).over(partition_by=partition).label("total"),
-    ).subquery("ranked")
+    ranked = (
+        select(
+            *(values.c[label] for label in labels),
+            value_sql(values.c.bucket).label("value"),
+            n.label("n"),
+            func.sum(n).over(partition_by=partition, order_by=values.c.bucket).label("upto"),
+            func.sum(n).over(partition_by=partition).label("total"),
+        )
+        .where(values.c.n > 0)  # a month's bucket whose requests all lie in its days taken away
+        .subquery("ranked")
+    )
     r = ranked.c
     columns: list[ColumnElement[Any]] = [r[label] for label in labels]
     for metric in metrics:
@@ -215,4 +262,5 @@ def plan(
         (filter.start, filter.end), timezone, keys, narrow_keys, narrow_values
     )
     cut = days(keys, timezone, start, end, now or datetime.now(UTC))
-    return SketchPlan(question, cut) if cut.days else None
+    timeless = not any(isinstance(key, TimeBucket | Windows) for key in keys)
+    return SketchPlan(question, cut, timeless) if cut.days else None

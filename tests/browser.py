@@ -85,7 +85,11 @@ async def docs_list_usage(page: Page) -> None:
 
 
 async def run_query(page: Page) -> str:
-    """Runs the query in the editor; the result pane's text once an answer is there."""
+    """Runs the query in the editor; the result pane's text once an answer is there. Waits for
+    the editor to show a query first: GraphiQL mounts its editors asynchronously, and a click
+    before that sends an empty query."""
+    editor = page.locator(".graphiql-query-editor .CodeMirror-code")
+    await expect(editor).to_contain_text("{")
     await page.get_by_role("button", name="Execute query (Ctrl-Enter)").click()
     result = page.get_by_label("Result Window")
     await expect(result).to_contain_text('"data"')

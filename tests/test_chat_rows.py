@@ -29,7 +29,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 def chat_records() -> list[Event]:
     """A chat record with 0-2 tags for each chat the events name."""
     rng = random.Random(5)
-    chats = sorted({(e["app"], e["chat_id"]) for e in [*EVENTS, *bursts()] if "chat_id" in e})
+    chats = sorted({(e["app"], e["chat_id"]) for e in _all() if "chat_id" in e})
     return [
         {
             "type": "chat",
@@ -66,7 +66,30 @@ def bursts() -> list[Event]:
     return events
 
 
-ALL = [*EVENTS, *bursts()]
+def lookalikes() -> list[Event]:
+    """Chats whose ids differ only in case, accents or a byte's order: each is a chat of its
+    own (chats are grouped by their ids' bytes), ordered by those bytes among ties."""
+    ids = ["Ünïcode", "ünïcode", "unicode", "UNICODE", "unicode ", "ǅ-chat", "z-chat", "ß"]
+    return [
+        {
+            "id": f"lookalike{n}-{k}",
+            "timestamp": f"2026-03-12T{8 + n:02}:{15 + k:02}:00+00:00",
+            "app": "a2",
+            "role": "assistant",
+            "chat_id": chat,
+            "user": "u2",
+            "model": "m-b",
+        }
+        for n, chat in enumerate(ids)
+        for k in range(2)
+    ]
+
+
+def _all() -> list[Event]:
+    return [*EVENTS, *bursts(), *lookalikes()]
+
+
+ALL = _all()
 CHATS = chat_records()
 TAGS_OF = {(c["app"], c["id"]): c["tags"] for c in CHATS}
 

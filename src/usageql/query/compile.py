@@ -455,6 +455,14 @@ def _chat_rows(
     return _From(Source.EVENTS), (raw,)
 
 
+# The chats in scope are grouped (made distinct) by their ids in the "C" collation: byte order,
+# which PostgreSQL sorts with memcmp and abbreviated keys, several times faster than the
+# database's collation (C.UTF-8 or a language's) for the ~10k ids of a model's month at 1M events.
+# Equality is the same in both (deterministic collations), so the groups are; the ids are joined
+# to `chats` in the default collation, which its index is in.
+_BYTES = "C"
+
+
 def _compile_chat_tags(question: Question, scoped: Scoped, source: _From) -> Compiled:
     """Chats per chat tag, among the chats with an event in each scope (in `source`)."""
     filter, timezone, narrow_keys, narrow_values = scoped
@@ -471,8 +479,8 @@ def _compile_chat_tags(question: Question, scoped: Scoped, source: _From) -> Com
     in_scope = (
         select(
             *narrow_columns,
-            source.dimension(Dimension.APP).label("app_id"),
-            chat.label("chat_id"),
+            source.dimension(Dimension.APP).collate(_BYTES).label("app_id"),
+            chat.collate(_BYTES).label("chat_id"),
         )
         .select_from(source.table())  # first: a narrowing tag is unnested from each message
         .where(chat.is_not(None), *conditions)
@@ -481,7 +489,11 @@ def _compile_chat_tags(question: Question, scoped: Scoped, source: _From) -> Com
     )
     chat_tag = func.unnest(chats.c.tags).column_valued("chat_tag")
     joined = in_scope.join(
-        chats, and_(chats.c.app_id == in_scope.c.app_id, chats.c.chat_id == in_scope.c.chat_id)
+        chats,
+        and_(
+            chats.c.app_id == in_scope.c.app_id.collate("default"),
+            chats.c.chat_id == in_scope.c.chat_id.collate("default"),
+        ),
     )
     statement: Select[Any] = (
         select(
@@ -526,8 +538,8 @@ def _compile_chats(question: Question, scoped: Scoped, source: _From) -> Compile
     per_chat = (
         select(
             *narrow_columns,
-            source.dimension(Dimension.APP).label("g0"),
-            chat.label("g1"),
+            source.dimension(Dimension.APP).collate(_BYTES).label("g0"),
+            chat.collate(_BYTES).label("g1"),
             source.metric(Metric.MESSAGES).label("message_count"),
             func.array_remove(func.array_agg(model.distinct()), None).label("model_list"),
             *(source.metric(metric).label(metric.value) for metric in metrics),
@@ -537,19 +549,18 @@ def _compile_chats(question: Question, scoped: Scoped, source: _From) -> Compile
         .group_by(*(literal_column(label) for label in [*narrow_labels, "g0", "g1"]))
         .subquery("per_chat")
     )
-    described = per_chat.join(
-        chats, and_(chats.c.app_id == per_chat.c.g0, chats.c.chat_id == per_chat.c.g1)
-    )
+    app_id, chat_id = per_chat.c.g0.collate("default"), per_chat.c.g1.collate("default")
+    described = per_chat.join(chats, and_(chats.c.app_id == app_id, chats.c.chat_id == chat_id))
     people = _chat_people(filter)
     if people is not None:
         described = described.join(
-            people, and_(people.c.app_id == per_chat.c.g0, people.c.chat_id == per_chat.c.g1)
+            people, and_(people.c.app_id == app_id, people.c.chat_id == chat_id)
         )
     who = chats if people is None else people  # user_id, created_at, updated_at
     sort = question.chat_sort or ChatSort()
     sort_column: ColumnElement[Any]
     if sort.field is ChatField.USER_NAME:
-        named = and_(users.c.app_id == per_chat.c.g0, users.c.user_id == who.c.user_id)
+        named = and_(users.c.app_id == app_id, users.c.user_id == who.c.user_id)
         described = described.outerjoin(users, named)
         sort_column = users.c.name
     elif sort.field is ChatField.MESSAGES:
@@ -561,8 +572,8 @@ def _compile_chats(question: Question, scoped: Scoped, source: _From) -> Compile
     partition = [per_chat.c[label] for label in narrow_labels]
     ordering = [
         sort_column.desc().nulls_last() if sort.descending else sort_column.asc().nulls_last(),
-        per_chat.c.g0.collate("C").asc(),
-        per_chat.c.g1.collate("C").asc(),
+        per_chat.c.g0.asc(),
+        per_chat.c.g1.asc(),
     ]
     numbered = (
         select(

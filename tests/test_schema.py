@@ -3,8 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from strawberry.printer import print_schema
+from strawberry.schema.name_converter import NameConverter
 
-from usageql.graphql.schema import schema
+from usageql.graphql.schema import CachedNames, schema
 
 COMMITTED = Path(__file__).resolve().parents[1] / "schema.graphql"
 
@@ -29,3 +30,15 @@ def test_every_type_and_field_is_described() -> None:
             if not field.description:
                 missing.append(f"{name}.{field_name}")
     assert missing == []
+
+
+def test_graphql_names_are_worked_out_once() -> None:
+    """Every argument conversion asks for the names of an input type's fields: the schema's
+    converter gives strawberry's names, and the same string objects the second time."""
+    names = schema.config.name_converter
+    assert isinstance(names, CachedNames)
+    plain = NameConverter()
+    for python_name in ("tag_contains", "successful_requests", "from_", "users"):
+        first = names.apply_naming_config(python_name)
+        assert first == plain.apply_naming_config(python_name)
+        assert names.apply_naming_config(python_name) is first

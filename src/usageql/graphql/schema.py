@@ -21,6 +21,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.name_converter import NameConverter
 from strawberry.types import ExecutionContext
 
 from usageql.config import Settings
@@ -74,6 +75,23 @@ class Schema(strawberry.Schema):
             super().process_errors(faults, execution_context)
 
 
+class CachedNames(NameConverter):
+    """Strawberry's GraphQL names, each worked out once. Strawberry camel-cases the Python name
+    of every field of an input type each time it converts an argument of that type: 16 names
+    for a `filter`, for every row whose `usage` takes one (LiteLLM's users list: 25 rows, a
+    quarter of the server's time on the request). The names never change while it runs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._names: dict[str, str] = {}
+
+    def apply_naming_config(self, name: str) -> str:
+        found = self._names.get(name)
+        if found is None:
+            found = self._names[name] = super().apply_naming_config(name)
+        return found
+
+
 def build_schema(settings: Settings) -> Schema:
     """The schema with the settings' limits (their SDL is the same for any settings).
 
@@ -103,7 +121,7 @@ def build_schema(settings: Settings) -> Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
-        config=StrawberryConfig(scalar_map=SCALARS),
+        config=StrawberryConfig(scalar_map=SCALARS, name_converter=CachedNames()),
         extensions=extensions,
     )
 

@@ -106,6 +106,81 @@ async def test_users_and_their_tags_over_months(
         same(row["metrics"], _part(row["metrics"], metrics(per_tag[row["tag"]])), row["tag"])
 
 
+# Periods that cover most of March (and of April's first days, none of April): sums per user
+# read March less its other days. "edge" users have events only in those days.
+MOSTLY = {
+    "most of a month": ("2026-03-03T00:00:00Z", "2026-03-29T13:00:00Z"),
+    "inside hours": ("2026-03-02T09:41:07Z", "2026-03-30T00:00:00Z"),
+    "open start": (None, "2026-03-25T00:00:00Z"),
+}
+EDGE_EVENTS = [
+    {
+        "id": f"edge-{user}-{n}",
+        "timestamp": stamp,
+        "app": "a1",
+        "role": "assistant",
+        "user": user,
+        "model": "m-a",
+        "status": "success",
+        "tags": ["ua:edge"],
+        "usage": {"input_tokens": 7, "output_tokens": 3},
+    }
+    for user, stamps in (
+        ("edge-early", ["2026-03-01T05:00:00Z", "2026-03-02T08:00:00Z"]),
+        ("edge-late", ["2026-03-30T12:00:00Z", "2026-03-31T23:59:59Z"]),
+        ("edge-both", ["2026-03-01T01:00:00Z", "2026-03-15T12:00:00Z", "2026-03-31T02:00:00Z"]),
+    )
+    for n, stamp in enumerate(stamps)
+]
+
+
+@pytest.mark.usefixtures("loaded")
+@pytest.mark.parametrize("name", sorted(MOSTLY))
+async def test_sums_per_user_read_a_month_less_its_other_days(
+    client: httpx.AsyncClient, engine: AsyncEngine, name: str, way: str
+) -> None:
+    """A users list of sums, and each user's tags: a user with events only in the days taken
+    away is no row (nor counted in totalCount); one with events on both sides counts the
+    period's."""
+    await post(client, EDGE_EVENTS)
+    start, end = MOSTLY[name]
+    query = """{ usage(filter: %s) {
+        users(first: 500, orderBy: {metric: REQUESTS}) { totalCount edges { node {
+          user { id } metrics { %s }
+          usage { tags(limit: 2) { tag metrics { requests tokens { total } } } }
+        } } } } }""" % (filter_argument(start, end), FIELDS)
+    with count_statements(engine) as sql:
+        users = (await graphql(client, query))["usage"]["users"]
+    assert sql.count == 3, sql  # users, their profiles, their tags
+    if way == "rollups":
+        for table in ("usage_monthly_users", "usage_monthly_tag_users"):
+            assert reads(sql, table), (table, sql)
+    low, high = moment(start), moment(end)
+    kept = [
+        e
+        for e in [*EVENTS, *EDGE_EVENTS]
+        if (low is None or when(e) >= low) and (high is None or when(e) < high)
+    ]
+    per_user = grouped((e for e in kept if "user" in e), lambda e: [e["user"]])
+    assert "edge-both" in per_user
+    assert "edge-late" not in per_user  # only in the days taken away, in every period here
+    assert ("edge-early" in per_user) == (start is None)
+    assert users["totalCount"] == len(per_user)
+    ordered = sorted(per_user, key=lambda u: (-metrics(per_user[u])["requests"], u))
+    assert [edge["node"]["user"]["id"] for edge in users["edges"]] == ordered
+    for edge in users["edges"]:
+        node = edge["node"]
+        events = per_user[node["user"]["id"]]
+        same(node["metrics"], _part(node["metrics"], metrics(events)), node["user"]["id"])
+        per_tag = grouped(events, lambda e: e["tags"])
+        top = sorted(per_tag, key=lambda t: (-metrics(per_tag[t])["requests"], t))[:2]
+        assert [row["tag"] for row in node["usage"]["tags"]] == top, node
+        for row in node["usage"]["tags"]:
+            expected = metrics(per_tag[row["tag"]])
+            assert row["metrics"]["requests"] == expected["requests"]
+            assert row["metrics"]["tokens"]["total"] == expected["tokens"]["total"]
+
+
 SERIES = "timeseries(granularity: %s) { start metrics { users messages } }"
 CALENDAR = "activeUsers(period: MONTH) { start end users }"
 NARROWED = "timeseries(granularity: MONTH) { start usage { summary { users messages } } }"
@@ -272,7 +347,25 @@ def test_which_questions_read_months() -> None:
     # Less than a whole month inside: days only, distinct users alone from the day sets.
     short = Filter(datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 4, 30, tzinfo=UTC))
     assert chosen({Metric.USERS}, filter=short) == (None, "usage_daily_user_sets", ())
-    assert chosen({Metric.REQUESTS}, Dimension.USER, filter=short) == (None, users, ())
+    # Sums: each month that is mostly the period's days, less its other days.
+    plan = rollups.plan(
+        Question(frozenset({Metric.REQUESTS}), (Dimension.USER,)), short, "UTC", (), ()
+    )
+    assert plan is not None
+    assert plan.monthly is not None
+    assert plan.monthly.table.name == "usage_monthly_users"
+    march, april, may = (datetime(2026, month, 1, tzinfo=UTC) for month in (3, 4, 5))
+    assert plan.pieces.months == ((march, may),)
+    assert plan.pieces.less == (
+        (march, march + timedelta(days=1)),
+        (april + timedelta(days=29), may),
+    )
+    assert plan.pieces.days == ()
+    # Not with distinct users, nor per day.
+    both = Question(frozenset({Metric.REQUESTS, Metric.USERS}), (Dimension.USER,))
+    assert rollups.plan(both, short, "UTC", (), ()).pieces.less == ()  # type: ignore[union-attr]
+    daily = Question(frozenset({Metric.REQUESTS}), (Dimension.USER, TimeBucket(Granularity.DAY)))
+    assert rollups.plan(daily, short, "UTC", (), ()).pieces.less == ()  # type: ignore[union-attr]
 
 
 def test_days_become_months_where_whole() -> None:

@@ -402,34 +402,37 @@ usage_daily_tag_user_sets = _user_sets(
     ("tag",),
     "Per app, UTC day and tag with messages, the numbers (user_numbers) of its users, sorted.",
 )
-# Approximate percentiles (usageql.db.buckets): how many requests' values fell in each bucket.
-usage_daily_latency = Table(
+
+
+def _latency(name: str, time: str, comment: str) -> Table:
+    """Approximate percentiles (usageql.db.buckets): per app, UTC `time` (day or month) and
+    model, how many requests' latency and time to first token fell in each bucket."""
+    return Table(
+        name,
+        metadata,
+        Column("app_id", Text, nullable=False),
+        _timestamp(time),
+        Column("model", Text, nullable=False),  # '' for requests without a model
+        Column("bucket", Integer, nullable=False),
+        Column("latency", BigInteger, nullable=False, server_default=text("0")),
+        Column("ttft", BigInteger, nullable=False, server_default=text("0")),
+        PrimaryKeyConstraint("app_id", time, "model", "bucket"),
+        comment=comment,
+    )
+
+
+usage_daily_latency = _latency(
     "usage_daily_latency",
-    metadata,
-    Column("app_id", Text, nullable=False),
-    _timestamp("day"),
-    Column("model", Text, nullable=False),  # '' for requests without a model
-    Column("bucket", Integer, nullable=False),
-    Column("latency", BigInteger, nullable=False, server_default=text("0")),
-    Column("ttft", BigInteger, nullable=False, server_default=text("0")),
-    PrimaryKeyConstraint("app_id", "day", "model", "bucket"),
-    comment="Requests per app, UTC day, model and log-spaced bucket (2% wide) of their latency"
+    "day",
+    "Requests per app, UTC day, model and log-spaced bucket (2% wide) of their latency"
     " and of their time to first token: approximate percentiles within 1%.",
 )
-
 # The same counts per UTC month: a long period reads its months, less the days of them outside
 # the period, instead of every day (usageql.query.sketch).
-usage_monthly_latency = Table(
+usage_monthly_latency = _latency(
     "usage_monthly_latency",
-    metadata,
-    Column("app_id", Text, nullable=False),
-    _timestamp("month"),
-    Column("model", Text, nullable=False),  # '' for requests without a model
-    Column("bucket", Integer, nullable=False),
-    Column("latency", BigInteger, nullable=False, server_default=text("0")),
-    Column("ttft", BigInteger, nullable=False, server_default=text("0")),
-    PrimaryKeyConstraint("app_id", "month", "model", "bucket"),
-    comment="Requests per app, UTC month, model and log-spaced bucket (2% wide) of their latency"
+    "month",
+    "Requests per app, UTC month, model and log-spaced bucket (2% wide) of their latency"
     " and of their time to first token: usage_daily_latency added up per month.",
 )
 

@@ -218,7 +218,11 @@ def compile_question(
             source = _From(question.source)
             raw_ranges += (raw,)
         metrics = tuple(sorted(part_metrics, key=lambda metric: metric.value))
-        statements.append(_aggregated(question, scoped, source, metrics))
+        statement = _aggregated(question, scoped, source, metrics)
+        if part_plan is not None and part_plan.pieces.less and (narrow_keys or question.group_by):
+            # Days taken away from months: a group of no event in the period sums to 0 there.
+            statement = statement.having(func.sum(relation.c[rollups.LIVE]) > 0)
+        statements.append(statement)
     if chats is not None:
         raw_ranges += tuple(chats.raw_ranges)
     if estimates is not None:

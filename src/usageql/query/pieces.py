@@ -61,6 +61,10 @@ class Pieces:
     days: tuple[Span, ...] = ()  # runs of whole UTC days: a daily table
     hours: tuple[Span, ...] = ()  # runs of whole UTC hours: an hourly table
     raw: tuple[tuple[datetime, datetime], ...] = ()  # partial hours: raw events
+    # Days of `months` outside the period, taken away from sums (complemented); then the months
+    # and these days lie partly outside the period, so their rows are dated `inside` it.
+    less: tuple[Span, ...] = ()
+    inside: datetime | None = None
 
 
 def floor(moment: datetime, unit: timedelta = HOUR) -> datetime:
@@ -283,6 +287,17 @@ def complemented(runs: Sequence[Span]) -> Complemented:
         months.append((month, end))
         less.extend(_gaps(month, end, sorted(inside)))
     return Complemented(tuple(_joined(months)), tuple(_joined(days)), tuple(less))
+
+
+def less_days(cut: Pieces) -> Pieces:
+    """`cut` with its days read as months less their other days where that reads fewer rows
+    (complemented): for sums only, which take away exactly."""
+    split = complemented(cut.days)
+    if not split.less:
+        return with_months(cut)
+    low, high = cut.days[0]
+    inside = low if low is not None else FIRST_DAY if high is None else high - DAY
+    return Pieces(split.months, split.days, cut.hours, cut.raw, split.less, inside)
 
 
 def _joined(runs: list[Span]) -> list[Span]:

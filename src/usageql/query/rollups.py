@@ -36,13 +36,14 @@ from sqlalchemy import (
     any_,
     bindparam,
     func,
+    literal,
     or_,
     select,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from usageql.db.measures import MEASURES
+from usageql.db.measures import MEASURES, Merge
 from usageql.db.tables import (
     apps,
     messages,
@@ -203,6 +204,9 @@ _ANSWERED = {
     )
 }
 _UNITS = {"hour": pieces.HOUR, "day": pieces.DAY}
+LIVE = "messages"
+"""The measure every event adds to (each is a message): where days are taken away from months,
+a group whose sum of it is 0 had no event in the period, and is left out (compile)."""
 # A rollup key column's value in a row of `messages` (the unnested tag for `tag`).
 _RAW_KEYS = {str(column.key): column for column in DIMENSIONS.values()}
 
@@ -261,7 +265,7 @@ def plan(
                 break  # the same boundaries leave no day to any daily table
             if pair.daily.table.name in _SET_NAMES and _whole_months(cut, keys):
                 continue  # a user's row per month is fewer than their days in sets
-            return _from_days(pair, cut, keys)
+            return _from_days(pair, cut, keys, question.metrics)
     for rollup in TABLES:
         if rollup.answers(dimensions, question.metrics):
             return Plan(rollup, hours)
@@ -273,11 +277,18 @@ def _whole_months(cut: pieces.Pieces, keys: Sequence[GroupKey]) -> bool:
     return pieces.months_allowed(keys) and bool(pieces.with_months(cut).months)
 
 
-def _from_days(pair: DailyTable, cut: pieces.Pieces, keys: Sequence[GroupKey]) -> Plan:
+def _from_days(
+    pair: DailyTable, cut: pieces.Pieces, keys: Sequence[GroupKey], metrics: Iterable[Metric]
+) -> Plan:
     """The plan reading `cut`'s days from `pair`, and the whole months among them from its
-    monthly table where no bucket or window of `keys` can cut a month."""
+    monthly table where no bucket or window of `keys` can cut a month. Sums with no time key
+    read a month that is mostly the period's days as the month less its other days (a month
+    of a user list: a row per user, less the rows of a day or two, instead of 30 days of rows)."""
     if pair.monthly is not None and pieces.months_allowed(keys):
-        cut = pieces.with_months(cut)
+        subtract = all(METRICS[metric].additive for metric in metrics) and not any(
+            isinstance(key, TimeBucket | Windows) for key in keys
+        )
+        cut = pieces.less_days(cut) if subtract else pieces.with_months(cut)
         if cut.months:
             return Plan(pair.hourly, cut, pair.daily, pair.monthly)
     return Plan(pair.hourly, cut, pair.daily)
@@ -452,11 +463,19 @@ def relation(
     keys = (chosen.daily or chosen.rollup).keys
     asked = asked_of_keys(filter, *narrowing)
     read = frozenset().union(*(METRICS[metric].reads() for metric in metrics))
+    cut = chosen.pieces
+    if cut.less:
+        read |= {LIVE}  # the compiler keeps the groups whose events were not all taken away
     measures = [measure for measure in MEASURES if measure.name in read]
     names = [measure.name for measure in measures]
     parts = []
     if chosen.monthly is not None:
-        parts.append(rows_of(chosen.monthly, keys, names, chosen.pieces.months, asked))
+        parts.append(rows_of(chosen.monthly, keys, names, cut.months, asked, dated=cut.inside))
+    if chosen.daily is not None and cut.less:
+        if any(measure.merge is not Merge.SUM for measure in measures):
+            raise ValueError("only sums can be taken away")
+        negated = [(-chosen.daily.table.c[name]).label(name) for name in names]
+        parts.append(rows_of(chosen.daily, keys, negated, cut.less, asked, dated=cut.inside))
     if chosen.daily is not None and chosen.pieces.days:
         parts.append(rows_of(chosen.daily, keys, names, chosen.pieces.days, asked))
     if chosen.pieces.hours:
@@ -482,14 +501,17 @@ def rows_of(
     carried: Sequence[str | ColumnElement[Any]],
     runs: Sequence[pieces.Span],
     asked: dict[str, list[str]],
+    *,
+    dated: datetime | None = None,
 ) -> Select[Any]:
     """The rows of `rollup` inside `runs` and with the values `asked` of its key columns, with
     the columns `keys` ('' read as NULL) and `carried` (columns of its table by name, or
-    expressions over them)."""
+    expressions over them); `ts` is their hour, day or month, or `dated`."""
     table = rollup.table
     time = table.c[rollup.time]
+    stamp = time if dated is None else literal(dated, DateTime(timezone=True))
     rows = select(
-        time.label("ts"),
+        stamp.label("ts"),
         table.c.app_id,
         *(func.nullif(table.c[key], "").label(key) for key in keys),
         *(table.c[value] if isinstance(value, str) else value for value in carried),

@@ -136,19 +136,14 @@ class SketchPlan:
         """(ts, app_id, model, bucket, n): a bucket and its count per day of the bucketed days
         (without a time key, per month of the months that are mostly such days, with the counts
         of their other days taken away), each raw value's bucket with n = 1 elsewhere."""
-        cut = pieces.Complemented(days=tuple(self.day_ranges))
-        if self.by_month:
-            cut = pieces.complemented(self.day_ranges)
+        cut = pieces.less_days(self.pieces) if self.by_month else self.pieces
         parts: list[Select[Any]] = []
         if cut.days:
             parts.append(_counted(usage_daily_latency, column, cut.days, 1))
-        # Months and the days taken away lie partly outside the period, which the compiler
-        # keeps rows to by their time: their rows take a moment inside it (no key reads it).
-        inside = _inside(self.pieces.days[0])
         if cut.months:
-            parts.append(_counted(usage_monthly_latency, column, cut.months, 1, inside))
+            parts.append(_counted(usage_monthly_latency, column, cut.months, 1, cut.inside))
         if cut.less:
-            parts.append(_counted(usage_daily_latency, column, cut.less, -1, inside))
+            parts.append(_counted(usage_daily_latency, column, cut.less, -1, cut.inside))
         values = select(
             m.ts,
             m.app_id,
@@ -157,12 +152,6 @@ class SketchPlan:
             literal(1, BigInteger()).label("n"),
         ).where(m[column].is_not(None), _within(m.ts, self.raw_ranges))
         return union_all(*parts, values).subquery("bucketed")
-
-
-def _inside(run: TimeRange) -> datetime:
-    """A moment inside `run` of whole days."""
-    low, high = run
-    return low if low is not None else pieces.FIRST_DAY if high is None else high - pieces.DAY
 
 
 def _counted(

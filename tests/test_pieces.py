@@ -189,25 +189,25 @@ def _may(day: int, month: int = 5) -> datetime:
 
 def test_a_month_covered_mostly_is_read_less_its_other_days() -> None:
     c = pieces.complemented
-    assert c([(_may(3), _may(27))]) == pieces.Complemented(
+    assert c([(_may(3), _may(27))]) == pieces.Pieces(
         months=((_may(1), _may(1, 6)),), less=((_may(1), _may(3)), (_may(27), _may(1, 6)))
     )
-    assert c([(_may(3), _may(16))]) == pieces.Complemented(days=((_may(3), _may(16)),))
+    assert c([(_may(3), _may(16))]) == pieces.Pieces(days=((_may(3), _may(16)),))
     # April: 25 of 30 days; May whole; June: 4 days. The months meet: one run.
-    assert c([(_may(6, 4), _may(5, 6))]) == pieces.Complemented(
+    assert c([(_may(6, 4), _may(5, 6))]) == pieces.Pieces(
         months=((_may(1, 4), _may(1, 6)),),
         days=((_may(1, 6), _may(5, 6)),),
         less=((_may(1, 4), _may(6, 4)),),
     )
     # Two months covered a little each: days, across the month start.
-    assert c([(_may(20, 4), _may(5))]) == pieces.Complemented(days=((_may(20, 4), _may(5)),))
-    assert c([(None, _may(20))]) == pieces.Complemented(
+    assert c([(_may(20, 4), _may(5))]) == pieces.Pieces(days=((_may(20, 4), _may(5)),))
+    assert c([(None, _may(20))]) == pieces.Pieces(
         months=((None, _may(1, 6)),), less=((_may(20), _may(1, 6)),)
     )
-    assert c([(_may(3), None)]) == pieces.Complemented(
+    assert c([(_may(3), None)]) == pieces.Pieces(
         months=((_may(1), None),), less=((_may(1), _may(3)),)
     )
-    assert c([(None, None)]) == pieces.Complemented(months=((None, None),))
+    assert c([(None, None)]) == pieces.Pieces(months=((None, None),))
 
 
 @pytest.mark.parametrize("seed", range(5))

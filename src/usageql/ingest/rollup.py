@@ -10,9 +10,9 @@ sent for the hourly tables, which costs less than summing them again in Python a
 results (measured in docs/scaling.md), the users to the daily sets of user numbers
 (usageql.ingest.user_sets), and the latency buckets sent per UTC day to their month's. An event
 is in every rollup as soon as its batch commits. Only rows that were really inserted are summed,
-so duplicates change nothing here either. Keys
-are written in sorted order, like every other upsert of the writer, so concurrent batches lock
-rollup rows in the same order and cannot deadlock.
+so duplicates change nothing here either. Keys are written in sorted order, like every other
+upsert of the writer, so concurrent batches lock rollup rows in the same order and cannot
+deadlock.
 """
 
 from __future__ import annotations

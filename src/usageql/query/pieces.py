@@ -62,7 +62,8 @@ class Pieces:
     hours: tuple[Span, ...] = ()  # runs of whole UTC hours: an hourly table
     raw: tuple[tuple[datetime, datetime], ...] = ()  # partial hours: raw events
     # Days of `months` outside the period, taken away from sums (complemented); then the months
-    # and these days lie partly outside the period, so their rows are dated `inside` it.
+    # and these days lie partly outside the period, so their rows are dated `inside` it (read
+    # only without a time key: has_time_key).
     less: tuple[Span, ...] = ()
     inside: datetime | None = None
 
@@ -248,21 +249,12 @@ def with_months(pieces: Pieces) -> Pieces:
     return Pieces(tuple(months), tuple(days), pieces.hours, pieces.raw)
 
 
-@dataclass(frozen=True, slots=True)
-class Complemented:
-    """Runs of whole UTC days as whole UTC months less some days, and days: for counts that add
-    up (a month's rows are its days' rows added up), the months' counts, less those of `less`,
-    plus those of `days`, are the runs' counts."""
-
-    months: tuple[Span, ...] = ()  # runs of whole UTC months, added
-    days: tuple[Span, ...] = ()  # runs of days, added
-    less: tuple[Span, ...] = ()  # runs of days inside `months` but outside the runs, subtracted
-
-
-def complemented(runs: Sequence[Span]) -> Complemented:
+def complemented(runs: Sequence[Span]) -> Pieces:
     """`runs` (of whole UTC days) with each UTC month they cover more than half of read as the
     month less its other days, so a period of the last 30 days reads a month and a day or two
-    instead of 30 days. Whole months are read whole (with_months)."""
+    instead of 30 days. Whole months are read whole (with_months). For counts that add up (a
+    month's rows are its days' rows added up), the months' counts, less those of `less`, plus
+    those of `days`, are the runs' counts."""
     split = with_months(Pieces(days=tuple(runs)))
     months = list(split.months)
     days: list[Span] = []
@@ -286,7 +278,12 @@ def complemented(runs: Sequence[Span]) -> Complemented:
             continue
         months.append((month, end))
         less.extend(_gaps(month, end, sorted(inside)))
-    return Complemented(tuple(_joined(months)), tuple(_joined(days)), tuple(less))
+    return Pieces(tuple(_joined(months)), tuple(_joined(days)), less=tuple(less))
+
+
+def has_time_key(keys: Sequence[GroupKey]) -> bool:
+    """Whether a row's time decides its group: a time bucket or a window among `keys`."""
+    return any(isinstance(key, TimeBucket | Windows) for key in keys)
 
 
 def less_days(cut: Pieces) -> Pieces:

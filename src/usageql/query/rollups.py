@@ -285,9 +285,8 @@ def _from_days(
     read a month that is mostly the period's days as the month less its other days (a month
     of a user list: a row per user, less the rows of a day or two, instead of 30 days of rows)."""
     if pair.monthly is not None and pieces.months_allowed(keys):
-        subtract = all(METRICS[metric].additive for metric in metrics) and not any(
-            isinstance(key, TimeBucket | Windows) for key in keys
-        )
+        additive = all(METRICS[metric].additive for metric in metrics)
+        subtract = additive and not pieces.has_time_key(keys)
         cut = pieces.less_days(cut) if subtract else pieces.with_months(cut)
         if cut.months:
             return Plan(pair.hourly, cut, pair.daily, pair.monthly)

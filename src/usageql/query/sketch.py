@@ -58,8 +58,6 @@ from usageql.query.model import (
     Metric,
     Question,
     Source,
-    TimeBucket,
-    Windows,
 )
 from usageql.query.rollups import any_of, days, every_app, within
 
@@ -251,5 +249,4 @@ def plan(
         (filter.start, filter.end), timezone, keys, narrow_keys, narrow_values
     )
     cut = days(keys, timezone, start, end, now or datetime.now(UTC))
-    timeless = not any(isinstance(key, TimeBucket | Windows) for key in keys)
-    return SketchPlan(question, cut, timeless) if cut.days else None
+    return SketchPlan(question, cut, not pieces.has_time_key(keys)) if cut.days else None

@@ -85,3 +85,50 @@ async def test_a_day_of_messages_without_users_is_a_bucket_with_none(
     async with engine.connect() as connection:
         sets = await connection.execute(text("SELECT day, users FROM usage_daily_user_sets"))
         assert sorted((day.day, len(users)) for day, users in sets) == [(2, 0), (3, 0), (4, 1)]
+
+
+async def test_a_bucket_of_one_set_counts_its_users_once(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """A bucket read from one row of sets counts that set's size, not unnested: a whole day's
+    set, and an edge hour's users gathered from the hourly table (a user with two models there
+    has two rows) or from raw events (two messages at one time), each user once."""
+
+    def event(n: int, at: str, user: str, model: str = "m1", app: str = "a1") -> dict[str, Any]:
+        return {
+            "id": f"e{n}",
+            "timestamp": f"2026-03-{at}Z",
+            "app": app,
+            "role": "user",
+            "user": user,
+            "model": model,
+        }
+
+    events = [
+        event(1, "02T23:10:00", "u1", "m1"),  # the first bucket: one whole hour
+        event(2, "02T23:20:00", "u1", "m2"),
+        event(3, "02T23:30:00", "u2"),
+        event(4, "03T08:00:00", "u1"),  # a whole day of one app: one set
+        event(5, "03T09:00:00", "u2"),
+        event(6, "03T10:00:00", "u3"),
+        event(7, "04T08:00:00", "u1"),  # a whole day of two apps: two sets, u1 in both
+        event(8, "04T09:00:00", "u1", app="a2"),
+        event(9, "04T10:00:00", "u4", app="a2"),
+        event(10, "05T10:10:00", "u1", "m1"),  # a partial hour: raw events at one time
+        event(11, "05T10:10:00", "u1", "m2"),
+        event(12, "05T10:10:00", "u3"),
+    ]
+    await post(client, events)
+    query = """{ usage(filter: {from: "2026-03-02T23:00:00Z", to: "2026-03-05T10:45:00Z"}) {
+        timeseries(granularity: DAY, fillGaps: false) { start metrics { users } } } }"""
+    with count_statements(engine) as sql:
+        usage = (await graphql(client, query))["usage"]
+    assert sql.count == 1
+    assert reads(sql, "usage_daily_user_sets"), sql
+    assert reads(sql, "usage_hourly_users"), sql
+    assert [(row["start"][:10], row["metrics"]["users"]) for row in usage["timeseries"]] == [
+        ("2026-03-02", 2),
+        ("2026-03-03", 3),
+        ("2026-03-04", 2),
+        ("2026-03-05", 2),
+    ]

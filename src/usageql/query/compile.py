@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     DateTime,
     Integer,
@@ -24,15 +25,17 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    case,
     cast,
     exists,
     func,
     literal,
     literal_column,
+    null,
     select,
     true,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, array
 from sqlalchemy.sql.elements import Label
 
 from usageql.db.tables import chats, feedback, messages, users
@@ -286,10 +289,17 @@ def _aggregated(
         pairs = _grouped(
             question, scoped, source, lambda _: [value.label("counted")], by=[value]
         ).subquery("pairs")
-    keys = [column for column in pairs.c if column.name not in ("counted", Windows.END_FIELD)]
+    apart = ("counted", _SIZE, Windows.END_FIELD)
+    keys = [column for column in pairs.c if column.name not in apart]
     ends = [column for column in pairs.c if column.name == Windows.END_FIELD]
-    count = func.count(pairs.c.counted).label(metrics[0].value)
-    return select(*keys, count, *ends).group_by(*keys, *ends)
+    count: ColumnElement[Any] = func.count(pairs.c.counted)
+    if _SIZE in pairs.c:
+        count = count + func.coalesce(func.sum(pairs.c[_SIZE]), 0)
+    return select(*keys, count.label(metrics[0].value), *ends).group_by(*keys, *ends)
+
+
+_SIZE = "set_size"
+"""A column of `_members`' pairs: the size of a group's lone set, counted whole."""
 
 
 def _members(
@@ -297,16 +307,25 @@ def _members(
 ) -> Subquery:
     """The distinct (keys, member) pairs of a relation of sets (usageql.query.user_sets): each
     row's keys computed once (a bucket in a zone costs more than hashing a number), then its
-    set unnested."""
+    set unnested. A group of one row is not unnested: its set holds distinct numbers and one
+    NULL, so its size less one is its count, in the pairs' `_SIZE` column (a day's users per tag
+    at 10M events: 77k numbers hashed for 450 sets, a set's size each now)."""
     keyed = _grouped(
         question, scoped, source, lambda _: [sets.label("members")], grouped=False
     ).subquery("keyed")
-    member = func.unnest(keyed.c.members).table_valued("counted").render_derived().lateral("m")
-    keys = [column for column in keyed.c if column.name != "members"]
+    keyed_keys = [column for column in keyed.c if column.name != "members"]
+    alone = func.count().over(partition_by=keyed_keys or None) == 1
+    sized = select(*keyed_keys, keyed.c.members, alone.label("alone")).subquery("sized")
+    keys = [column for column in sized.c if column.name not in ("members", "alone")]
+    # A lone set is unnested as one NULL member, beside its size; the others as they are.
+    lone = cast(array([null()]), ARRAY(BigInteger))
+    unnested = case((sized.c.alone, lone), else_=sized.c.members)
+    member = func.unnest(unnested).table_valued("counted").render_derived().lateral("m")
+    size = case((sized.c.alone, func.cardinality(sized.c.members) - 1)).label(_SIZE)
     return (
-        select(*keys, member.c.counted)
-        .select_from(keyed.join(member, true()))
-        .group_by(*keys, member.c.counted)
+        select(*keys, member.c.counted, size)
+        .select_from(sized.join(member, true()))
+        .group_by(*keys, member.c.counted, size)
         .subquery("pairs")
     )
 

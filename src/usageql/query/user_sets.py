@@ -7,8 +7,9 @@ instead of a user a column `SETS_COLUMN` of user numbers: each day's set, then p
 into one array per hour and keys. The compiler computes each row's keys once and counts the distinct
 numbers of its sets (compile._members): a distinct count of numbers is a distinct count of user ids,
 as an id has one number whatever the app (distinct users are counted by id across apps, as over raw
-events). Every row's set also holds a NULL, as rows of events without a user do, so that a day (and
-tag) whose messages have no user is still a group of the answer, with no users, as over raw events.
+events). Every row's set holds distinct numbers and one NULL, as rows of events without a user do,
+so that a day (and tag) whose messages have no user is still a group of the answer, with no users,
+as over raw events; a group of one row counts its set's size less one instead of unnesting it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Subquery, func, null, select, union_all
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, array
 
 from usageql.db.tables import user_numbers
 from usageql.db.user_numbers import number_of
@@ -50,7 +51,12 @@ def set_relation(
         # users' numbers gathered per hour (or event time) and keys.
         hours = relation(replace(chosen, daily=None, monthly=None), (), filter, narrowing)
         groups = [hours.c.ts, hours.c.app_id, *(hours.c[key] for key in keys)]
-        gathered = func.array_agg(user_numbers.c.number, type_=ARRAY(BigInteger)).label(SETS_COLUMN)
+        number = user_numbers.c.number
+        found = func.array_agg(number.distinct(), type_=ARRAY(BigInteger)).filter(
+            number.is_not(None)
+        )
+        empty = array([], type_=BigInteger)
+        gathered = func.array_append(func.coalesce(found, empty), null()).label(SETS_COLUMN)
         parts.append(
             select(*groups, gathered)
             .select_from(hours.outerjoin(user_numbers, number_of(hours.c.user_id)))

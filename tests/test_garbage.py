@@ -1,5 +1,5 @@
-"""The server frees reference cycles (a batch's SQL statements hold its values) every second,
-not after the hundred million allocations its tuned thresholds would wait for."""
+"""The server frees reference cycles (a batch's SQL statements hold its values) every few
+seconds, not after the hundred million allocations its tuned thresholds would wait for."""
 
 from __future__ import annotations
 

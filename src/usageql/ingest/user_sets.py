@@ -26,7 +26,7 @@ from sqlalchemy import (
     literal,
     select,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, Insert, aggregate_order_by, array, insert
+from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
 
 from usageql.db.tables import (
     ANY_APP,
@@ -36,7 +36,7 @@ from usageql.db.tables import (
     usage_hourly_users,
     user_numbers,
 )
-from usageql.db.user_numbers import number_of
+from usageql.db.user_numbers import number_of, numbers_set
 from usageql.ingest.records import MessageRow, row_values
 from usageql.ingest.unnest import unnest
 
@@ -78,11 +78,7 @@ def _numbered(table: Table, hourly: Any) -> Select[Any]:
     keys = [c.name for c in table.primary_key.columns if c.name not in ("app_id", "day")]
     day = func.date_trunc("day", hourly.c.hour, "UTC", type_=table.c.day.type).label("day")
     groups = [hourly.c.app_id, day, *(hourly.c[key] for key in keys)]
-    number = user_numbers.c.number
-    found = func.array_agg(aggregate_order_by(number.distinct(), number)).filter(
-        number.is_not(None)
-    )
-    users = func.coalesce(found, array([], type_=BigInteger)).label("users")
+    users = numbers_set().label("users")
     joined = hourly.outerjoin(user_numbers, number_of(hourly.c.user_id))
     return select(*groups, users).select_from(joined).group_by(*groups).order_by(*groups)
 

@@ -18,11 +18,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Subquery, func, null, select, union_all
-from sqlalchemy.dialects.postgresql import ARRAY, array
+from sqlalchemy import Subquery, func, null, select, union_all
 
 from usageql.db.tables import user_numbers
-from usageql.db.user_numbers import number_of
+from usageql.db.user_numbers import number_of, numbers_set
 from usageql.query.model import Filter, GroupKey
 from usageql.query.rollups import Plan, asked_of_keys, relation, rows_of
 
@@ -51,12 +50,7 @@ def set_relation(
         # users' numbers gathered per hour (or event time) and keys.
         hours = relation(replace(chosen, daily=None, monthly=None), (), filter, narrowing)
         groups = [hours.c.ts, hours.c.app_id, *(hours.c[key] for key in keys)]
-        number = user_numbers.c.number
-        found = func.array_agg(number.distinct(), type_=ARRAY(BigInteger)).filter(
-            number.is_not(None)
-        )
-        empty = array([], type_=BigInteger)
-        gathered = func.array_append(func.coalesce(found, empty), null()).label(SETS_COLUMN)
+        gathered = func.array_append(numbers_set(), null()).label(SETS_COLUMN)
         parts.append(
             select(*groups, gathered)
             .select_from(hours.outerjoin(user_numbers, number_of(hours.c.user_id)))

@@ -1,7 +1,8 @@
 """Migrations 0009 and 0010 fill the daily rollups and the narrower hourly ones from the hourly
 ones (which outlive pruned events) and the latency buckets from the stored messages, recording
 where the buckets begin after a prune; 0013 fills the monthly rollups from the daily ones, 0015 the
-user numbers and day sets; their downgrades remove them."""
+user numbers and day sets, 0018 packs the latency buckets into histograms; their downgrades remove
+them (0018's unpacks them)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from tests.graphql_client import graphql
 from tests.test_daily import daily_matches_messages
 from tests.test_migrations import downgrade
 from tests.test_rollups import ROLLUP_KEYS, ROLLUP_MEASURES, rollup_matches_messages
-from tests.test_sketch import EVENTS, buckets_match_messages
+from tests.test_sketch import EVENTS, buckets_match_messages, histogram_rows
 from usageql.config import Settings
 from usageql.db.engine import create_engine
 from usageql.db.migrate import upgrade
@@ -61,6 +62,17 @@ async def test_a_database_is_filled_as_ingestion_would_have(empty_database_url: 
         assert await buckets_match_messages(engine) > 1000
         async with engine.connect() as connection:
             assert await connection.scalar(text("SELECT count(*) FROM retention")) == 0
+            packed = {
+                time: {tuple(row) for row in await connection.execute(histogram_rows(time))}
+                for time in ("day", "month")
+            }
+        await downgrade(engine, "0017")  # 0018's histograms unpacked into rows per bucket
+        async with engine.connect() as connection:
+            for time, table in (("day", "usage_daily_latency"), ("month", "usage_monthly_latency")):
+                stored = text(
+                    f"SELECT app_id, {time}, model, bucket, latency, ttft FROM {table}"  # noqa: S608
+                )
+                assert {tuple(row) for row in await connection.execute(stored)} == packed[time]
         await downgrade(engine, "0008")
         async with engine.connect() as connection:
             left = await connection.scalar(

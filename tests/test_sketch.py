@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from sqlalchemy import Double, bindparam, func, literal_column, select, text
+from sqlalchemy import Double, TextClause, bindparam, func, literal_column, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -342,9 +342,23 @@ async def test_buckets_hold_what_the_messages_hold_through_duplicates_and_late_e
     assert await buckets_match_messages(engine) > 1000
 
 
+def histogram_rows(time: str) -> TextClause:
+    """The histograms of usage_daily_latency (`time` day) or usage_monthly_latency (month) as
+    rows of (app_id, time, model, bucket, latency, ttft), each checked to hold its buckets
+    ascending, each once, with a count per bucket."""
+    table = {"day": "usage_daily_latency", "month": "usage_monthly_latency"}[time]
+    return text(
+        f"SELECT h.app_id, h.{time}, h.model, u.bucket, u.latency, u.ttft FROM {table} AS h"  # noqa: S608
+        " CROSS JOIN LATERAL unnest(h.buckets, h.latency, h.ttft) AS u(bucket, latency, ttft)"
+        " WHERE h.buckets = ARRAY(SELECT DISTINCT b FROM unnest(h.buckets) AS b ORDER BY b)"
+        " AND cardinality(h.latency) = cardinality(h.buckets)"
+        " AND cardinality(h.ttft) = cardinality(h.buckets)"
+    )
+
+
 async def buckets_match_messages(engine: AsyncEngine) -> int:
-    """Assert usage_daily_latency equals a GROUP BY over `messages`, and usage_monthly_latency
-    the same per UTC month; returns the daily table's rows."""
+    """Assert usage_daily_latency's histograms hold a GROUP BY over `messages`, and
+    usage_monthly_latency's the same per UTC month; returns how many daily bucket counts."""
     bucket = buckets.bucket_sql(literal_column("value", Double()))
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     bucketed = bucket.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
@@ -356,11 +370,8 @@ async def buckets_match_messages(engine: AsyncEngine) -> int:
     )
     async with engine.connect() as connection:
         expected = {tuple(row) for row in await connection.execute(grouped)}
-        actual = {
-            tuple(row)
-            for row in await connection.execute(text("SELECT * FROM usage_daily_latency"))
-        }
-        months = await connection.execute(text("SELECT * FROM usage_monthly_latency"))
+        actual = {tuple(row) for row in await connection.execute(histogram_rows("day"))}
+        months = await connection.execute(histogram_rows("month"))
         monthly = {
             (app, month, model, bucket): (n, m) for app, month, model, bucket, n, m in months
         }

@@ -406,17 +406,25 @@ usage_daily_tag_user_sets = _user_sets(
 
 def _latency(name: str, time: str, comment: str) -> Table:
     """Approximate percentiles (usageql.db.buckets): per app, UTC `time` (day or month) and
-    model, how many requests' latency and time to first token fell in each bucket."""
+    model, a histogram of requests' latency and time to first token over log-spaced buckets,
+    kept as three arrays of one length: the buckets that hold a request, ascending, and how many
+    requests' latency and time to first token fell in each. A row per histogram, not per bucket:
+    a batch adds to a few dozen rows instead of thousands (usageql.ingest.rollup)."""
     return Table(
         name,
         metadata,
         Column("app_id", Text, nullable=False),
         _timestamp(time),
         Column("model", Text, nullable=False),  # '' for requests without a model
-        Column("bucket", Integer, nullable=False),
-        Column("latency", BigInteger, nullable=False, server_default=text("0")),
-        Column("ttft", BigInteger, nullable=False, server_default=text("0")),
-        PrimaryKeyConstraint("app_id", time, "model", "bucket"),
+        Column("buckets", ARRAY(Integer), nullable=False),
+        Column("latency", ARRAY(BigInteger), nullable=False),
+        Column("ttft", ARRAY(BigInteger), nullable=False),
+        PrimaryKeyConstraint("app_id", time, "model"),
+        CheckConstraint(
+            "cardinality(latency) = cardinality(buckets)"
+            " AND cardinality(ttft) = cardinality(buckets)",
+            name="counts_per_bucket",
+        ),
         comment=comment,
     )
 
@@ -424,16 +432,16 @@ def _latency(name: str, time: str, comment: str) -> Table:
 usage_daily_latency = _latency(
     "usage_daily_latency",
     "day",
-    "Requests per app, UTC day, model and log-spaced bucket (2% wide) of their latency"
-    " and of their time to first token: approximate percentiles within 1%.",
+    "Per app, UTC day and model, requests per log-spaced bucket (2% wide) of their latency and"
+    " of their time to first token, as arrays: approximate percentiles within 1%.",
 )
 # The same counts per UTC month: a long period reads its months, less the days of them outside
 # the period, instead of every day (usageql.query.sketch).
 usage_monthly_latency = _latency(
     "usage_monthly_latency",
     "month",
-    "Requests per app, UTC month, model and log-spaced bucket (2% wide) of their latency"
-    " and of their time to first token: usage_daily_latency added up per month.",
+    "Per app, UTC month and model, requests per log-spaced bucket (2% wide) of their latency"
+    " and of their time to first token, as arrays: usage_daily_latency added up per month.",
 )
 
 retention = Table(

@@ -2,17 +2,15 @@
 messages they sum.
 
 `rollup_rows` is pure: it sums stored message rows per rollup key, each measure as
-usageql.db.measures declares it, and `bucket_rows` counts requests per log-spaced bucket of their
-latency and time to first token (usageql.db.buckets). `rollups_upsert` adds them to every rollup
-table (`ROLLUPS`, the buckets) and, in the same statement, the hourly sums added up to the tables
-with fewer keys, UTC days or UTC months (`DERIVED`): PostgreSQL groups the rows it was already
-sent for the hourly tables, which costs less than summing them again in Python and sending the
-results (measured in docs/scaling.md), the users to the daily sets of user numbers
-(usageql.ingest.user_sets), and the latency buckets sent per UTC day to their month's. An event
-is in every rollup as soon as its batch commits. Only rows that were really inserted are summed,
-so duplicates change nothing here either. Keys are written in sorted order, like every other
-upsert of the writer, so concurrent batches lock rollup rows in the same order and cannot
-deadlock.
+usageql.db.measures declares it. `rollups_upsert` adds them to every rollup table (`ROLLUPS`) and,
+in the same statement, the hourly sums added up to the tables with fewer keys, UTC days or UTC
+months (`DERIVED`): PostgreSQL groups the rows it was already sent for the hourly tables, which
+costs less than summing them again in Python and sending the results (measured in
+docs/scaling.md), the users to the daily sets of user numbers (usageql.ingest.user_sets), and the
+requests to the latency histograms (usageql.ingest.latency). An event is in every rollup as soon
+as its batch commits. Only rows that were really inserted are summed, so duplicates change nothing
+here either. Keys are written in sorted order, like every other upsert of the writer, so
+concurrent batches lock rollup rows in the same order and cannot deadlock.
 """
 
 from __future__ import annotations
@@ -26,13 +24,11 @@ from sqlalchemy import Select, Table, func, select
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.types import TypeEngine
 
-from usageql.db.buckets import bucket
 from usageql.db.measures import MEASURES, Merge, contributions
 from usageql.db.tables import (
     messages,
     usage_daily,
     usage_daily_apps,
-    usage_daily_latency,
     usage_daily_tag_users,
     usage_daily_tags,
     usage_daily_users,
@@ -42,10 +38,10 @@ from usageql.db.tables import (
     usage_hourly_models,
     usage_hourly_tags,
     usage_hourly_users,
-    usage_monthly_latency,
     usage_monthly_tag_users,
     usage_monthly_users,
 )
+from usageql.ingest.latency import histogram_upserts
 from usageql.ingest.records import MESSAGE_COLUMNS, MessageRow, row_values
 from usageql.ingest.unnest import unnest
 from usageql.ingest.user_sets import set_upserts
@@ -64,7 +60,6 @@ DERIVED = (
     (usage_monthly_users, usage_hourly_users),
     (usage_monthly_tag_users, usage_hourly_tags),
 )
-_BUCKETED = ("latency", "ttft")  # the latency tables' counts, of latency_ms and ttft_ms
 
 # The measures as rollup_rows lays them out: the sums, then the maxima, so that two tuples merge
 # with one map over each part.
@@ -80,12 +75,9 @@ _KEYS = row_values(
     "app_id", "ts", "role", "chat_id", "user_id", "model", "provider", "source", "status", "tags"
 )
 
-_BUCKET_KEYS = row_values("app_id", "ts", "model", "latency_ms", "ttft_ms")
-
 Key = tuple[Any, ...]
 Measures = tuple[Any, ...]  # the values of MEASURE_ORDER for one key
 Sums = dict[Key, Measures]
-Counts = dict[Key, list[int]]  # (app, day, model, bucket) -> requests per _BUCKETED
 
 
 def rollup_rows(rows: Iterable[MessageRow]) -> tuple[Sums, Sums, Sums, Sums]:
@@ -114,25 +106,6 @@ def rollup_rows(rows: Iterable[MessageRow]) -> tuple[Sums, Sums, Sums, Sums]:
     return hourly, per_user, per_chat, per_tag
 
 
-def bucket_rows(rows: Iterable[MessageRow]) -> Counts:
-    """Per (app, UTC day, model, bucket), how many messages' latency and time to first token
-    fell in the bucket (model '' when absent)."""
-    counts: Counts = {}
-    for row in rows:
-        app, ts, model, latency, ttft = _BUCKET_KEYS(row)
-        if latency is None and ttft is None:
-            continue
-        day = ts.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        for place, value in enumerate((latency, ttft)):
-            if value is not None:
-                key = (app, day, model or "", bucket(value))
-                found = counts.get(key)
-                if found is None:
-                    found = counts[key] = [0, 0]
-                found[place] += 1
-    return counts
-
-
 def _merged(a: Measures, b: Measures) -> Measures:
     return (*map(add, a[:_SUMS], b[:_SUMS]), *map(_max, a[_SUMS:], b[_SUMS:]))
 
@@ -153,27 +126,16 @@ def rollups_upsert(rows: Sequence[MessageRow]) -> Insert | None:
     for derived, hourly in DERIVED:
         upserts.append((derived.name, _upsert(derived, _added_up(derived, sent[hourly.name]))))
     upserts += set_upserts(sent)
-    buckets = bucket_rows(rows)
-    if buckets:
-        counted = _sent(usage_daily_latency, buckets, _BUCKETED, ()).cte("latency_sent")
-        daily = _upsert(usage_daily_latency, select(*counted.c), _BUCKETED, ())
-        upserts.append((usage_daily_latency.name, daily))
-        monthly = _upsert(usage_monthly_latency, _per_month(counted), _BUCKETED, ())
-        upserts.append((usage_monthly_latency.name, monthly))
+    upserts += histogram_upserts(rows)
     *first, (_, last) = upserts
     return last.add_cte(*(upsert.cte(name) for name, upsert in first))
 
 
-def _sent(
-    table: Table,
-    sums: Sums | Counts,
-    summed: Sequence[str] = _SUMMED_NAMES,
-    maxima: Sequence[str] = _MAXIMA_NAMES,
-) -> Select[Any]:
-    """`sums` (per key, the values of `summed` then `maxima`) as rows of `table`'s columns, in
-    key order: one array parameter per column."""
+def _sent(table: Table, sums: Sums) -> Select[Any]:
+    """`sums` (per key, the values of MEASURE_ORDER) as rows of `table`'s columns, in key order:
+    one array parameter per column."""
     keys = sorted(sums)
-    names = [*(c.name for c in table.primary_key.columns), *summed, *maxima]
+    names = [*(c.name for c in table.primary_key.columns), *MEASURE_ORDER]
     # Column-wise: one tuple of values per name (empty ones when no message has a tag).
     values = [*zip(*keys, strict=True), *zip(*map(sums.__getitem__, keys), strict=True)]
     values = values or [()] * len(names)
@@ -204,24 +166,11 @@ def _added_up(derived: Table, hourly: Any) -> Select[Any]:
     )
 
 
-def _per_month(counted: Any) -> Select[Any]:
-    """The bucket counts sent for UTC days, added up per UTC month, in key order."""
-    month = func.date_trunc("month", counted.c.day, "UTC", type_=counted.c.day.type)
-    groups = [counted.c.app_id, month.label("month"), counted.c.model, counted.c.bucket]
-    sums = [func.sum(counted.c[name]).label(name) for name in _BUCKETED]
-    return select(*groups, *sums).group_by(*groups).order_by(*groups)
-
-
-def _upsert(
-    table: Table,
-    rows: Select[Any],
-    summed: Sequence[str] = _SUMMED_NAMES,
-    maxima: Sequence[str] = _MAXIMA_NAMES,
-) -> Insert:
-    """Add `rows` (the table's keys, then `summed` and `maxima`, each key once) to `table`."""
+def _upsert(table: Table, rows: Select[Any]) -> Insert:
+    """Add `rows` (the table's keys, then MEASURE_ORDER, each key once) to `table`."""
     key_names = [c.name for c in table.primary_key.columns]
-    statement = insert(table).from_select([*key_names, *summed, *maxima], rows)
+    statement = insert(table).from_select([*key_names, *MEASURE_ORDER], rows)
     new, old = statement.excluded, table.c
-    added = {name: old[name] + new[name] for name in summed}
-    largest = {name: func.greatest(old[name], new[name]) for name in maxima}
+    added = {name: old[name] + new[name] for name in _SUMMED_NAMES}
+    largest = {name: func.greatest(old[name], new[name]) for name in _MAXIMA_NAMES}
     return statement.on_conflict_do_update(index_elements=key_names, set_={**added, **largest})

@@ -2,15 +2,15 @@
 from the log-spaced buckets of `usage_daily_latency` (usageql.db.buckets).
 
 Exact percentiles read every request's value: a month is ~170k latencies at 1M events, ten times
-that at 10M. The buckets keep, per app, UTC day and model, how many requests fell in each bucket
-2% wide: a period's whole UTC days read those counts, the rest of it (hours at its edges, days a
-boundary of the question cuts) buckets the raw values as it reads them (usageql.query.pieces).
-Without a time key, a UTC month the period covers more than half of is read from
-`usage_monthly_latency`, less the counts of its days outside the period (counts add up and take
-away exactly): the last 30 days read a month and a day or two of rows instead of 30 days.
-Rows are added up per bucket, an integer, before any value is computed (a month per model at 1M
-events is ~76k bucket rows for ~6.6k buckets). Every value is then stood for by its bucket's,
-within RELATIVE_ERROR (0.99%) of it.
+that at 10M. The buckets keep, per app, UTC day and model, a histogram: how many requests fell in
+each bucket 2% wide, as arrays, unnested here into (bucket, count) rows. A period's whole UTC
+days read those counts, the rest of it (hours at its edges, days a boundary of the question cuts)
+buckets the raw values as it reads them (usageql.query.pieces). Without a time key, a UTC month
+the period covers more than half of is read from `usage_monthly_latency`, less the counts of its
+days outside the period (counts add up and take away exactly): the last 30 days read a month and
+a day or two of histograms instead of 30 days. Counts are added up per bucket, an integer, before
+any value is computed (a month per model at 1M events is ~76k daily bucket counts for ~6.6k
+buckets). Every value is then stood for by its bucket's, within RELATIVE_ERROR (0.99%) of it.
 
 The percentile is taken the way percentile_cont takes it from the exact values: the values at
 the ranks floor(p (N - 1)) and ceil(p (N - 1)) counted from 0, interpolated between. Each of
@@ -65,7 +65,7 @@ m = messages.c
 DIMENSIONS = frozenset({Dimension.APP, Dimension.MODEL})
 """What the buckets are keyed by."""
 COUNTS = {"latency_ms": "latency", "ttft_ms": "ttft"}
-"""Each bucketed column of `messages`, and its count in usage_daily_latency."""
+"""Each bucketed column of `messages`, and its counts in usage_daily_latency's histograms."""
 TimeRange = tuple[datetime | None, datetime | None]
 PerValue = Callable[[Subquery], Select[Any]]
 """Rows of a relation of (ts, app_id, model, bucket, n), grouped by the question's keys (labelled
@@ -159,22 +159,30 @@ def _counted(
     sign: int,
     moment: datetime | None = None,
 ) -> Select[Any]:
-    """(ts, app_id, model, bucket, n): the bucket counts of `table` (usage_daily_latency or
-    usage_monthly_latency) over `ranges` of its days or months, times `sign`; ts is their day or
-    month, or `moment`."""
+    """(ts, app_id, model, bucket, n): the bucket counts of `table`'s histograms
+    (usage_daily_latency or usage_monthly_latency) over `ranges` of its days or months, times
+    `sign`; ts is their day or month, or `moment`."""
     time = table.c.day if table is usage_daily_latency else table.c.month
-    count = table.c[COUNTS[column]]
+    cells = (
+        func.unnest(table.c.buckets, table.c[COUNTS[column]])
+        .table_valued("bucket", "n")
+        .render_derived("cells")
+    )
     stamp = time if moment is None else literal(moment, DateTime(timezone=True))
-    return select(
-        stamp.label("ts"),
-        table.c.app_id,
-        func.nullif(table.c.model, "").label("model"),
-        table.c.bucket,
-        (count if sign > 0 else -count).label("n"),
-    ).where(
-        count > 0,
-        every_app(table.c.app_id),
-        _within(time, ranges, pieces.DAY if table is usage_daily_latency else None),
+    return (
+        select(
+            stamp.label("ts"),
+            table.c.app_id,
+            func.nullif(table.c.model, "").label("model"),
+            cells.c.bucket,
+            (cells.c.n if sign > 0 else -cells.c.n).label("n"),
+        )
+        .select_from(table.join(cells, true()))
+        .where(
+            cells.c.n > 0,
+            every_app(table.c.app_id),
+            _within(time, ranges, pieces.DAY if table is usage_daily_latency else None),
+        )
     )
 
 

@@ -28,7 +28,7 @@ from usageql.db.migrate import upgrade
 from usageql.demo.generate import DemoGenerator, DemoOptions
 from usageql.ingest.parse import ParseOptions, parse_message_line, parse_record
 from usageql.ingest.records import MESSAGE_COLUMNS
-from usageql.ingest.rollup import rollup_rows, rollups_upsert
+from usageql.ingest.rollup import ROLLUPS_STATEMENT, rollup_rows, rollup_values
 from usageql.ingest.write import _message_row
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
@@ -67,18 +67,14 @@ async def write_cost(server_url: str, rows: list[tuple[Any, ...]]) -> tuple[floa
             assert driver is not None
             copying = summing = 0.0
             for batch in batched(rows):
-                statement = rollups_upsert(batch)
-                assert statement is not None
-                compiled = statement.compile(dialect=engine.dialect)
-                sql = str(compiled)
-                parameters = [compiled.params[name] for name in compiled.positiontup or ()]
+                arguments = ROLLUPS_STATEMENT.arguments(rollup_values(batch))
                 async with driver.transaction():
                     began = time.perf_counter()
                     await driver.copy_records_to_table(
                         "messages", records=batch, columns=MESSAGE_COLUMNS
                     )
                     copied = time.perf_counter()
-                    await driver.execute(sql, *parameters)
+                    await driver.execute(ROLLUPS_STATEMENT.sql, *arguments)
                     copying += copied - began
                     summing += time.perf_counter() - copied
             return copying / len(rows) * 1e6, summing / len(rows) * 1e6
@@ -127,8 +123,8 @@ async def main() -> None:
         "rollup sums per key, four tables (rollup_rows)": per_item(
             lambda: [rollup_rows(batch) for batch in batches], n
         ),
-        "rollup statement, the sums above included (rollups_upsert)": per_item(
-            lambda: [rollups_upsert(batch) for batch in batches], n
+        "rollup statement's values, the sums above included (rollup_values)": per_item(
+            lambda: [rollup_values(batch) for batch in batches], n
         ),
         "rollup upsert: asyncpg encoding and PostgreSQL, one connection": rollup_us,
     }

@@ -2,11 +2,11 @@
 rollups (usageql.ingest.rollup).
 
 `bucket_rows` counts a batch's requests per (app, UTC day, model, bucket) of their latency and time
-to first token. They are sent as rows, in key order; PostgreSQL packs them into one histogram per
-(app, day, model), and per (app, month, model) for the monthly table, and adds each to the one
-stored: the union of both histograms' buckets, ascending, with their counts added up. A batch
-writes a few dozen histogram rows where it wrote a row per bucket, ~2,600 of them per 5,000
-messages (measured in docs/scaling.md).
+to first token. They are sent as rows, in key order (`histogram_values`); PostgreSQL packs them
+into one histogram per (app, day, model), and per (app, month, model) for the monthly table, and
+adds each to the one stored: the union of both histograms' buckets, ascending, with their counts
+added up. A batch writes a few dozen histogram rows where it wrote a row per bucket, ~2,600 of
+them per 5,000 messages (measured in docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, Insert, aggregate_order_by, in
 from usageql.db.buckets import bucket
 from usageql.db.tables import usage_daily_latency, usage_monthly_latency
 from usageql.ingest.records import MessageRow, row_values
-from usageql.ingest.unnest import unnest
+from usageql.ingest.unnest import parameter, unnest_parameters
 
 COUNTED = ("latency", "ttft")  # the counts per bucket, of latency_ms and ttft_ms
 _BUCKET_KEYS = row_values("app_id", "ts", "model", "latency_ms", "ttft_ms")
@@ -48,23 +48,33 @@ def bucket_rows(rows: Iterable[MessageRow]) -> Counts:
     return counts
 
 
-def histogram_upserts(rows: Iterable[MessageRow]) -> list[tuple[str, Insert]]:
-    """Per latency table, the upsert adding the requests of `rows` to its histograms; none when
-    no row has a latency or time to first token."""
+def histogram_values(rows: Iterable[MessageRow]) -> dict[str, list[Any]]:
+    """The values histogram_upserts adds the requests of `rows` with: their bucket counts as
+    rows, in key order (none when no row has a latency or time to first token)."""
     counts = bucket_rows(rows)
-    if not counts:
-        return []
     keys = sorted(counts)
-    app, day, model, buckets = zip(*keys, strict=True)
-    latency, ttft = zip(*map(counts.__getitem__, keys), strict=True)
-    sent = unnest(
-        app_id=(usage_daily_latency.c.app_id.type, list(app)),
-        day=(usage_daily_latency.c.day.type, list(day)),
-        model=(usage_daily_latency.c.model.type, list(model)),
-        bucket=(Integer(), list(buckets)),
-        latency=(BigInteger(), list(latency)),
-        ttft=(BigInteger(), list(ttft)),
-    ).cte("latency_sent")
+    columns = [*zip(*keys, strict=True), *zip(*map(counts.__getitem__, keys), strict=True)]
+    columns = columns or [()] * len(_SENT)
+    return {
+        parameter(_PREFIX, name): list(values) for name, values in zip(_SENT, columns, strict=True)
+    }
+
+
+_PREFIX = "latency_sent"
+_SENT = {
+    "app_id": usage_daily_latency.c.app_id.type,
+    "day": usage_daily_latency.c.day.type,
+    "model": usage_daily_latency.c.model.type,
+    "bucket": Integer(),
+    "latency": BigInteger(),
+    "ttft": BigInteger(),
+}
+
+
+def histogram_upserts() -> list[tuple[str, Insert]]:
+    """Per latency table, the upsert adding the requests sent (histogram_values) to its
+    histograms."""
+    sent = unnest_parameters(_PREFIX, **_SENT).cte(_PREFIX)
     month = func.date_trunc("month", sent.c.day, "UTC", type_=sent.c.day.type).label("month")
     per_month = _summed([sent.c.app_id, month, sent.c.model, sent.c.bucket], sent)
     return [

@@ -2,15 +2,16 @@
 messages they sum.
 
 `rollup_rows` is pure: it sums stored message rows per rollup key, each measure as
-usageql.db.measures declares it. `rollups_upsert` adds them to every rollup table (`ROLLUPS`) and,
-in the same statement, the hourly sums added up to the tables with fewer keys, UTC days or UTC
-months (`DERIVED`): PostgreSQL groups the rows it was already sent for the hourly tables, which
-costs less than summing them again in Python and sending the results (measured in
-docs/scaling.md), the users to the daily sets of user numbers (usageql.ingest.user_sets), and the
-requests to the latency histograms (usageql.ingest.latency). An event is in every rollup as soon
-as its batch commits. Only rows that were really inserted are summed, so duplicates change nothing
-here either. Keys are written in sorted order, like every other upsert of the writer, so
-concurrent batches lock rollup rows in the same order and cannot deadlock.
+usageql.db.measures declares it. `ROLLUPS_STATEMENT`, built once (usageql.ingest.prepared), adds
+those sums (`rollup_values`) to every rollup table (`ROLLUPS`) and, in the same statement, the
+hourly sums added up to the tables with fewer keys, UTC days or UTC months (`DERIVED`):
+PostgreSQL groups the rows it was already sent for the hourly tables, which costs less than
+summing them again in Python and sending the results (measured in docs/scaling.md), the users to
+the daily sets of user numbers (usageql.ingest.user_sets), and the requests to the latency
+histograms (usageql.ingest.latency). An event is in every rollup as soon as its batch commits.
+Only rows that were really inserted are summed, so duplicates change nothing here either. Keys
+are written in sorted order, like every other upsert of the writer, so concurrent batches lock
+rollup rows in the same order and cannot deadlock.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from typing import Any
 
 from sqlalchemy import Select, Table, func, select
 from sqlalchemy.dialects.postgresql import Insert, insert
-from sqlalchemy.types import TypeEngine
 
 from usageql.db.measures import MEASURES, Merge, contributions
 from usageql.db.tables import (
@@ -41,9 +41,10 @@ from usageql.db.tables import (
     usage_monthly_tag_users,
     usage_monthly_users,
 )
-from usageql.ingest.latency import histogram_upserts
+from usageql.ingest.latency import histogram_upserts, histogram_values
+from usageql.ingest.prepared import Prepared
 from usageql.ingest.records import MESSAGE_COLUMNS, MessageRow, row_values
-from usageql.ingest.unnest import unnest
+from usageql.ingest.unnest import parameter, unnest_parameters
 from usageql.ingest.user_sets import set_upserts
 
 # The rollup tables, in the order their sums come from rollup_rows.
@@ -114,35 +115,37 @@ def _max(a: float | None, b: float | None) -> float | None:
     return b if a is None else a if b is None else max(a, b)
 
 
-def rollups_upsert(rows: Sequence[MessageRow]) -> Insert | None:
-    """One statement adding the messages in `rows` (just inserted) to every rollup table."""
-    if not rows:
-        return None
+def rollup_values(rows: Sequence[MessageRow]) -> dict[str, list[Any]]:
+    """The values ROLLUPS_STATEMENT adds the messages in `rows` (just inserted) with: every
+    rollup table's sums, in key order, and the requests for the latency histograms."""
+    values: dict[str, list[Any]] = {}
+    for table, sums in zip(ROLLUPS, rollup_rows(rows), strict=True):
+        keys = sorted(sums)
+        names = [*(c.name for c in table.primary_key.columns), *MEASURE_ORDER]
+        # Column-wise: one tuple of values per name (empty ones when no message has a tag).
+        columns = [*zip(*keys, strict=True), *zip(*map(sums.__getitem__, keys), strict=True)]
+        columns = columns or [()] * len(names)
+        for name, column in zip(names, columns, strict=True):
+            values[parameter(table.name, name)] = list(column)
+    values.update(histogram_values(rows))
+    return values
+
+
+def _statement() -> Insert:
+    """One statement adding a batch's values (rollup_values) to every rollup table."""
     upserts: list[tuple[str, Insert]] = []
     sent: dict[str, Any] = {}
-    for table, sums in zip(ROLLUPS, rollup_rows(rows), strict=True):
-        sent[table.name] = _sent(table, sums).cte(f"{table.name}_sent")
+    for table in ROLLUPS:
+        names = [*(c.name for c in table.primary_key.columns), *MEASURE_ORDER]
+        columns = {name: table.c[name].type for name in names}
+        sent[table.name] = unnest_parameters(table.name, **columns).cte(f"{table.name}_sent")
         upserts.append((table.name, _upsert(table, select(*sent[table.name].c))))
     for derived, hourly in DERIVED:
         upserts.append((derived.name, _upsert(derived, _added_up(derived, sent[hourly.name]))))
     upserts += set_upserts(sent)
-    upserts += histogram_upserts(rows)
+    upserts += histogram_upserts()
     *first, (_, last) = upserts
     return last.add_cte(*(upsert.cte(name) for name, upsert in first))
-
-
-def _sent(table: Table, sums: Sums) -> Select[Any]:
-    """`sums` (per key, the values of MEASURE_ORDER) as rows of `table`'s columns, in key order:
-    one array parameter per column."""
-    keys = sorted(sums)
-    names = [*(c.name for c in table.primary_key.columns), *MEASURE_ORDER]
-    # Column-wise: one tuple of values per name (empty ones when no message has a tag).
-    values = [*zip(*keys, strict=True), *zip(*map(sums.__getitem__, keys), strict=True)]
-    values = values or [()] * len(names)
-    columns: dict[str, tuple[TypeEngine[Any], list[Any]]] = {
-        name: (table.c[name].type, list(column)) for name, column in zip(names, values, strict=True)
-    }
-    return unnest(**columns)
 
 
 def _added_up(derived: Table, hourly: Any) -> Select[Any]:
@@ -174,3 +177,7 @@ def _upsert(table: Table, rows: Select[Any]) -> Insert:
     added = {name: old[name] + new[name] for name in _SUMMED_NAMES}
     largest = {name: func.greatest(old[name], new[name]) for name in _MAXIMA_NAMES}
     return statement.on_conflict_do_update(index_elements=key_names, set_={**added, **largest})
+
+
+ROLLUPS_STATEMENT = Prepared(_statement())
+"""Adds a batch's messages to every rollup table, given rollup_values of them."""

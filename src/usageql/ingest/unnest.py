@@ -19,3 +19,17 @@ def unnest(**columns: tuple[TypeEngine[Any], list[Any]]) -> Select[Any]:
         )
     ).table_valued(*(column(name, kind) for name, (kind, _) in columns.items()))
     return select(*rows.render_derived().c)
+
+
+def unnest_parameters(prefix: str, **columns: TypeEngine[Any]) -> Select[Any]:
+    """The same rows, each column's array a parameter named `<prefix>__<column>` whose value is
+    given when the statement runs (a statement built once, usageql.ingest.prepared)."""
+    rows = func.unnest(
+        *(bindparam(parameter(prefix, name), type_=ARRAY(kind)) for name, kind in columns.items())
+    ).table_valued(*(column(name, kind) for name, kind in columns.items()))
+    return select(*rows.render_derived().c)
+
+
+def parameter(prefix: str, name: str) -> str:
+    """The name of column `name`'s array among unnest_parameters(`prefix`, ...)."""
+    return f"{prefix}__{name}"

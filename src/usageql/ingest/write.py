@@ -57,7 +57,7 @@ from usageql.ingest.records import (
     row_values,
 )
 from usageql.ingest.refusal import RecordKind, Refusal, database_refusal
-from usageql.ingest.rollup import rollups_upsert
+from usageql.ingest.rollup import ROLLUPS_STATEMENT, rollup_values
 from usageql.ingest.unnest import unnest
 from usageql.ingest.user_sets import numbers_insert
 from usageql.query.bound import Bound
@@ -133,9 +133,8 @@ async def write_batch(
     numbers = numbers_insert(stored_messages)  # before the rollups, which read the numbers
     if numbers is not None:
         await connection.execute(numbers)
-    rollups = rollups_upsert(stored_messages)
-    if rollups is not None:
-        await connection.execute(rollups)
+    if stored_messages:
+        await ROLLUPS_STATEMENT.run(connection, rollup_values(stored_messages))
     spans = chat_spans_upsert(stored_messages)  # after the rollups: one lock order for all
     if spans is not None:
         await connection.execute(spans)

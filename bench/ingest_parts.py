@@ -120,7 +120,7 @@ async def main() -> None:
         ),
         "COPY row tuple": per_item(lambda: [_message_row(m) for m in messages if m], n),
         "COPY into messages: asyncpg encoding and PostgreSQL, one connection": copy_us,
-        "rollup sums per key, four tables (rollup_rows)": per_item(
+        "rollup sums per key, three tables (rollup_rows)": per_item(
             lambda: [rollup_rows(batch) for batch in batches], n
         ),
         "rollup statement's values, the sums above included (rollup_values)": per_item(

@@ -48,17 +48,18 @@ from usageql.ingest.unnest import parameter, unnest_parameters
 from usageql.ingest.user_sets import set_upserts
 
 # The rollup tables, in the order their sums come from rollup_rows.
-ROLLUPS = (usage_hourly, usage_hourly_users, usage_hourly_chats, usage_hourly_tags)
+ROLLUPS = (usage_hourly, usage_hourly_chats, usage_hourly_tags)
 # Each rollup added up from one of ROLLUPS (fewer keys, or UTC days or months), and that one.
 DERIVED = (
+    (usage_hourly_users, usage_hourly_chats),
     (usage_hourly_apps, usage_hourly),
     (usage_hourly_models, usage_hourly),
     (usage_daily_apps, usage_hourly),
     (usage_daily, usage_hourly),
-    (usage_daily_users, usage_hourly_users),
+    (usage_daily_users, usage_hourly_chats),
     (usage_daily_tags, usage_hourly_tags),
     (usage_daily_tag_users, usage_hourly_tags),
-    (usage_monthly_users, usage_hourly_users),
+    (usage_monthly_users, usage_hourly_chats),
     (usage_monthly_tag_users, usage_hourly_tags),
 )
 
@@ -81,12 +82,12 @@ Measures = tuple[Any, ...]  # the values of MEASURE_ORDER for one key
 Sums = dict[Key, Measures]
 
 
-def rollup_rows(rows: Iterable[MessageRow]) -> tuple[Sums, Sums, Sums, Sums]:
-    """Sums per (app, hour, model, provider, source, role, status), per (app, hour, user, model),
-    per (app, hour, chat, user, model) and per (app, hour, tag, user, model), each a tuple of
-    MEASURE_ORDER. Absent key values are ''; a message counts once for each of its tags."""
+def rollup_rows(rows: Iterable[MessageRow]) -> tuple[Sums, Sums, Sums]:
+    """Sums per (app, hour, model, provider, source, role, status), per (app, hour, chat, user,
+    model) and per (app, hour, tag, user, model), each a tuple of MEASURE_ORDER. Absent key values
+    are ''; a message counts once for each of its tags. The sums per (app, hour, user, model) are
+    the chats' added up (DERIVED), by PostgreSQL."""
     hourly: Sums = {}
-    per_user: Sums = {}
     per_chat: Sums = {}
     per_tag: Sums = {}
     for row in rows:
@@ -96,7 +97,6 @@ def rollup_rows(rows: Iterable[MessageRow]) -> tuple[Sums, Sums, Sums, Sums]:
         measures = _contribution(row)
         keyed = [
             (hourly, (app, hour, model, provider or "", source or "", role, status)),
-            (per_user, (app, hour, user, model)),
             (per_chat, (app, hour, chat or "", user, model)),
         ]
         # distinct: ingestion drops repeated tags
@@ -104,7 +104,7 @@ def rollup_rows(rows: Iterable[MessageRow]) -> tuple[Sums, Sums, Sums, Sums]:
         for sums, key in keyed:
             total = sums.get(key)
             sums[key] = measures if total is None else _merged(total, measures)
-    return hourly, per_user, per_chat, per_tag
+    return hourly, per_chat, per_tag
 
 
 def _merged(a: Measures, b: Measures) -> Measures:

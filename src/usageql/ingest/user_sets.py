@@ -32,8 +32,8 @@ from usageql.db.tables import (
     ANY_APP,
     usage_daily_tag_user_sets,
     usage_daily_user_sets,
+    usage_hourly_chats,
     usage_hourly_tags,
-    usage_hourly_users,
     user_numbers,
 )
 from usageql.db.user_numbers import number_of, numbers_set
@@ -42,7 +42,7 @@ from usageql.ingest.unnest import unnest
 
 # Each set table and the hourly rollup whose rows sent in the same statement it is added up from.
 SETS = (
-    (usage_daily_user_sets, usage_hourly_users),
+    (usage_daily_user_sets, usage_hourly_chats),
     (usage_daily_tag_user_sets, usage_hourly_tags),
 )
 _USER = row_values("user_id")

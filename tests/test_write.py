@@ -72,6 +72,32 @@ async def test_chats_take_times_from_messages_and_titles_from_chat_records(
     assert row.user_id == "u2"  # the first user seen for the chat stays its user
 
 
+async def test_chat_records_of_one_batch_keep_each_its_own_tags(engine: AsyncEngine) -> None:
+    # One statement stores a batch's chat records: every chat takes its slice of their tags.
+    later = T0 + timedelta(minutes=1)
+    batch = Batch(
+        chats=[
+            Chat(id="c1", timestamp=T0, title="first", tags=("a", "b")),
+            Chat(id="c2", timestamp=T0, title="none"),
+            Chat(id="c3", timestamp=T0, tags=("c",)),
+            Chat(id="c1", timestamp=later, title="again", tags=("d", "e", "f")),
+            Chat(id="c4", timestamp=T0, title="last", tags=("g", "h")),
+        ]
+    )
+    assert (await store_batch(engine, batch)).chats == 5
+    await store_batch(engine, Batch(chats=[Chat(id="c4", timestamp=later)]))  # no tags now
+    async with engine.connect() as connection:
+        rows = (
+            await connection.execute(select(chats.c.chat_id, chats.c.title, chats.c.tags))
+        ).all()
+    assert sorted(tuple(row) for row in rows) == [
+        ("c1", "again", ["d", "e", "f"]),
+        ("c2", "none", []),
+        ("c3", None, ["c"]),
+        ("c4", "last", []),  # the later record's tags, its title kept (it has none)
+    ]
+
+
 async def test_a_refused_value_is_rejected_alone_with_the_column_it_names(
     engine: AsyncEngine,
 ) -> None:

@@ -18,7 +18,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Executable, Text, any_, case, func, literal, select, tuple_
+from sqlalchemy import (
+    DateTime,
+    Executable,
+    Integer,
+    Text,
+    any_,
+    bindparam,
+    case,
+    func,
+    literal,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -30,6 +42,7 @@ from usageql.query.bound import Bound
 
 _TIME = DateTime(timezone=True)
 _USERS = ARRAY(Text)
+_TAGS = ARRAY(Text)
 # A statement and the rows to run it with (None: its values are bound in it), or (None, None).
 _Upsert = tuple[Executable | None, list[dict[str, Any]] | None]
 
@@ -51,7 +64,7 @@ async def describe_batch(
         return ()
     latest = _latest_chat_records(batch.chats)
     if bound.users is None:
-        await connection.execute(*_chat_records_upsert(latest))
+        await connection.execute(_chat_records_upsert(latest))
         return ()
     owned = await _describe_owned_chats(connection, latest, bound.users)
     return tuple(
@@ -195,34 +208,47 @@ def _latest_chat_records(records: list[Chat]) -> list[Chat]:
     return [latest[key] for key in sorted(latest)]
 
 
-def _chat_records_upsert(
-    latest: list[Chat], owners: tuple[str, ...] | None = None
-) -> tuple[Executable, list[dict[str, Any]]]:
+def _chat_records_upsert(latest: list[Chat], owners: tuple[str, ...] | None = None) -> Executable:
     """Chats as `chat` records describe them: the latest title and tags (with `owners`: only
-    chats one of them owns are changed)."""
-    rows = [
-        {
-            "app_id": chat.app,
-            "chat_id": chat.id,
-            "title": chat.title,
-            "tags": list(chat.tags),
-            "described_at": chat.timestamp,
-        }
-        for chat in latest
-    ]
-    new = insert(chats).excluded
+    chats one of them owns are changed). One statement whatever the number of chats: their tags,
+    of any number each, are one array, which each row takes its slice of."""
+    tags: list[str] = []
+    bounds: list[tuple[int, int]] = []  # each chat's tags: tags[first:last], from 1
+    for chat in latest:
+        bounds.append((len(tags) + 1, len(tags) + len(chat.tags)))
+        tags.extend(chat.tags)
+    sent = unnest(
+        app_id=(Text(), [chat.app for chat in latest]),
+        chat_id=(Text(), [chat.id for chat in latest]),
+        title=(Text(), [chat.title for chat in latest]),
+        described_at=(_TIME, [chat.timestamp for chat in latest]),
+        first_tag=(Integer(), [first for first, _ in bounds]),
+        last_tag=(Integer(), [last for _, last in bounds]),
+    ).subquery("sent")
+    every_tag = bindparam("tags", tags, type_=_TAGS, unique=True)
+    with_tags = select(*sent.c, every_tag.label("every_tag")).subquery("with_tags")
+    rows = select(
+        with_tags.c.app_id,
+        with_tags.c.chat_id,
+        with_tags.c.title,
+        # a slice whose last is before its first is an empty array
+        with_tags.c.every_tag[with_tags.c.first_tag : with_tags.c.last_tag],
+        with_tags.c.described_at,
+    )
+    statement = insert(chats).from_select(
+        ["app_id", "chat_id", "title", "tags", "described_at"], rows
+    )
+    new = statement.excluded
     newer = chats.c.described_at.is_(None) | (new.described_at >= chats.c.described_at)
-    statement = insert(chats).on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=[chats.c.app_id, chats.c.chat_id],
         set_={
             "title": _latest(new.title, chats.c.title, newer),
             "tags": case((newer, new.tags), else_=chats.c.tags),
             "described_at": func.greatest(chats.c.described_at, new.described_at),
         },
-        # = ANY(array), not IN (...): an expanding IN cannot run once per row of many
         where=None if owners is None else chats.c.user_id == any_(literal(owners, _USERS)),
     )
-    return statement, rows
 
 
 async def _describe_owned_chats(
@@ -238,6 +264,5 @@ async def _describe_owned_chats(
     owned = {(app_id, chat_id) for app_id, chat_id in await connection.execute(query)}
     mine = [chat for chat in latest if (chat.app, chat.id) in owned]
     if mine:
-        statement, rows = _chat_records_upsert(mine, owners)
-        await connection.execute(statement, rows)
+        await connection.execute(_chat_records_upsert(mine, owners))
     return owned

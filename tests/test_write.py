@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
@@ -9,7 +10,14 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.factories import T0, message
-from usageql.db.tables import chats, messages, users
+from usageql.db.tables import (
+    chats,
+    messages,
+    usage_daily_user_sets,
+    usage_hourly,
+    user_numbers,
+    users,
+)
 from usageql.ingest.records import Batch, Chat, Feedback, Usage
 from usageql.ingest.refusal import Refusal
 from usageql.ingest.write import store_batch
@@ -156,3 +164,33 @@ async def test_other_database_errors_still_fail_the_whole_batch(engine: AsyncEng
         await store_batch(engine, batch)
     async with engine.connect() as connection:
         assert await connection.scalar(select(func.count()).select_from(messages)) == 0
+
+
+async def test_a_batch_with_a_new_user_does_not_wait_for_another_in_flight(
+    engine: AsyncEngine,
+) -> None:
+    await store_batch(engine, Batch(messages=[message("m0", app="a", user="known")]))
+    first = Batch(messages=[message("m1", app="a", user="new-user")])
+    second = Batch(messages=[message("m2", app="b", user="new-user")])  # no rollup row shared
+    async with engine.connect() as blocker:
+        # Hold the first batch inside its transaction: its rollups wait for this row lock.
+        await blocker.execute(
+            select(usage_hourly).where(usage_hourly.c.app_id == "a").with_for_update()
+        )
+        in_flight = asyncio.create_task(store_batch(engine, first))
+        await asyncio.sleep(0.5)
+        assert not in_flight.done()
+        stored = await asyncio.wait_for(store_batch(engine, second), timeout=10)
+        assert stored.messages == 1
+        await blocker.rollback()
+    assert (await in_flight).messages == 1
+    async with engine.connect() as connection:
+        numbers = dict(
+            (await connection.execute(select(user_numbers.c.user_id, user_numbers.c.number))).all()
+        )
+        day_sets = select(usage_daily_user_sets.c.app_id, usage_daily_user_sets.c.users)
+        sets = {app: set(users) for app, users in await connection.execute(day_sets)}
+    assert sets == {
+        "a": {numbers["known"], numbers["new-user"]},
+        "b": {numbers["new-user"]},
+    }

@@ -363,10 +363,10 @@ usage_monthly_tag_users = _rollup(
     "Sums of messages per app, UTC month, tag and user; a message counts once per tag.",
     time="month",
 )
-# Distinct users as sets (usageql.query.user_sets): a number per user id, given in the batch's
-# transaction before its rollups are added to, and per UTC day (and tag) the set of the numbers of
-# the users with a message. Unnesting a day's array and hashing numbers costs a fraction of
-# reading a row per user and day and hashing its text (docs/scaling.md, "User sets").
+# Distinct users as sets (usageql.query.user_sets): a number per user id, given in a transaction
+# of its own before the batch's (usageql.ingest.user_sets), and per UTC day (and tag) the set of
+# the numbers of the users with a message. Unnesting a day's array and hashing numbers costs a
+# fraction of reading a row per user and day and hashing its text (docs/scaling.md, "User sets").
 user_numbers = Table(
     "user_numbers",
     metadata,

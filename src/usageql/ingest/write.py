@@ -107,8 +107,10 @@ class WriteResult:
 
 
 async def store_batch(engine: AsyncEngine, batch: Batch, bound: Bound = UNBOUND) -> WriteResult:
-    """Store `batch` for a caller within `bound`: its records in one transaction (or, if the
-    database refuses some, in parts without them), then the users and chats it describes."""
+    """Store `batch` for a caller within `bound`: numbers for its new users (committed on their
+    own, usageql.ingest.user_sets), its records in one transaction (or, if the database refuses
+    some, in parts without them), then the users and chats it describes."""
+    await number_users(engine, batch.messages)
     written = await _write_apart(engine, batch, bound)
     stored = _without(batch, written.refused)  # refused records describe no user or chat
     async with engine.connect() as connection:
@@ -117,10 +119,21 @@ async def store_batch(engine: AsyncEngine, batch: Batch, bound: Bound = UNBOUND)
     return written + WriteResult(chats=len(batch.chats) - len(refused_chats), refused=refused_chats)
 
 
+async def number_users(engine: AsyncEngine, records: list[Message]) -> None:
+    """Number the new users of `records` in a transaction of its own (usageql.ingest.user_sets),
+    before their batch's: a concurrent batch with the same new user waits for this statement
+    only, not for the whole of the other batch."""
+    numbers = numbers_insert(records)
+    if numbers is not None:
+        async with engine.begin() as connection:
+            await connection.execute(numbers)
+
+
 async def write_batch(
     connection: AsyncConnection, batch: Batch, bound: Bound = UNBOUND
 ) -> WriteResult:
-    """Write the messages and feedback of `batch` on `connection`, in the caller's transaction."""
+    """Write the messages and feedback of `batch` on `connection`, in the caller's transaction
+    (their users numbered already: number_users)."""
     stored_messages = await _insert_messages(connection, batch.messages)
     resolved, refused = await _resolve_feedback(connection, batch.feedback, bound)
     # The apps of the records kept only, so that a refused one leaves no trace (DO NOTHING:
@@ -130,9 +143,6 @@ async def write_batch(
     stored_feedback, replaced_feedback = await _upsert_feedback(connection, resolved, bound)
     # Last, just before the caller commits: concurrent batches add to the same rollup rows (the
     # current hour's), which stay locked until then.
-    numbers = numbers_insert(stored_messages)  # before the rollups, which read the numbers
-    if numbers is not None:
-        await connection.execute(numbers)
     if stored_messages:
         await ROLLUPS_STATEMENT.run(connection, rollup_values(stored_messages))
     spans = chat_spans_upsert(stored_messages)  # after the rollups: one lock order for all

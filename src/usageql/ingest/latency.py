@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, Insert, aggregate_order_by, in
 from usageql.db.buckets import bucket
 from usageql.db.tables import usage_daily_latency, usage_monthly_latency
 from usageql.ingest.records import MessageRow, row_values
-from usageql.ingest.unnest import parameter, unnest_parameters
+from usageql.ingest.unnest import parameter_values, unnest_parameters
 
 COUNTED = ("latency", "ttft")  # the counts per bucket, of latency_ms and ttft_ms
 _BUCKET_KEYS = row_values("app_id", "ts", "model", "latency_ms", "ttft_ms")
@@ -51,13 +51,7 @@ def bucket_rows(rows: Iterable[MessageRow]) -> Counts:
 def histogram_values(rows: Iterable[MessageRow]) -> dict[str, list[Any]]:
     """The values histogram_upserts adds the requests of `rows` with: their bucket counts as
     rows, in key order (none when no row has a latency or time to first token)."""
-    counts = bucket_rows(rows)
-    keys = sorted(counts)
-    columns = [*zip(*keys, strict=True), *zip(*map(counts.__getitem__, keys), strict=True)]
-    columns = columns or [()] * len(_SENT)
-    return {
-        parameter(_PREFIX, name): list(values) for name, values in zip(_SENT, columns, strict=True)
-    }
+    return parameter_values(_PREFIX, list(_SENT), bucket_rows(rows))
 
 
 _PREFIX = "latency_sent"

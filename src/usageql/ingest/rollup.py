@@ -44,7 +44,7 @@ from usageql.db.tables import (
 from usageql.ingest.latency import histogram_upserts, histogram_values
 from usageql.ingest.prepared import Prepared
 from usageql.ingest.records import MESSAGE_COLUMNS, MessageRow, row_values
-from usageql.ingest.unnest import parameter, unnest_parameters
+from usageql.ingest.unnest import parameter_values, unnest_parameters
 from usageql.ingest.user_sets import set_upserts
 
 # The rollup tables, in the order their sums come from rollup_rows.
@@ -120,13 +120,8 @@ def rollup_values(rows: Sequence[MessageRow]) -> dict[str, list[Any]]:
     rollup table's sums, in key order, and the requests for the latency histograms."""
     values: dict[str, list[Any]] = {}
     for table, sums in zip(ROLLUPS, rollup_rows(rows), strict=True):
-        keys = sorted(sums)
         names = [*(c.name for c in table.primary_key.columns), *MEASURE_ORDER]
-        # Column-wise: one tuple of values per name (empty ones when no message has a tag).
-        columns = [*zip(*keys, strict=True), *zip(*map(sums.__getitem__, keys), strict=True)]
-        columns = columns or [()] * len(names)
-        for name, column in zip(names, columns, strict=True):
-            values[parameter(table.name, name)] = list(column)
+        values.update(parameter_values(table.name, names, sums))
     values.update(histogram_values(rows))
     return values
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Select, bindparam, column, func, select
@@ -33,3 +34,16 @@ def unnest_parameters(prefix: str, **columns: TypeEngine[Any]) -> Select[Any]:
 def parameter(prefix: str, name: str) -> str:
     """The name of column `name`'s array among unnest_parameters(`prefix`, ...)."""
     return f"{prefix}__{name}"
+
+
+def parameter_values(
+    prefix: str, names: Sequence[str], rows: Mapping[tuple[Any, ...], Sequence[Any]]
+) -> dict[str, list[Any]]:
+    """`rows` (a key, then its values, `names` in order) in key order, column by column: the
+    values of unnest_parameters(`prefix`, ...) for them (empty arrays when there are none)."""
+    keys = sorted(rows)
+    columns = [*zip(*keys, strict=True), *zip(*map(rows.__getitem__, keys), strict=True)]
+    columns = columns or [()] * len(names)
+    return {
+        parameter(prefix, name): list(column) for name, column in zip(names, columns, strict=True)
+    }

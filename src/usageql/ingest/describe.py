@@ -41,8 +41,7 @@ from usageql.ingest.unnest import unnest
 from usageql.query.bound import Bound
 
 _TIME = DateTime(timezone=True)
-_USERS = ARRAY(Text)
-_TAGS = ARRAY(Text)
+_TEXTS = ARRAY(Text)
 # A statement and the rows to run it with (None: its values are bound in it), or (None, None).
 _Upsert = tuple[Executable | None, list[dict[str, Any]] | None]
 
@@ -225,7 +224,7 @@ def _chat_records_upsert(latest: list[Chat], owners: tuple[str, ...] | None = No
         first_tag=(Integer(), [first for first, _ in bounds]),
         last_tag=(Integer(), [last for _, last in bounds]),
     ).subquery("sent")
-    every_tag = bindparam("tags", tags, type_=_TAGS, unique=True)
+    every_tag = bindparam("tags", tags, type_=_TEXTS, unique=True)
     with_tags = select(*sent.c, every_tag.label("every_tag")).subquery("with_tags")
     rows = select(
         with_tags.c.app_id,
@@ -247,7 +246,7 @@ def _chat_records_upsert(latest: list[Chat], owners: tuple[str, ...] | None = No
             "tags": case((newer, new.tags), else_=chats.c.tags),
             "described_at": func.greatest(chats.c.described_at, new.described_at),
         },
-        where=None if owners is None else chats.c.user_id == any_(literal(owners, _USERS)),
+        where=None if owners is None else chats.c.user_id == any_(literal(owners, _TEXTS)),
     )
 
 

@@ -29,11 +29,12 @@ class Prepared:
             raise TypeError(f"not a SQL statement: {statement!r}")
         self.sql = str(compiled)
         self._order = tuple(compiled.positiontup or ())
+        given = {name for bind, name in compiled.bind_names.items() if bind.required}
+        self.parameters = frozenset(given)
+        """The names of the values each run gives: the parameters built without one."""
         self._constants = {
-            name: value for name, value in compiled.params.items() if value is not None
+            name: value for name, value in compiled.params.items() if name not in given
         }
-        self.parameters = frozenset(self._order) - set(self._constants)
-        """The names of the values each run gives."""
 
     def arguments(self, values: Mapping[str, Any]) -> list[Any]:
         """The statement's positional arguments, given the values of its `parameters`."""

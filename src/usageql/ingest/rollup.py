@@ -77,6 +77,11 @@ _KEYS = row_values(
     "app_id", "ts", "role", "chat_id", "user_id", "model", "provider", "source", "status", "tags"
 )
 
+# The columns sent for each of ROLLUPS: its key, then MEASURE_ORDER.
+_SENT = {
+    table.name: [*(c.name for c in table.primary_key.columns), *MEASURE_ORDER] for table in ROLLUPS
+}
+
 Key = tuple[Any, ...]
 Measures = tuple[Any, ...]  # the values of MEASURE_ORDER for one key
 Sums = dict[Key, Measures]
@@ -120,8 +125,7 @@ def rollup_values(rows: Sequence[MessageRow]) -> dict[str, list[Any]]:
     rollup table's sums, in key order, and the requests for the latency histograms."""
     values: dict[str, list[Any]] = {}
     for table, sums in zip(ROLLUPS, rollup_rows(rows), strict=True):
-        names = [*(c.name for c in table.primary_key.columns), *MEASURE_ORDER]
-        values.update(parameter_values(table.name, names, sums))
+        values.update(parameter_values(table.name, _SENT[table.name], sums))
     values.update(histogram_values(rows))
     return values
 
@@ -131,8 +135,7 @@ def _statement() -> Insert:
     upserts: list[tuple[str, Insert]] = []
     sent: dict[str, Any] = {}
     for table in ROLLUPS:
-        names = [*(c.name for c in table.primary_key.columns), *MEASURE_ORDER]
-        columns = {name: table.c[name].type for name in names}
+        columns = {name: table.c[name].type for name in _SENT[table.name]}
         sent[table.name] = unnest_parameters(table.name, **columns).cte(f"{table.name}_sent")
         upserts.append((table.name, _upsert(table, select(*sent[table.name].c))))
     for derived, hourly in DERIVED:

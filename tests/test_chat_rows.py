@@ -225,3 +225,110 @@ async def test_after_a_prune_the_chat_rollup_still_lists_the_chats(
     users = '(filter: {users: ["u1", "u2"]})'
     response = await client.post("/graphql", json={"query": browse % users})
     assert pruned in response.json()["errors"][0]["message"]
+
+
+# The chat browser in its default order (a field of the chat itself, not a sum of its events):
+# the page is chosen among the chats in scope before their events are added up.
+PAGED = """{ usage(filter: {%s}) {
+  chats(first: 6%s, orderBy: {field: UPDATED_AT, direction: %s}) {
+    totalCount pageInfo { hasNextPage endCursor }
+    edges { node { app id messages models updatedAt metrics { requests } } } } } }"""
+# Chats described for some users take their times from those users' messages (_chat_people).
+PEOPLE = {"users and an app": {"u1", "u2", "u3"}}
+
+
+def last_messages(events: list[Event]) -> dict[tuple[str, str], datetime]:
+    return {chat: max(when(e) for e in kept) for chat, kept in chats_of(events).items()}
+
+
+def by_update(
+    chats: list[tuple[str, str]], latest: dict[tuple[str, str], datetime], descending: bool
+) -> list[tuple[str, str]]:
+    """Latest update first (or last), then app and chat id in byte order."""
+    sign = -1 if descending else 1
+    return sorted(chats, key=lambda c: (sign * latest[c].timestamp(), c[0].encode(), c[1].encode()))
+
+
+@pytest.mark.usefixtures("loaded")
+@pytest.mark.parametrize("direction", ["DESC", "ASC"])
+@pytest.mark.parametrize("name", sorted(CASES))
+async def test_chats_by_update_page_by_page(
+    client: httpx.AsyncClient, engine: AsyncEngine, way: str, name: str, direction: str
+) -> None:
+    argument, keep = CASES[name]
+    per_chat = chats_of([e for e in ALL if keep(e)])
+    people = PEOPLE.get(name)
+    latest = last_messages([e for e in ALL if people is None or e.get("user") in people])
+    expected = by_update(list(per_chat), latest, direction == "DESC")
+    assert len(expected) > 20, name
+    nodes: list[dict[str, Any]] = []
+    after = ""
+    while True:
+        with count_statements(engine) as sql:
+            page = (await graphql(client, PAGED % (argument, after, direction)))["usage"]["chats"]
+        assert sql.count <= 2, sql  # the page; its users' profiles when the scope names users
+        assert read_rollups(sql) == (way == "rollups"), sql
+        assert page["totalCount"] == len(expected)
+        nodes += [edge["node"] for edge in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = f', after: "{page["pageInfo"]["endCursor"]}"'
+    assert [(node["app"], node["id"]) for node in nodes] == expected
+    for node in nodes:
+        chat = (node["app"], node["id"])
+        events = per_chat[chat]
+        assert node["messages"] == len(events), chat
+        assert node["models"] == sorted({e["model"] for e in events if "model" in e}), chat
+        assert node["metrics"]["requests"] == sum(e["role"] == "assistant" for e in events)
+        assert datetime.fromisoformat(node["updatedAt"]) == latest[chat], chat
+
+
+NARROWED_PAGES = """{ usage(filter: {from: "2026-03-02T09:30:00Z", to: "2026-03-30T00:00:00Z"},
+    timezone: "Europe/Berlin") {
+  models(limit: 10) { model usage { chats(first: 3) { totalCount edges { node {
+    app id messages models } } } } }
+  timeseries(granularity: WEEK) { start usage { chats(first: 4) { totalCount edges { node {
+    app id messages models } } } } } } }"""
+
+
+@pytest.mark.usefixtures("loaded")
+async def test_chat_pages_per_model_and_per_berlin_week(
+    client: httpx.AsyncClient, engine: AsyncEngine, way: str
+) -> None:
+    with count_statements(engine) as sql:
+        usage = (await graphql(client, NARROWED_PAGES))["usage"]
+    assert sql.count == 4, sql  # models, their chats; weeks, their chats
+    assert read_rollups(sql) == (way == "rollups"), sql
+    start, end = datetime(2026, 3, 2, 9, 30, tzinfo=UTC), datetime(2026, 3, 30, tzinfo=UTC)
+    kept = [e for e in ALL if start <= when(e) < end]
+    latest = last_messages(ALL)
+
+    def expect(events: list[Event], first: int) -> tuple[int, list[tuple[Any, ...]]]:
+        per_chat = chats_of(events)
+        page = by_update(list(per_chat), latest, descending=True)[:first]
+        described = [
+            (
+                app,
+                chat,
+                len(per_chat[(app, chat)]),
+                sorted({e["model"] for e in per_chat[(app, chat)] if "model" in e}),
+            )
+            for app, chat in page
+        ]
+        return len(per_chat), described
+
+    def answer(chats: dict[str, Any]) -> tuple[int, list[tuple[Any, ...]]]:
+        nodes = [edge["node"] for edge in chats["edges"]]
+        return chats["totalCount"], [(n["app"], n["id"], n["messages"], n["models"]) for n in nodes]
+
+    assert len(usage["models"]) > 1
+    for row in usage["models"]:
+        of_model = [e for e in kept if e.get("model") == row["model"]]
+        assert answer(row["usage"]["chats"]) == expect(of_model, 3), row["model"]
+    assert len(usage["timeseries"]) == 5
+    for bucket in usage["timeseries"]:
+        week = datetime.fromisoformat(bucket["start"]).astimezone(BERLIN)
+        in_week = [
+            e for e in kept if 0 <= (when(e).astimezone(BERLIN) - week).total_seconds() < 7 * 86400
+        ]
+        assert answer(bucket["usage"]["chats"]) == expect(in_week, 4), bucket["start"]

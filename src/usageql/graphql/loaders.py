@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from usageql.query import statements
 from usageql.query.bound import Bound
-from usageql.query.compile import compile_question
 from usageql.query.execute import (
     ChatOfUsers,
     KeyValue,
@@ -109,7 +109,7 @@ class UsageLoader(DataLoader[Ask, list[Row]]):
         async def answer(siblings: list[Ask]) -> dict[Ask, list[Row]]:
             first = siblings[0]
             scopes = list(dict.fromkeys(a.narrow_values for a in siblings))
-            compiled = compile_question(
+            compiled = statements.compiled(
                 _all_windows(siblings),
                 self.bound.within(first.filter),
                 first.timezone,

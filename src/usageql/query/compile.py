@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -180,13 +180,16 @@ def compile_question(
     narrow_values: Sequence[tuple[str | datetime | None, ...]] = (),
     *,
     use_rollups: bool = False,
+    now: datetime | None = None,
 ) -> Compiled:
     """One statement answering `question` for every tuple of `narrow_values`; from the hourly
-    rollups when `use_rollups` and they answer it exactly."""
+    rollups when `use_rollups` and they answer it exactly. `now` (the clock's, by default):
+    the UTC day it falls in bounds the days listed for periods without an end."""
+    now = now or datetime.now(UTC)
     raw = _raw_range(filter, timezone, narrow_keys, narrow_values)
     scoped: Scoped = (filter, timezone, narrow_keys, narrow_values)
     if question.source in (Source.CHAT_TAGS, Source.CHATS):
-        chat_source, read = _chat_rows(question, scoped, raw, use_rollups)
+        chat_source, read = _chat_rows(question, scoped, raw, use_rollups, now)
         compile_chats = (
             _compile_chat_tags if question.source is Source.CHAT_TAGS else _compile_chats
         )
@@ -200,11 +203,13 @@ def compile_question(
     asked = question if chats is None else chats.rest
     # Approximate percentiles from log-spaced buckets where they answer; exact ones elsewhere.
     estimates = (
-        sketch.plan(asked, filter, timezone, narrow_keys, narrow_values) if use_rollups else None
+        sketch.plan(asked, filter, timezone, narrow_keys, narrow_values, now=now)
+        if use_rollups
+        else None
     )
     asked = asked if estimates is None else estimates.rest
     # Parts of the metrics from different rollups, joined by key, where that reads fewer rows.
-    parts = rollups.plans(asked, *scoped) if use_rollups else ((asked.metrics, None),)
+    parts = rollups.plans(asked, *scoped, now=now) if use_rollups else ((asked.metrics, None),)
     raw_ranges: tuple[TimeRange, ...] = ()
     statements = []
     for part_metrics, part_plan in parts:
@@ -456,7 +461,7 @@ def _scope_conditions(
 
 
 def _chat_rows(
-    question: Question, scoped: Scoped, raw: TimeRange, use_rollups: bool
+    question: Question, scoped: Scoped, raw: TimeRange, use_rollups: bool, now: datetime
 ) -> tuple[_From, tuple[TimeRange, ...]]:
     """Where the chats with an event in scope are found, and the spans of raw events read: the
     chat rollup's rows (whole hours; raw events for the partial ones) when they answer the
@@ -467,7 +472,7 @@ def _chat_rows(
         wanted = Question(
             frozenset({Metric.MESSAGES, *question.metrics}), (Dimension.CHAT, Dimension.MODEL)
         )
-        chosen = rollups.plan(wanted, filter, timezone, narrow_keys, narrow_values)
+        chosen = rollups.plan(wanted, filter, timezone, narrow_keys, narrow_values, now=now)
         if chosen is not None:
             relation = rollups.relation(
                 chosen, wanted.metrics, filter, (narrow_keys, narrow_values)

@@ -21,6 +21,7 @@ from tests.sqlcount import count_statements
 from usageql.config import Settings
 from usageql.demo.generate import DemoGenerator, DemoOptions
 from usageql.graphql.inputs import UsageFilter
+from usageql.graphql.view import _json
 
 LIMIT = 4096  # bytes of a request body and of an answer, in these tests' server
 
@@ -158,6 +159,13 @@ async def test_an_answer_past_the_bound_is_replaced_by_an_error(
     }
     assert body["extensions"]["cost"] == {"rows": 168, "limit": 250_000}
     assert len(response.content) < LIMIT
+
+
+def test_answers_are_utf8_json_sized_in_bytes_and_big_integers_stay_exact() -> None:
+    answer = {"data": {"model": "模型-é", "tokens": 2**70, "spend": 0.5}}
+    encoded = _json(answer)
+    assert json.loads(encoded) == answer  # past 64 bits: the json module's encoding
+    assert _json({"model": "é"}) == '{"model":"é"}'.encode()  # 2 bytes, not a 6-byte escape
 
 
 LONG = "x" * 201

@@ -41,7 +41,13 @@ class TimeBucket:
     start: datetime = strawberry.field(description="Inclusive start, at local midnight etc.")
     end: datetime = strawberry.field(description="Exclusive end (23 or 25 h later on DST days).")
     metrics: Metrics = strawberry.field(description="Metrics over the bucket.")
-    usage: Usage = strawberry.field(description="The scope narrowed to this bucket.")
+    # Narrowed when asked for: a series is often hundreds of buckets nobody drills into.
+    series: strawberry.Private[tuple[model.Scope, model.TimeBucket]]
+
+    @strawberry.field(description="The scope narrowed to this bucket.")
+    def usage(self) -> Usage:
+        scope, key = self.series
+        return Usage(scope=scope.narrowed(key, self.start))
 
 
 @strawberry.type(description="A model's usage.")
@@ -389,12 +395,7 @@ class Usage:
         key = model.TimeBucket(granularity)
         series = await _series(info, scope, key, metrics, fill_gaps=fill_gaps)
         return [
-            TimeBucket(
-                start=start,
-                end=end,
-                metrics=Metrics(values=values),
-                usage=Usage(scope=scope.narrowed(key, start)),
-            )
+            TimeBucket(start=start, end=end, metrics=Metrics(values=values), series=(scope, key))
             for start, end, values in series
         ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -110,14 +111,14 @@ class GraphQLView(GraphQL[Context, None]):
                 return
         await super().__call__(scope, receive, send)
 
-    def encode_json(self, data: object) -> str:
-        """JSON of an answer, or of an error in its place when it is larger than the server
-        sends (ASCII only, so its length is its size in bytes)."""
-        encoded = json.dumps(data, separators=(",", ":"))
+    def encode_json(self, data: object) -> bytes:
+        """JSON of an answer (UTF-8), or of an error in its place when it is larger than the
+        server sends."""
+        encoded = _json(data)
         limit = self.settings.max_response_bytes
         if len(encoded) <= limit:
             return encoded
-        return json.dumps(too_large_answer(data, len(encoded), limit), separators=(",", ":"))
+        return _json(too_large_answer(data, len(encoded), limit))
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -129,3 +130,12 @@ class GraphQLView(GraphQL[Context, None]):
             response=response,
             principal=request.scope.get("state", {}).get("principal"),
         )
+
+
+def _json(data: object) -> bytes:
+    """orjson's encoding (a large series' answer: ~5x faster than the json module's), or the
+    json module's for what orjson refuses (an integer past 64 bits: a BigInt sum)."""
+    try:
+        return orjson.dumps(data)
+    except TypeError:
+        return json.dumps(data, separators=(",", ":")).encode()

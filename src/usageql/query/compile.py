@@ -552,6 +552,7 @@ def _compile_chats(question: Question, scoped: Scoped, source: _From) -> Compile
     """The chats with an event in each scope (in `source`), described, with metrics over those
     events."""
     filter, timezone, narrow_keys, narrow_values = scoped
+    narrow_labels, narrow_columns = _narrow_columns(narrow_keys, timezone, source)
     metrics = tuple(sorted(question.metrics, key=lambda metric: metric.value))
     conditions = _scope_conditions(
         filter,
@@ -561,58 +562,21 @@ def _compile_chats(question: Question, scoped: Scoped, source: _From) -> Compile
         source,
         unnests_tags=Dimension.TAG in narrow_keys,
     )
-    chat = source.dimension(Dimension.CHAT)
-    conditions = [chat.is_not(None), *conditions]
-    sort = question.chat_sort or ChatSort()
-    if source.rows is not None and sort.field is not ChatField.MESSAGES:
-        return _compile_chat_page(question, scoped, source.rows, conditions, metrics)
-    narrow_labels, narrow_columns = _narrow_columns(narrow_keys, timezone, source)
+    chat, model = source.dimension(Dimension.CHAT), source.dimension(Dimension.MODEL)
     per_chat = (
         select(
             *narrow_columns,
             source.dimension(Dimension.APP).collate(_BYTES).label("g0"),
             chat.collate(_BYTES).label("g1"),
-            *_chat_measures(source, metrics),
+            source.metric(Metric.MESSAGES).label("message_count"),
+            func.array_remove(func.array_agg(model.distinct()), None).label("model_list"),
+            *(source.metric(metric).label(metric.value) for metric in metrics),
         )
         .select_from(source.table())  # first: a narrowing tag is unnested from each message
-        .where(*conditions)
+        .where(chat.is_not(None), *conditions)
         .group_by(*(literal_column(label) for label in [*narrow_labels, "g0", "g1"]))
         .subquery("per_chat")
     )
-    carried = [*(metric.value for metric in metrics), "message_count", "model_list"]
-    numbered = _numbered(per_chat, filter, sort, narrow_labels, carried)
-    final = select(*(c for c in numbered.c if c.name != "rank_in_scope")).where(
-        numbered.c.rank_in_scope > question.offset
-    )
-    if question.limit is not None:
-        final = final.where(numbered.c.rank_in_scope <= question.offset + question.limit)
-    final = final.order_by(
-        *(numbered.c[label] for label in narrow_labels), numbered.c.rank_in_scope
-    )
-    keys = (Dimension.APP, Dimension.CHAT)
-    return Compiled(final, narrow_keys, keys, metrics, True, CHAT_FIELDS)
-
-
-def _chat_measures(source: _From, metrics: Sequence[Metric]) -> list[Label[Any]]:
-    """A chat's message count, models and metrics over its rows in `source`."""
-    model = source.dimension(Dimension.MODEL)
-    return [
-        source.metric(Metric.MESSAGES).label("message_count"),
-        func.array_remove(func.array_agg(model.distinct()), None).label("model_list"),
-        *(source.metric(metric).label(metric.value) for metric in metrics),
-    ]
-
-
-def _numbered(
-    per_chat: Subquery,
-    filter: Filter,
-    sort: ChatSort,
-    narrow_labels: list[str],
-    carried: list[str],
-) -> Subquery:
-    """Each chat of `per_chat` (narrowing labels, g0: app, g1: chat, and the `carried`
-    columns) described from `chats` (or the scope's users' own messages), numbered within its
-    scope in the sort's order (rank_in_scope), with the number of chats in its scope."""
     app_id, chat_id = per_chat.c.g0.collate("default"), per_chat.c.g1.collate("default")
     described = per_chat.join(chats, and_(chats.c.app_id == app_id, chats.c.chat_id == chat_id))
     people = _chat_people(filter)
@@ -621,6 +585,7 @@ def _numbered(
             people, and_(people.c.app_id == app_id, people.c.chat_id == chat_id)
         )
     who = chats if people is None else people  # user_id, created_at, updated_at
+    sort = question.chat_sort or ChatSort()
     sort_column: ColumnElement[Any]
     if sort.field is ChatField.USER_NAME:
         named = and_(users.c.app_id == app_id, users.c.user_id == who.c.user_id)
@@ -638,17 +603,19 @@ def _numbered(
         per_chat.c.g0.asc(),
         per_chat.c.g1.asc(),
     ]
-    return (
+    numbered = (
         select(
             *(per_chat.c[label] for label in narrow_labels),
             per_chat.c.g0,
             per_chat.c.g1,
-            *(per_chat.c[name] for name in carried),
+            *(per_chat.c[metric.value] for metric in metrics),
             chats.c.title,
             chats.c.tags,
             who.c.user_id,
             who.c.created_at,
             who.c.updated_at,
+            per_chat.c.message_count,
+            per_chat.c.model_list,
             func.row_number()
             .over(partition_by=partition or None, order_by=ordering)
             .label("rank_in_scope"),
@@ -657,60 +624,16 @@ def _numbered(
         .select_from(described)
         .subquery("numbered")
     )
-
-
-def _compile_chat_page(
-    question: Question,
-    scoped: Scoped,
-    rows: Subquery,
-    conditions: list[ColumnElement[bool]],
-    metrics: tuple[Metric, ...],
-) -> Compiled:
-    """The chat browser over a rollup's rows, sorted by a field of the chat itself: the page
-    is chosen among the chats in scope by their keys alone, and only its chats' rows are added
-    up, instead of every chat's message count, models and metrics (a model's month: ~9,000
-    chats at 1M events for a page of 20). The scope's rows are read once, into a materialized
-    CTE that both steps read."""
-    filter, timezone, narrow_keys, _ = scoped
-    scope = select(*rows.c).where(*conditions).cte("chat_scope").prefix_with("MATERIALIZED")
-    keyed = _From(Source.EVENTS, select(*scope.c).subquery("chat_scope_keys"))
-    narrow_labels, narrow_columns = _narrow_columns(narrow_keys, timezone, keyed)
-    per_chat = (
-        select(
-            *narrow_columns,
-            keyed.dimension(Dimension.APP).collate(_BYTES).label("g0"),
-            keyed.dimension(Dimension.CHAT).collate(_BYTES).label("g1"),
-        )
-        .group_by(*(literal_column(label) for label in [*narrow_labels, "g0", "g1"]))
-        .subquery("per_chat")
+    final = select(*(c for c in numbered.c if c.name != "rank_in_scope")).where(
+        numbered.c.rank_in_scope > question.offset
     )
-    numbered = _numbered(per_chat, filter, question.chat_sort or ChatSort(), narrow_labels, [])
-    page = select(numbered).where(numbered.c.rank_in_scope > question.offset)
     if question.limit is not None:
-        page = page.where(numbered.c.rank_in_scope <= question.offset + question.limit)
-    paged = page.subquery("page")
-    counted = _From(Source.EVENTS, select(*scope.c).subquery("chat_scope_rows"))
-    same_scope = [
-        paged.c[label].is_not_distinct_from(key_sql(key, timezone, counted))
-        for key, label in zip(narrow_keys, narrow_labels, strict=True)
-    ]
-    joined = paged.join(
-        counted.table(),
-        and_(
-            paged.c.g0.collate("default") == counted.dimension(Dimension.APP),
-            paged.c.g1.collate("default") == counted.dimension(Dimension.CHAT),
-            *same_scope,
-        ),
+        final = final.where(numbered.c.rank_in_scope <= question.offset + question.limit)
+    final = final.order_by(
+        *(numbered.c[label] for label in narrow_labels), numbered.c.rank_in_scope
     )
-    described = [paged.c[name] for name in ("title", "tags", "user_id", "created_at", "updated_at")]
-    keys = [*(paged.c[label] for label in narrow_labels), paged.c.g0, paged.c.g1]
-    final = (
-        select(*keys, *described, *_chat_measures(counted, metrics), paged.c[ROWS_IN_SCOPE])
-        .select_from(joined)
-        .group_by(*keys, *described, paged.c[ROWS_IN_SCOPE], paged.c.rank_in_scope)
-        .order_by(*(paged.c[label] for label in narrow_labels), paged.c.rank_in_scope)
-    )
-    return Compiled(final, narrow_keys, (Dimension.APP, Dimension.CHAT), metrics, True, CHAT_FIELDS)
+    keys = (Dimension.APP, Dimension.CHAT)
+    return Compiled(final, narrow_keys, keys, metrics, True, CHAT_FIELDS)
 
 
 def _chat_people(filter: Filter) -> Subquery | None:

@@ -177,34 +177,6 @@ async def test_chats_and_chat_tags_in_a_scope(
     assert usage["chatTags"] == expected_tags(kept)[:10]
 
 
-NARROWED = """{ usage(filter: {from: "2026-03-02T09:30:00Z", to: "2026-03-30T00:00:00Z"},
-    timezone: "Europe/Berlin") {
-  models(limit: 10) { model usage { chatTags { tag count } } }
-  timeseries(granularity: WEEK) { start usage { chats(first: 1000) { totalCount } } } } }"""
-
-
-@pytest.mark.usefixtures("loaded")
-async def test_chat_tags_per_model_and_chats_per_berlin_week(
-    client: httpx.AsyncClient, engine: AsyncEngine, way: str
-) -> None:
-    with count_statements(engine) as sql:
-        usage = (await graphql(client, NARROWED))["usage"]
-    assert sql.count == 4, sql  # models, their chat tags; weeks, their chats
-    assert read_rollups(sql) == (way == "rollups"), sql
-    start, end = datetime(2026, 3, 2, 9, 30, tzinfo=UTC), datetime(2026, 3, 30, tzinfo=UTC)
-    kept = [e for e in ALL if start <= when(e) < end]
-    for row in usage["models"]:
-        of_model = [e for e in kept if e.get("model") == row["model"]]
-        assert row["usage"]["chatTags"] == expected_tags(of_model), row["model"]
-    assert len(usage["timeseries"]) == 5
-    for bucket in usage["timeseries"]:
-        week = datetime.fromisoformat(bucket["start"]).astimezone(BERLIN)
-        in_week = [
-            e for e in kept if 0 <= (when(e).astimezone(BERLIN) - week).total_seconds() < 7 * 86400
-        ]
-        assert bucket["usage"]["chats"]["totalCount"] == len(chats_of(in_week)), bucket["start"]
-
-
 @pytest.mark.usefixtures("loaded")
 async def test_after_a_prune_the_chat_rollup_still_lists_the_chats(
     app: Starlette, client: httpx.AsyncClient, engine: AsyncEngine, way: str
@@ -283,21 +255,21 @@ async def test_chats_by_update_page_by_page(
         assert datetime.fromisoformat(node["updatedAt"]) == latest[chat], chat
 
 
-NARROWED_PAGES = """{ usage(filter: {from: "2026-03-02T09:30:00Z", to: "2026-03-30T00:00:00Z"},
+NARROWED = """{ usage(filter: {from: "2026-03-02T09:30:00Z", to: "2026-03-30T00:00:00Z"},
     timezone: "Europe/Berlin") {
-  models(limit: 10) { model usage { chats(first: 3) { totalCount edges { node {
-    app id messages models } } } } }
+  models(limit: 10) { model usage { chatTags { tag count } chats(first: 3) { totalCount edges {
+    node { app id messages models } } } } }
   timeseries(granularity: WEEK) { start usage { chats(first: 4) { totalCount edges { node {
     app id messages models } } } } } } }"""
 
 
 @pytest.mark.usefixtures("loaded")
-async def test_chat_pages_per_model_and_per_berlin_week(
+async def test_chat_tags_and_pages_per_model_and_per_berlin_week(
     client: httpx.AsyncClient, engine: AsyncEngine, way: str
 ) -> None:
     with count_statements(engine) as sql:
-        usage = (await graphql(client, NARROWED_PAGES))["usage"]
-    assert sql.count == 4, sql  # models, their chats; weeks, their chats
+        usage = (await graphql(client, NARROWED))["usage"]
+    assert sql.count == 5, sql  # models, their chat tags, their chats; weeks, their chats
     assert read_rollups(sql) == (way == "rollups"), sql
     start, end = datetime(2026, 3, 2, 9, 30, tzinfo=UTC), datetime(2026, 3, 30, tzinfo=UTC)
     kept = [e for e in ALL if start <= when(e) < end]
@@ -324,6 +296,7 @@ async def test_chat_pages_per_model_and_per_berlin_week(
     assert len(usage["models"]) > 1
     for row in usage["models"]:
         of_model = [e for e in kept if e.get("model") == row["model"]]
+        assert row["usage"]["chatTags"] == expected_tags(of_model), row["model"]
         assert answer(row["usage"]["chats"]) == expect(of_model, 3), row["model"]
     assert len(usage["timeseries"]) == 5
     for bucket in usage["timeseries"]:

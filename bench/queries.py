@@ -924,7 +924,10 @@ async def build(server: Server, args: argparse.Namespace, dsn: str) -> Run:
         print(f"bench:   {run.accepted:,} events accepted", file=sys.stderr)
     await sending
     if run.rejected or run.duplicates:
-        raise SystemExit(f"bench: {run.rejected:,} rejected, {run.duplicates:,} duplicates")
+        raise SystemExit(
+            f"bench: {run.rejected:,} rejected, {run.duplicates:,} duplicates"
+            f" (first: {run.rejections})"
+        )
     print(f"bench: {run.rate:,.0f} events/s; VACUUM ANALYZE", file=sys.stderr)
     connection = await asyncpg.connect(dsn)
     try:

@@ -16,7 +16,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 
+from usageql.query import pieces
 from usageql.query.compile import Compiled, compile_question
+from usageql.query.execute import KeyValue
 from usageql.query.model import Filter, GroupKey, Question
 
 KEPT = 128
@@ -24,8 +26,6 @@ KEPT = 128
 list, the users of a page) and SQLAlchemy's memoized structure and cache key: ~150 KB for the
 overview's (the server's RSS grew 37 MB over 40 overviews of distinct periods with 256 kept),
 so ~19 MB when full."""
-
-KeyValue = str | datetime | None
 
 
 def compiled(
@@ -40,8 +40,7 @@ def compiled(
 ) -> Compiled:
     """compile_question's statement for this ask, built once per UTC day (of `now`: the
     clock's by default)."""
-    now = now or datetime.now(UTC)
-    day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = pieces.floor(now or datetime.now(UTC), pieces.DAY)  # as rollups.days takes it
     values = tuple(narrow_values)
     return _kept(question, filter, timezone, narrow_keys, values, use_rollups=use_rollups, day=day)
 

@@ -13,9 +13,9 @@ from tests.factories import message
 from tests.sqlcount import count_statements
 from usageql.db.engine import create_engine
 from usageql.db.tables import apps
+from usageql.db.unnest import parameter, unnest_parameters
 from usageql.ingest.prepared import Prepared
 from usageql.ingest.rollup import ROLLUPS_STATEMENT, rollup_values
-from usageql.ingest.unnest import parameter, unnest_parameters
 from usageql.ingest.write import _message_row
 
 sent = unnest_parameters("sent", app_id=Text()).subquery()

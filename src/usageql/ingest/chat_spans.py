@@ -21,8 +21,8 @@ from sqlalchemy import ColumnElement, DateTime, Text, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import Insert, insert
 
 from usageql.db.tables import chat_firsts_hourly, chat_spans
+from usageql.db.unnest import unnest
 from usageql.ingest.records import MessageRow, row_values
-from usageql.ingest.unnest import unnest
 
 _KEYS = row_values("app_id", "chat_id", "ts")
 

@@ -35,9 +35,9 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usageql.db.tables import chats, users
+from usageql.db.unnest import unnest
 from usageql.ingest.records import Batch, Chat, Feedback, Message, UserRef
 from usageql.ingest.refusal import Refusal
-from usageql.ingest.unnest import unnest
 from usageql.query.bound import Bound
 
 _TIME = DateTime(timezone=True)

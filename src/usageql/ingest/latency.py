@@ -20,8 +20,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, Insert, aggregate_order_by, in
 
 from usageql.db.buckets import bucket
 from usageql.db.tables import usage_daily_latency, usage_monthly_latency
+from usageql.db.unnest import parameter_values, unnest_parameters
 from usageql.ingest.records import MessageRow, row_values
-from usageql.ingest.unnest import parameter_values, unnest_parameters
 
 COUNTED = ("latency", "ttft")  # the counts per bucket, of latency_ms and ttft_ms
 _BUCKET_KEYS = row_values("app_id", "ts", "model", "latency_ms", "ttft_ms")

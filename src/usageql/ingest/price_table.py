@@ -17,11 +17,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usageql.db.tables import ANY_APP, price_tiers, prices
+from usageql.db.unnest import unnest
 from usageql.ingest.bounds import MAX_PRICE
 from usageql.ingest.litellm_prices import is_litellm_map, read_litellm_map
 from usageql.ingest.parse import APP_ID
 from usageql.ingest.pricing import BUILTIN_PRICES, PRICE_FIELDS, Price, Tier, read_prices
-from usageql.ingest.unnest import unnest
 
 
 class PriceError(ValueError):

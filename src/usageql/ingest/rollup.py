@@ -41,10 +41,10 @@ from usageql.db.tables import (
     usage_monthly_tag_users,
     usage_monthly_users,
 )
+from usageql.db.unnest import parameter_values, unnest_parameters
 from usageql.ingest.latency import histogram_upserts, histogram_values
 from usageql.ingest.prepared import Prepared
 from usageql.ingest.records import MESSAGE_COLUMNS, MessageRow, row_values
-from usageql.ingest.unnest import parameter_values, unnest_parameters
 from usageql.ingest.user_sets import set_upserts
 
 # The rollup tables, in the order their sums come from rollup_rows.

@@ -40,9 +40,9 @@ from usageql.db.tables import (
     usage_hourly_tags,
     user_numbers,
 )
+from usageql.db.unnest import unnest
 from usageql.db.user_numbers import number_of, numbers_set
 from usageql.ingest.records import Message
-from usageql.ingest.unnest import unnest
 
 # Each set table and the hourly rollup whose rows sent in the same statement it is added up from.
 SETS = (

@@ -45,6 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import ReturningInsert
 
 from usageql.db.tables import apps, feedback, messages
+from usageql.db.unnest import unnest
 from usageql.ingest.chat_spans import chat_spans_upsert
 from usageql.ingest.describe import describe_batch
 from usageql.ingest.records import (
@@ -58,7 +59,6 @@ from usageql.ingest.records import (
 )
 from usageql.ingest.refusal import RecordKind, Refusal, database_refusal
 from usageql.ingest.rollup import ROLLUPS_STATEMENT, rollup_values
-from usageql.ingest.unnest import unnest
 from usageql.ingest.user_sets import numbers_insert
 from usageql.query.bound import Bound
 

@@ -345,9 +345,13 @@ async def daily_matches_messages(engine: AsyncEngine) -> int:
     async with engine.connect() as connection:
         for table, (unit, keys, source) in tables.items():
             coalesced = "".join(f"coalesce({key}, ''), " for key in keys.split(", ") if key)
+            # The daily tables of users: the UTC hours of day of the first and last message.
+            hours = "extract(hour FROM ts AT TIME ZONE 'UTC')::smallint"
+            day_hours = f", min({hours}), max({hours})" if table.endswith("_users") else ""
+            day_hours = day_hours if unit == "day" else ""
             grouped_sql = (
                 f"SELECT app_id, date_trunc('{unit}', ts, 'UTC'), {coalesced}{measures}"  # noqa: S608
-                f" FROM {source} GROUP BY app_id, 2, {coalesced.rstrip(', ') or 2}"
+                f"{day_hours} FROM {source} GROUP BY app_id, 2, {coalesced.rstrip(', ') or 2}"
             )
             expected = {tuple(row) for row in await connection.execute(text(grouped_sql))}
             actual = {

@@ -1,8 +1,9 @@
 """Migrations 0009 and 0010 fill the daily rollups and the narrower hourly ones from the hourly
 ones (which outlive pruned events) and the latency buckets from the stored messages, recording
 where the buckets begin after a prune; 0013 fills the monthly rollups from the daily ones, 0015 the
-user numbers and day sets, 0018 packs the latency buckets into histograms; their downgrades remove
-them (0018's unpacks them)."""
+user numbers and day sets, 0018 packs the latency buckets into histograms, 0019 the hours of day of
+each user's first and last message in the daily tables of users; their downgrades remove them
+(0018's unpacks them)."""
 
 from __future__ import annotations
 
@@ -28,12 +29,17 @@ from usageql.ingest.parse import ParseOptions, parse_record
 from usageql.ingest.records import Message
 
 HORIZON = datetime(2026, 5, 12, tzinfo=UTC)
+# The events with tags, one or two each, so the tables per tag are filled too.
+TAGGED = [
+    {**e, "tags": ["t%d" % (n % 3), *(["both"] if n % 4 == 0 else [])]}
+    for n, e in enumerate(EVENTS)
+]
 
 
 async def store_before_0009(engine: AsyncEngine) -> int:
     """Store the events as a version before 0009 did: messages, and the hourly rollups as a
     GROUP BY over them. Returns how many messages."""
-    records = [parse_record(event, ParseOptions()) for event in EVENTS]
+    records = [parse_record(event, ParseOptions()) for event in TAGGED]
     stored = [r for r in records if isinstance(r, Message)]
     rows = rows_before_0016(stored)
     async with engine.begin() as connection:
@@ -116,6 +122,25 @@ async def test_pruned_periods_keep_their_days_and_have_no_buckets(
                 )
                 assert {tuple(row) for row in await connection.execute(stored)} == expected
                 assert len(expected) > 10
+            # Every user's day row, the pruned days' too, holds the UTC hours of day of its
+            # first and last hour (0019).
+            hour = "extract(hour FROM hour AT TIME ZONE 'UTC')::smallint"
+            for table, hourly, keys in (
+                ("usage_daily_users", "usage_hourly_users", "user_id"),
+                ("usage_daily_tag_users", "usage_hourly_tags", "tag, user_id"),
+            ):
+                grouped = text(
+                    f"SELECT app_id, date_trunc('day', hour, 'UTC'), {keys}, min({hour}),"  # noqa: S608
+                    f" max({hour}) FROM {hourly} GROUP BY 1, 2, {keys}"
+                )
+                expected = {tuple(row) for row in await connection.execute(grouped)}
+                stored = text(
+                    f"SELECT app_id, day, {keys}, first_hour, last_hour FROM {table}"  # noqa: S608
+                )
+                assert {tuple(row) for row in await connection.execute(stored)} == expected
+                assert len({row[-1] - row[-2] for row in expected}) > 3, (
+                    table
+                )  # hours apart, or not
             # Every day's set, the pruned days' too, holds the numbers of its hours' users.
             grouped = text(
                 "SELECT h.app_id, date_trunc('day', h.hour, 'UTC'),"

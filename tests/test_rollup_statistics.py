@@ -45,9 +45,11 @@ async def test_a_pattern_on_a_rollup_key_is_estimated_from_its_rows(database_url
         async with engine.begin() as connection:
             await connection.execute(
                 text(
-                    "INSERT INTO usage_daily_tag_users (app_id, day, tag, user_id)"
+                    "INSERT INTO usage_daily_tag_users"
+                    " (app_id, day, tag, user_id, first_hour, last_hour)"
                     " SELECT 'app', :day, CASE WHEN i % 2 = 0 THEN 'User-Agent:cli/' || i % 7"
-                    " ELSE 'team:' || i % 5 END, 'u' || i FROM generate_series(1, 4000) AS i"
+                    " ELSE 'team:' || i % 5 END, 'u' || i, i % 12, 12 + i % 12"
+                    " FROM generate_series(1, 4000) AS i"
                 ),
                 {"day": DAY},
             )

@@ -6,6 +6,8 @@ app on Citus. Tables that are not about one app (global prices, operator keys) u
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -271,7 +273,9 @@ secrets = Table(
 # the keys, then a column per measure (usageql.db.measures). A key column holds '' where the event
 # had no value (ingestion stores blank optional text as NULL, so '' is never a real value):
 # primary keys cannot hold NULL.
-def _rollup(name: str, keys: tuple[str, ...], comment: str, time: str = "hour") -> Table:
+def _rollup(
+    name: str, keys: tuple[str, ...], comment: str, time: str = "hour", *extra: Any
+) -> Table:
     return Table(
         name,
         metadata,
@@ -279,8 +283,24 @@ def _rollup(name: str, keys: tuple[str, ...], comment: str, time: str = "hour") 
         _timestamp(time),
         *(Column(key, Text, nullable=False) for key in keys),
         *(measure.column() for measure in MEASURES),
+        *extra,
         PrimaryKeyConstraint("app_id", time, *keys),
         comment=comment,
+    )
+
+
+DAY_HOURS = ("first_hour", "last_hour")
+"""The columns of a daily table of users holding the UTC hours of day (0-23) of each row's first
+and last message: whether a user had a message in the hours of a day before (or from) an hour is
+then read from the day's rows (usageql.query.user_sets), not from a row per user and hour."""
+
+
+def _day_hours() -> tuple[Any, ...]:
+    first, last = DAY_HOURS
+    return (
+        Column(first, SmallInteger, nullable=False, comment="UTC hour of the first message"),
+        Column(last, SmallInteger, nullable=False, comment="UTC hour of the last message"),
+        CheckConstraint(f"0 <= {first} AND {first} <= {last} AND {last} <= 23", name="day_hours"),
     )
 
 
@@ -334,7 +354,8 @@ usage_daily_users = _rollup(
     "usage_daily_users",
     ("user_id",),
     "Sums of messages per app, UTC day and user: distinct users over whole days.",
-    time="day",
+    "day",
+    *_day_hours(),
 )
 usage_daily_tags = _rollup(
     "usage_daily_tags",
@@ -346,7 +367,8 @@ usage_daily_tag_users = _rollup(
     "usage_daily_tag_users",
     ("tag", "user_id"),
     "Sums of messages per app, UTC day, tag and user; a message counts once per tag.",
-    time="day",
+    "day",
+    *_day_hours(),
 )
 # Monthly rollups (UTC months) of the daily tables that lists over long periods and all time read
 # most: a user's sums, and each user's tags (usageql.query.pieces: months only where no time

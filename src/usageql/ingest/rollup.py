@@ -17,15 +17,16 @@ rollup rows in the same order and cannot deadlock.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from operator import add
 from typing import Any
 
-from sqlalchemy import Select, Table, func, select
+from sqlalchemy import ColumnElement, Select, SmallInteger, Table, cast, func, select
 from sqlalchemy.dialects.postgresql import Insert, insert
 
 from usageql.db.measures import MEASURES, Merge, contributions
 from usageql.db.tables import (
+    DAY_HOURS,
     messages,
     usage_daily,
     usage_daily_apps,
@@ -156,24 +157,45 @@ def _added_up(derived: Table, hourly: Any) -> Select[Any]:
         else func.date_trunc(time, hourly.c.hour, "UTC", type_=derived.c[time].type).label(time)
     )
     groups = [hourly.c.app_id, period, *(hourly.c[key] for key in keys)]
+    first, last = DAY_HOURS
+    day_hours = (
+        [
+            _hour_of_day(func.min(hourly.c.hour)).label(first),
+            _hour_of_day(func.max(hourly.c.hour)).label(last),
+        ]
+        if first in derived.c
+        else []
+    )
     return (
         select(
             *groups,
             *(func.sum(hourly.c[name]).label(name) for name in _SUMMED_NAMES),
             *(func.max(hourly.c[name]).label(name) for name in _MAXIMA_NAMES),
+            *day_hours,
         )
         .group_by(*groups)
         .order_by(*groups)
     )
 
 
+def _hour_of_day(hour: ColumnElement[datetime]) -> ColumnElement[int]:
+    """The UTC hour of day (0-23) of `hour`, taken once per group, not per row sent."""
+    return cast(func.date_part("hour", func.timezone("UTC", hour)), SmallInteger)
+
+
 def _upsert(table: Table, rows: Select[Any]) -> Insert:
-    """Add `rows` (the table's keys, then MEASURE_ORDER, each key once) to `table`."""
+    """Add `rows` (the table's keys, then MEASURE_ORDER, each key once, then the hours of day of
+    the first and last message where the table keeps them) to `table`."""
     key_names = [c.name for c in table.primary_key.columns]
-    statement = insert(table).from_select([*key_names, *MEASURE_ORDER], rows)
+    first, last = DAY_HOURS
+    hours = [first, last] if first in table.c else []
+    statement = insert(table).from_select([*key_names, *MEASURE_ORDER, *hours], rows)
     new, old = statement.excluded, table.c
     added = {name: old[name] + new[name] for name in _SUMMED_NAMES}
     largest = {name: func.greatest(old[name], new[name]) for name in _MAXIMA_NAMES}
+    if hours:
+        largest[first] = func.least(old[first], new[first])
+        largest[last] = func.greatest(old[last], new[last])
     return statement.on_conflict_do_update(index_elements=key_names, set_={**added, **largest})
 
 

@@ -230,14 +230,24 @@ async def test_local_buckets_and_active_users_per_tag(
     from_rollups = [s for s in sql.statements if "usage_hourly" in s or "usage_daily" in s]
     from_days = [s for s in sql.statements if "usage_daily" in s]
     rollups = way == "rollups"
-    assert len(from_rollups) == (0 if not rollups else 1 if zone == "Asia/Kolkata" else 4), sql
-    assert len(from_days) == (0 if not rollups else 4 if days_used(zone, granularity) else 1)
+    kolkata = zone == "Asia/Kolkata"
+    assert len(from_rollups) == (0 if not rollups else 1 if kolkata else 4), sql
+    # Active users also read the first or last hours of days from the days' rows of users
+    # (pieces.day_ends), where no UTC day is whole too (a Berlin day's first 23 hours).
+    in_days = 4 if days_used(zone, granularity) else 1 if kolkata else 3
+    assert len(from_days) == (in_days if rollups else 0), sql
     # The hours around the period's days (its partial days at both ends, and the days a local
     # week or month starts inside) are a few short runs in five weeks: the hourly table is read
-    # by their starts (rollups.listed_starts), not by the range from the first to the last.
+    # by their starts (rollups.listed_starts), or as the one short run left, not by the range
+    # from the first to the last. The users per tag read none of them in UTC: the period's
+    # partial days (15 hours each) are day ends; elsewhere a bucket starts an hour or a few
+    # into a UTC day, or ends there.
     hourly = [s for s in from_days if "FROM usage_hourly_tags" in s]
-    assert len(hourly) == (0 if not rollups else 2 if days_used(zone, granularity) else 1)
-    assert all("usage_hourly_tags.hour = ANY" in s for s in hourly), hourly
+    assert len(hourly) == (0 if not rollups else 1 if kolkata or zone == "UTC" else 2)
+    listed = "usage_hourly_tags.hour = ANY"
+    assert all(listed in s or s.count("usage_hourly_tags.hour >=") == 1 for s in hourly), hourly
+    sets = [s for s in sql.statements if "usage_daily_tag_user_sets" in s]
+    assert all("JOIN usage_daily_tag_users" in s for s in sets), sets
     tz = ZoneInfo(zone)
     kept = between(moment(SPAN[0]), moment(SPAN[1]))
     per_bucket = grouped(kept, lambda e: [local_bucket(when(e), granularity, tz)])
@@ -265,7 +275,7 @@ async def test_rows_narrowed_to_a_bucket(
     client: httpx.AsyncClient, engine: AsyncEngine, zone: str, way: str
 ) -> None:
     """Each week's own users and tags (the week narrows them): one statement per field for all
-    weeks; in New York the days its weeks start in come from hours."""
+    weeks; in New York the days its weeks start in come from hours (and day ends)."""
     span = ("2026-03-02T00:00:00Z", "2026-04-06T00:00:00Z")  # UTC Mondays
     query = """{ usage(filter: %s, timezone: "%s") { timeseries(granularity: WEEK) { start
         usage { users(first: 3, orderBy: {metric: REQUESTS}) { totalCount
@@ -282,7 +292,9 @@ async def test_rows_narrowed_to_a_bucket(
         # Each tag's users from the day sets, its requests from the sums per tag.
         assert reads(sql, "usage_daily_tag_user_sets"), sql
         assert reads(sql, "usage_daily_tags"), sql
-        assert not reads(sql, "usage_daily_tag_users"), sql
+        # In New York, the last 19 hours of the UTC Mondays its weeks start in from the days'
+        # rows of users per tag (pieces.day_ends), their first 5 from hours.
+        assert reads(sql, "usage_daily_tag_users") == (zone != "UTC"), sql
         assert reads(sql, "usage_hourly_users") == (zone != "UTC"), sql
     tz = ZoneInfo(zone)
     kept = between(moment(span[0]), moment(span[1]))

@@ -30,6 +30,12 @@ def test_a_period_inside_hours_keeps_its_whole_days_and_reads_only_its_partial_h
     assert cut.hours == ((at(2, 8), at(3)), (at(9), at(9, 12)))
 
 
+def blocked(
+    keys: list[TimeBucket] | list[Windows], zone: str, within: pieces.Span
+) -> frozenset[datetime] | None:
+    return pieces.blocked_days(pieces.boundaries(keys, zone, within))
+
+
 def test_blocked_days_become_hours_and_the_rest_stay_days() -> None:
     cut = pieces.cut(at(1), at(10), frozenset({at(3), at(4), at(8)}))
     assert cut.days == ((at(1), at(3)), (at(5), at(8)), (at(9), at(10)))
@@ -67,23 +73,21 @@ def test_too_many_runs_fall_back_to_hours() -> None:
 
 
 def test_local_days_weeks_and_months_block_the_utc_days_they_start_inside() -> None:
-    berlin_days = pieces.blocked_days(
-        [TimeBucket(Granularity.DAY)], "Europe/Berlin", (at(1), at(5))
-    )
+    berlin_days = blocked([TimeBucket(Granularity.DAY)], "Europe/Berlin", (at(1), at(5)))
     # Berlin's midnights are 23:00 UTC of the day before (22:00 from 29 March).
     assert berlin_days == frozenset({at(1) - D, at(1), at(2), at(3), at(4)})
-    weeks = pieces.blocked_days([TimeBucket(Granularity.WEEK)], "America/New_York", (at(1), at(31)))
+    weeks = blocked([TimeBucket(Granularity.WEEK)], "America/New_York", (at(1), at(31)))
     # New York's Mondays start at 05:00 UTC (04:00 from 8 March): inside those UTC Mondays.
     assert weeks == frozenset({at(2) - 7 * D, at(2), at(9), at(16), at(23), at(30)})
-    assert pieces.blocked_days([TimeBucket(Granularity.MONTH)], "UTC", (None, None)) == frozenset()
-    assert pieces.blocked_days([TimeBucket(Granularity.HOUR)], "UTC", (None, None)) is None
-    kolkata = pieces.blocked_days([TimeBucket(Granularity.DAY)], "Asia/Kolkata", (at(1), at(3)))
+    assert blocked([TimeBucket(Granularity.MONTH)], "UTC", (None, None)) == frozenset()
+    assert blocked([TimeBucket(Granularity.HOUR)], "UTC", (None, None)) is None
+    kolkata = blocked([TimeBucket(Granularity.DAY)], "Asia/Kolkata", (at(1), at(3)))
     assert kolkata == frozenset({at(1) - D, at(1), at(2)})  # 18:30 UTC
 
 
 def test_windows_block_the_days_their_bounds_fall_inside() -> None:
     windows = Windows(((at(1, 23), at(8, 23)), (at(2), at(9))))
-    assert pieces.blocked_days([windows], "UTC", (None, None)) == frozenset({at(1), at(8)})
+    assert blocked([windows], "UTC", (None, None)) == frozenset({at(1), at(8)})
 
 
 # The property, over seeded random questions.

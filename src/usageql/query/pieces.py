@@ -12,7 +12,10 @@ A UTC day can be one piece only when no boundary of the question falls strictly 
 rolling window, of each narrowed bucket. A day row then lies wholly inside every bucket and
 window the compiler sorts it into by its start, as an hour row does. Local days that are not UTC
 days (Europe/Berlin's start at 23:00 or 22:00 UTC) take their hours as pieces; a Berlin week
-keeps its whole UTC days and takes the hours of the two it straddles.
+keeps its whole UTC days and takes the hours of the two it straddles. For distinct users alone,
+hours that begin or end a UTC day are one piece too (day_ends), read from the day's rows of
+users by the hours of day of each user's first and last message: a Berlin week's first 23 hours
+of the UTC day it starts in, a Berlin day's 23 hours of its UTC day.
 
 A UTC month is one piece only where no boundary of the question can fall inside it: for a
 question without windows whose only time buckets are months, quarters or years (a period, all
@@ -24,7 +27,7 @@ read a row per key and month instead of one per key and day.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -66,6 +69,10 @@ class Pieces:
     # only without a time key: has_time_key).
     less: tuple[Span, ...] = ()
     inside: datetime | None = None
+    # Parts of UTC days from their start or to their end (bounded, within one day each): read
+    # from a daily table of users by the hours of day of each user's first and last message
+    # (distinct users only: day_ends).
+    ends: tuple[tuple[datetime, datetime], ...] = ()
 
 
 def floor(moment: datetime, unit: timedelta = HOUR) -> datetime:
@@ -115,25 +122,27 @@ def _earliest(moments: Iterable[datetime | None]) -> datetime | None:
     return min(known) if known else None
 
 
-def blocked_days(
-    keys: Sequence[GroupKey], timezone: str, within: Span
-) -> frozenset[datetime] | None:
-    """The UTC days (by their start) that a boundary of the question's time buckets or windows
-    falls strictly inside, over `within` (bounded); None when every day is, or too many to list.
-    """
-    blocked: set[datetime] = set()
+def boundaries(keys: Sequence[GroupKey], timezone: str, within: Span) -> frozenset[datetime] | None:
+    """The boundaries of the question's time buckets and windows that fall strictly inside a
+    UTC day, over `within` (bounded); None when every day holds one, or too many to list."""
+    found: set[datetime] = set()
     for key in keys:
         if isinstance(key, Windows):
             moments: Iterable[datetime] = [moment for pair in key.bounds for moment in pair]
         elif isinstance(key, TimeBucket):
-            found = _bucket_boundaries(key.granularity, timezone, within)
-            if found is None:
+            listed = _bucket_boundaries(key.granularity, timezone, within)
+            if listed is None:
                 return None
-            moments = found
+            moments = listed
         else:
             continue
-        blocked.update(floor(moment, DAY) for moment in moments if floor(moment, DAY) != moment)
-    return frozenset(blocked)
+        found.update(moment for moment in moments if floor(moment, DAY) != moment)
+    return frozenset(found)
+
+
+def blocked_days(moments: frozenset[datetime] | None) -> frozenset[datetime] | None:
+    """The UTC days (by their start) that one of `moments` (boundaries) falls inside."""
+    return None if moments is None else frozenset(floor(moment, DAY) for moment in moments)
 
 
 def _bucket_boundaries(
@@ -210,6 +219,54 @@ def cut(
     if not days or len(days) + len(hours) > MAX_RUNS:
         return hours_only
     return Pieces(days=tuple(days), hours=tuple(hours), raw=tuple(raw))
+
+
+MIN_END_HOURS = 6
+"""The shortest first or last hours of a UTC day read from a daily table of users (day_ends)
+rather than from an hourly one: a user's day row is read whatever their hours, so a day's rows
+can outnumber a few hours' rows (a Berlin week's last hour, 23:00 UTC, stays an hour)."""
+
+
+def day_ends(cut: Pieces, moments: frozenset[datetime]) -> Pieces:
+    """`cut` with the parts of its runs of hours that are the first or the last hours of a UTC
+    day (cut at UTC midnights and at `moments`, the question's boundaries), at least
+    MIN_END_HOURS long, as `ends`: for distinct users only, read from the hours of day of each
+    user's first and last message (a Berlin week's days take their first 23 hours so). Runs
+    unbounded stay hours, and all of them where there would be more than MAX_BOUNDARIES ends."""
+    hours: list[Span] = []
+    ends: list[tuple[datetime, datetime]] = []
+    for low, high in cut.hours:
+        if low is None or high is None:
+            hours.append((low, high))
+            continue
+        for start, end in _segments(low, high, moments):
+            day = floor(start, DAY)
+            at_start, at_end = start == day, end == day + DAY
+            if at_start != at_end and end - start >= MIN_END_HOURS * HOUR:
+                ends.append((start, end))
+            else:
+                hours.append((start, end))
+    if not ends or len(ends) > MAX_BOUNDARIES:
+        return cut  # none, or a period reaching years before the days kept (FIRST_DAY)
+    return replace(cut, hours=tuple(_joined(hours)), ends=tuple(ends))
+
+
+def _segments(
+    low: datetime, high: datetime, moments: frozenset[datetime]
+) -> list[tuple[datetime, datetime]]:
+    """[low, high) cut at UTC midnights and at `moments`."""
+    cuts = {moment for moment in moments if low < moment < high}
+    midnight = floor(low, DAY) + DAY
+    while midnight < high:
+        cuts.add(midnight)
+        midnight += DAY
+    segments = []
+    cursor = low
+    for moment in sorted(cuts):
+        segments.append((cursor, moment))
+        cursor = moment
+    segments.append((cursor, high))
+    return segments
 
 
 MONTHLY_BUCKETS = frozenset({Granularity.MONTH, Granularity.QUARTER, Granularity.YEAR})

@@ -256,19 +256,45 @@ def plan(
     if not hours.hours:
         return None  # no whole hour inside: raw events are as quick
     dimensions = filtered | {key for key in keys if isinstance(key, Dimension)}
-    cut: pieces.Pieces | None = None
-    for pair in DAILY:
-        if pair.daily.answers(dimensions, question.metrics):
-            if cut is None:
-                cut = days(keys, timezone, start, end, now or datetime.now(UTC))
-            if not cut.days:
-                break  # the same boundaries leave no day to any daily table
-            if pair.daily.table.name in _SET_NAMES and _whole_months(cut, keys):
-                continue  # a user's row per month is fewer than their days in sets
-            return _from_days(pair, cut, keys, question.metrics)
+    over_days = _daily_plan(question, dimensions, keys, timezone, (start, end), now=now)
+    if over_days is not None:
+        return over_days
     for rollup in TABLES:
         if rollup.answers(dimensions, question.metrics):
             return Plan(rollup, hours)
+    return None
+
+
+def _daily_plan(
+    question: Question,
+    dimensions: set[Dimension],
+    keys: Sequence[GroupKey],
+    timezone: str,
+    span: pieces.Span,
+    *,
+    now: datetime | None,
+) -> Plan | None:
+    """The plan reading the days of `span` from the first daily table that answers, if one
+    does and some day is whole (or, for distinct users alone, some first or last hours of a
+    day are long enough to be read from the days' rows of users)."""
+    cut: pieces.Pieces | None = None
+    for pair in DAILY:
+        if not pair.daily.answers(dimensions, question.metrics):
+            continue
+        if cut is None:
+            cut = days(keys, timezone, *span, now or datetime.now(UTC))
+        if pair.daily.table.name in _SET_NAMES:
+            if _whole_months(cut, keys):
+                continue  # a user's row per month is fewer than their days in sets
+            # The first and last hours of days from the days' rows of users, even where no
+            # day is whole (a Berlin day is the last hour of one UTC day and the first 23 of
+            # the next).
+            ends = days(keys, timezone, *span, now or datetime.now(UTC), ends=True)
+            if ends.days or ends.ends:
+                return Plan(pair.hourly, ends, pair.daily)
+        if not cut.days:
+            return None  # the same boundaries leave no day to any daily table
+        return _from_days(pair, cut, keys, question.metrics)
     return None
 
 
@@ -369,12 +395,15 @@ def days(
     start: datetime | None,
     end: datetime | None,
     now: datetime,
+    *,
+    ends: bool = False,
 ) -> pieces.Pieces:
     """[start, end) cut into the whole UTC days no boundary of `keys` falls inside, the other
-    whole hours and the partial ones. Where bucket starts must be listed, days are kept from
-    pieces.FIRST_DAY (or, for a period without a start, pieces.LOOKBACK before `now`) to two
-    days after `now` (ingestion refuses events more than a day ahead); whatever lies outside
-    comes from the hourly tables, exactly, only slower."""
+    whole hours and the partial ones; with `ends`, the first and last hours of days as day ends
+    where they are long enough (pieces.day_ends: distinct users only). Where bucket starts must
+    be listed, days are kept from pieces.FIRST_DAY (or, for a period without a start,
+    pieces.LOOKBACK before `now`) to two days after `now` (ingestion refuses events more than a
+    day ahead); whatever lies outside comes from the hourly tables, exactly, only slower."""
     span: pieces.Span = (start, end)
     clip: pieces.Span = (None, None)
     if pieces.needs_listing(keys, timezone):
@@ -387,8 +416,9 @@ def days(
         low = clip[0] if start is None else max(start, clip[0])
         high = min(end, clip[1])
         span = (low, max(low, high))
-    blocked = pieces.blocked_days(keys, timezone, span)
-    return pieces.cut(start, end, blocked, clip)
+    moments = pieces.boundaries(keys, timezone, span)
+    cut = pieces.cut(start, end, pieces.blocked_days(moments), clip)
+    return pieces.day_ends(cut, moments) if ends and moments is not None else cut
 
 
 def _rows_answer(

@@ -4,12 +4,15 @@ A plan whose days come from `usage_daily_user_sets` or `usage_daily_tag_user_set
 .reads_sets) answers only distinct users. Its relation has the usual `ts`, `app_id` and keys, and
 instead of a user a column `SETS_COLUMN` of user numbers: each day's set, then per other whole hour
 (from the hourly table) and per partial hour (from raw events) the numbers of its users, gathered
-into one array per hour and keys. The compiler computes each row's keys once and counts the distinct
-numbers of its sets (compile._members): a distinct count of numbers is a distinct count of user ids,
-as an id has one number whatever the app (distinct users are counted by id across apps, as over raw
-events). Every row's set holds distinct numbers and one NULL, as rows of events without a user do,
-so that a day (and tag) whose messages have no user is still a group of the answer, with no users,
-as over raw events; a group of one row counts its set's size less one instead of unnesting it.
+into one array per hour and keys; the first or last hours of a day (pieces.day_ends: a Berlin week's
+first 23 hours of the UTC day it starts in) gather the users whose day row in the daily table of
+users has its first message before their end or its last one at or after their start. The compiler
+computes each row's keys once and counts the distinct numbers of its sets (compile._members): a
+distinct count of numbers is a distinct count of user ids, as an id has one number whatever the app
+(distinct users are counted by id across apps, as over raw events). Every row's set holds distinct
+numbers and one NULL, as rows of events without a user do, so that a day (and tag) whose messages
+have no user is still a group of the answer, with no users, as over raw events; a group of one row
+counts its set's size less one instead of unnesting it.
 """
 
 from __future__ import annotations
@@ -17,16 +20,47 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Subquery, func, null, select, union_all
+from sqlalchemy import (
+    DateTime,
+    Select,
+    SmallInteger,
+    Subquery,
+    Table,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    func,
+    null,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
-from usageql.db.tables import user_numbers
+from usageql.db.tables import (
+    DAY_HOURS,
+    usage_daily_tag_user_sets,
+    usage_daily_tag_users,
+    usage_daily_user_sets,
+    usage_daily_users,
+    user_numbers,
+)
+from usageql.db.unnest import unnest
 from usageql.db.user_numbers import number_of, numbers_set
 from usageql.query.model import Filter, GroupKey
-from usageql.query.rollups import Plan, asked_of_keys, relation, rows_of
+from usageql.query.pieces import DAY, HOUR, floor
+from usageql.query.rollups import Plan, asked_of_keys, every_app, relation, rows_of
 
 SETS_COLUMN = "user_sets"
 """The relation's column of arrays of user numbers."""
+# Each set table's daily table of users, whose hours of day of every user's first and last
+# message answer the first and last hours of a day (pieces.day_ends).
+_DAY_USERS = {
+    usage_daily_user_sets.name: usage_daily_users,
+    usage_daily_tag_user_sets.name: usage_daily_tag_users,
+}
 
 
 def set_relation(
@@ -45,6 +79,10 @@ def set_relation(
         asked = asked_of_keys(filter, *narrowing)
         members = func.array_append(sets.table.c.users, null()).label(SETS_COLUMN)
         parts.append(rows_of(sets, keys, [members], chosen.pieces.days, asked))
+    if chosen.pieces.ends:
+        day_users = _DAY_USERS[sets.table.name]
+        asked = asked_of_keys(filter, *narrowing)
+        parts.append(_day_ends(day_users, keys, chosen.pieces.ends, asked))
     if chosen.pieces.hours or chosen.pieces.raw:
         # The hourly table's rows and raw events, as any plan without days reads them, their
         # users' numbers gathered per hour (or event time) and keys.
@@ -59,3 +97,39 @@ def set_relation(
     if len(parts) == 1:
         return parts[0].subquery("rollup")
     return union_all(*parts).subquery("rollup")
+
+
+def _day_ends(
+    table: Table,
+    keys: Sequence[str],
+    ends: Sequence[tuple[datetime, datetime]],
+    asked: dict[str, list[str]],
+) -> Select[Any]:
+    """Per first or last hours of a UTC day (each dated by its start), app and keys, the numbers
+    of the users whose day row in `table` says they had a message in those hours: a message
+    before the end hour (the first one's hour is earlier), and one at or after the start hour
+    (the last one's is not earlier). Exact for hours that begin or end their day, as `ends` do."""
+    days = [floor(start, DAY) for start, _ in ends]
+    listed = unnest(
+        day=(DateTime(timezone=True), days),
+        ts=(DateTime(timezone=True), [start for start, _ in ends]),
+        after=(SmallInteger(), [(start - floor(start, DAY)) // HOUR for start, _ in ends]),
+        before=(SmallInteger(), [(end - floor(start, DAY)) // HOUR for start, end in ends]),
+    ).subquery("ends")
+    first, last = (table.c[name] for name in DAY_HOURS)
+    inside = and_(table.c.day == listed.c.day, first < listed.c.before, last >= listed.c.after)
+    groups = [
+        listed.c.ts,
+        table.c.app_id,
+        *(func.nullif(table.c[key], "").label(key) for key in keys),
+    ]
+    gathered = func.array_append(numbers_set(), null()).label(SETS_COLUMN)
+    rows = (
+        select(*groups, gathered)
+        .select_from(listed.join(table, inside).outerjoin(user_numbers, number_of(table.c.user_id)))
+        .where(every_app(table.c.app_id))
+    )
+    for key, values in asked.items():
+        if key in keys:
+            rows = rows.where(table.c[key] == any_(bindparam(None, values, ARRAY(Text))))
+    return rows.group_by(*groups)

@@ -347,6 +347,20 @@ def test_which_questions_read_months() -> None:
     # Less than a whole month inside: days only, distinct users alone from the day sets.
     short = Filter(datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 4, 30, tzinfo=UTC))
     assert chosen({Metric.USERS}, filter=short) == (None, "usage_daily_user_sets", ())
+    # Distinct users alone read a monthly table only where its whole months hold at least
+    # twice the period's other days (counted up to now): the 30 days before a whole month, and
+    # the days of the month under way, read day sets; five whole months and 14 days, months.
+    now = datetime(2026, 12, 4, 9, tzinfo=UTC)
+    for start, months in (
+        (datetime(2026, 10, 2, tzinfo=UTC), False),
+        (datetime(2026, 6, 20, tzinfo=UTC), True),
+    ):
+        open_end = rollups.plan(
+            Question(frozenset({Metric.USERS})), Filter(start), "UTC", (), (), now=now
+        )
+        assert open_end is not None
+        assert (open_end.monthly is not None) == months, start
+        assert open_end.reads_sets != months, start
     # Sums: each month that is mostly the period's days, less its other days.
     plan = rollups.plan(
         Question(frozenset({Metric.REQUESTS}), (Dimension.USER,)), short, "UTC", (), ()

@@ -17,6 +17,7 @@ metric's aggregate over its rows (usageql.query.catalog).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -284,7 +285,7 @@ def _daily_plan(
         if cut is None:
             cut = days(keys, timezone, *span, now or datetime.now(UTC))
         if pair.daily.table.name in _SET_NAMES:
-            if _whole_months(cut, keys):
+            if _months_over_sets(cut, keys, now or datetime.now(UTC)):
                 continue  # a user's row per month is fewer than their days in sets
             # The first and last hours of days from the days' rows of users, even where no
             # day is whole (a Berlin day is the last hour of one UTC day and the first 23 of
@@ -298,9 +299,34 @@ def _daily_plan(
     return None
 
 
-def _whole_months(cut: pieces.Pieces, keys: Sequence[GroupKey]) -> bool:
-    """Whether a monthly table could read whole UTC months of `cut`'s days."""
-    return pieces.months_allowed(keys) and bool(pieces.with_months(cut).months)
+MONTHS_OVER_SETS = 2
+"""How many times the period's other days its whole UTC months must hold (counted up to now) for
+distinct users to be read from a monthly table's row per user and month rather than from day
+sets: the month's rows replace its days' sets, but the other days are then read as a row per
+user and day, which costs more than a day's set (the overview's users over the 30 days before a
+whole, empty, month: 76,105 rows against 30 sets)."""
+
+
+def _months_over_sets(cut: pieces.Pieces, keys: Sequence[GroupKey], now: datetime) -> bool:
+    """Whether a monthly table reads whole UTC months for most of `cut`'s days, so that a
+    user's row per month is fewer than their days in sets (a period without a start: always)."""
+    if not pieces.months_allowed(keys):
+        return False
+    split = pieces.with_months(cut)
+    if not split.months:
+        return False
+    horizon = pieces.floor(now, pieces.DAY) + pieces.DAY
+
+    def days_in(runs: Sequence[pieces.Span]) -> float:
+        total = 0
+        for low, high in runs:
+            if low is None:
+                return math.inf
+            end = horizon if high is None else min(high, horizon)
+            total += max(0, (end - low) // pieces.DAY)
+        return total
+
+    return days_in(split.months) >= MONTHS_OVER_SETS * days_in(split.days)
 
 
 def _from_days(

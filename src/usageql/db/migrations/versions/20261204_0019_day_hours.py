@@ -88,20 +88,14 @@ def upgrade() -> None:
         op.add_column(table, sa.Column("first_hour", sa.SmallInteger(), nullable=True))
         op.add_column(table, sa.Column("last_hour", sa.SmallInteger(), nullable=True))
         _fill(table, hourly, keys)
-        op.alter_column(
-            table,
-            "first_hour",
-            nullable=False,
-            comment="UTC hour of the first message",
-            existing_type=sa.SmallInteger(),
-        )
-        op.alter_column(
-            table,
-            "last_hour",
-            nullable=False,
-            comment="UTC hour of the last message",
-            existing_type=sa.SmallInteger(),
-        )
+        for column, message in (("first_hour", "first"), ("last_hour", "last")):
+            op.alter_column(
+                table,
+                column,
+                nullable=False,
+                comment=f"UTC hour of the {message} message",
+                existing_type=sa.SmallInteger(),
+            )
         op.create_check_constraint(
             op.f(f"ck_{table}_day_hours"),
             table,

@@ -278,21 +278,27 @@ def _daily_plan(
     """The plan reading the days of `span` from the first daily table that answers, if one
     does and some day is whole (or, for distinct users alone, some first or last hours of a
     day are long enough to be read from the days' rows of users)."""
-    cut: pieces.Pieces | None = None
+    moment = now or datetime.now(UTC)
+    cuts: dict[bool, pieces.Pieces] = {}  # with day ends (distinct users alone) or without
+
+    def cut_of(ends: bool) -> pieces.Pieces:
+        if ends not in cuts:
+            cuts[ends] = days(keys, timezone, *span, moment, ends=ends)
+        return cuts[ends]
+
     for pair in DAILY:
         if not pair.daily.answers(dimensions, question.metrics):
             continue
-        if cut is None:
-            cut = days(keys, timezone, *span, now or datetime.now(UTC))
         if pair.daily.table.name in _SET_NAMES:
-            if _months_over_sets(cut, keys, now or datetime.now(UTC)):
-                continue  # a user's row per month is fewer than their days in sets
             # The first and last hours of days from the days' rows of users, even where no
             # day is whole (a Berlin day is the last hour of one UTC day and the first 23 of
-            # the next).
-            ends = days(keys, timezone, *span, now or datetime.now(UTC), ends=True)
+            # the next); the days are the same with or without them.
+            ends = cut_of(True)
+            if _months_over_sets(ends, keys, moment):
+                continue  # a user's row per month is fewer than their days in sets
             if ends.days or ends.ends:
                 return Plan(pair.hourly, ends, pair.daily)
+        cut = cut_of(False)
         if not cut.days:
             return None  # the same boundaries leave no day to any daily table
         return _from_days(pair, cut, keys, question.metrics)
@@ -579,11 +585,20 @@ def rows_of(
         # and value above a range scan of every row after the first start (a month of Berlin
         # weeks per user-agent tag: 29 against 7 ms for the five straddled days' hours).
         return rows.where(time == any_(listed))
-    for key, values in asked.items():
-        if key in keys:
-            rows = rows.where(table.c[key] == any_(bindparam(None, values, ARRAY(Text))))
+    rows = rows.where(*asked_conditions(table, keys, asked))
     condition = any_of(time, runs)
     return rows if condition is None else rows.where(condition)
+
+
+def asked_conditions(
+    table: Table, keys: Sequence[str], asked: dict[str, list[str]]
+) -> list[ColumnElement[bool]]:
+    """`table`'s key columns among `keys` holding one of the values `asked` of them."""
+    return [
+        table.c[key] == any_(bindparam(None, values, ARRAY(Text)))
+        for key, values in asked.items()
+        if key in keys
+    ]
 
 
 def asked_of_keys(

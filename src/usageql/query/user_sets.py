@@ -28,16 +28,12 @@ from sqlalchemy import (
     SmallInteger,
     Subquery,
     Table,
-    Text,
     and_,
-    any_,
-    bindparam,
     func,
     null,
     select,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from usageql.db.tables import (
     DAY_HOURS,
@@ -51,7 +47,14 @@ from usageql.db.unnest import unnest
 from usageql.db.user_numbers import number_of, numbers_set
 from usageql.query.model import Filter, GroupKey
 from usageql.query.pieces import DAY, HOUR, floor
-from usageql.query.rollups import Plan, asked_of_keys, every_app, relation, rows_of
+from usageql.query.rollups import (
+    Plan,
+    asked_conditions,
+    asked_of_keys,
+    every_app,
+    relation,
+    rows_of,
+)
 
 SETS_COLUMN = "user_sets"
 """The relation's column of arrays of user numbers."""
@@ -74,15 +77,13 @@ def set_relation(
     if sets is None or not chosen.reads_sets:
         raise ValueError("set_relation: the plan reads no user sets")
     keys = sets.keys
+    asked = asked_of_keys(filter, *narrowing)
     parts = []
     if chosen.pieces.days:
-        asked = asked_of_keys(filter, *narrowing)
         members = func.array_append(sets.table.c.users, null()).label(SETS_COLUMN)
         parts.append(rows_of(sets, keys, [members], chosen.pieces.days, asked))
     if chosen.pieces.ends:
-        day_users = _DAY_USERS[sets.table.name]
-        asked = asked_of_keys(filter, *narrowing)
-        parts.append(_day_ends(day_users, keys, chosen.pieces.ends, asked))
+        parts.append(_day_ends(_DAY_USERS[sets.table.name], keys, chosen.pieces.ends, asked))
     if chosen.pieces.hours or chosen.pieces.raw:
         # The hourly table's rows and raw events, as any plan without days reads them, their
         # users' numbers gathered per hour (or event time) and keys.
@@ -110,11 +111,15 @@ def _day_ends(
     before the end hour (the first one's hour is earlier), and one at or after the start hour
     (the last one's is not earlier). Exact for hours that begin or end their day, as `ends` do."""
     days = [floor(start, DAY) for start, _ in ends]
+    hours = [
+        ((start - day) // HOUR, (end - day) // HOUR)
+        for (start, end), day in zip(ends, days, strict=True)
+    ]
     listed = unnest(
         day=(DateTime(timezone=True), days),
         ts=(DateTime(timezone=True), [start for start, _ in ends]),
-        after=(SmallInteger(), [(start - floor(start, DAY)) // HOUR for start, _ in ends]),
-        before=(SmallInteger(), [(end - floor(start, DAY)) // HOUR for start, end in ends]),
+        after=(SmallInteger(), [after for after, _ in hours]),
+        before=(SmallInteger(), [before for _, before in hours]),
     ).subquery("ends")
     first, last = (table.c[name] for name in DAY_HOURS)
     inside = and_(table.c.day == listed.c.day, first < listed.c.before, last >= listed.c.after)
@@ -129,7 +134,4 @@ def _day_ends(
         .select_from(listed.join(table, inside).outerjoin(user_numbers, number_of(table.c.user_id)))
         .where(every_app(table.c.app_id))
     )
-    for key, values in asked.items():
-        if key in keys:
-            rows = rows.where(table.c[key] == any_(bindparam(None, values, ARRAY(Text))))
-    return rows.group_by(*groups)
+    return rows.where(*asked_conditions(table, keys, asked)).group_by(*groups)

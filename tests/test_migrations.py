@@ -11,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, insert, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.schema import CreateIndex
 
 from tests.factories import message, rows_before_0016
 from tests.test_rollups import ROLLUP_KEYS, ROLLUP_MEASURES, rollup_matches_messages
@@ -23,7 +24,7 @@ from usageql.db.migrate import (
     migration_state,
     upgrade,
 )
-from usageql.db.tables import messages, metadata
+from usageql.db.tables import CHATS_BY_UPDATE, messages, metadata
 from usageql.ingest.records import Message, Usage
 
 
@@ -50,15 +51,33 @@ async def test_the_model_matches_the_migrated_ddl(database_url: str) -> None:
     engine = create_engine(database_url, pool_size=1)
 
     def differences(connection: Connection) -> list[object]:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        # Alembic reflects an index's columns without their collation: the one index with
+        # collations is compared below, as PostgreSQL defines it, against its compiled DDL.
+        def compared(item: object, name: str | None, kind: str, *_: object) -> bool:
+            return not (kind == "index" and name == CHATS_BY_UPDATE.name)
+
+        opts = {"compare_type": True, "include_object": compared}
+        context = MigrationContext.configure(connection, opts=opts)
         return list(compare_metadata(context, metadata))
 
     try:
         async with engine.connect() as connection:
             diff = await connection.run_sync(differences)
+            defined = await connection.scalar(
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"),
+                {"name": CHATS_BY_UPDATE.name},
+            )
+            created = str(CreateIndex(CHATS_BY_UPDATE).compile(dialect=connection.dialect))
     finally:
         await engine.dispose()
     assert diff == [], f"tables.py and the migrations disagree: {diff}"
+    assert _columns(defined) == _columns(created), (defined, created)
+
+
+def _columns(definition: str) -> str:
+    """An index definition's columns, `updated_at DESC NULLS LAST, app_id COLLATE "C", ...`
+    (SQLAlchemy puts each expression in parentheses, PostgreSQL shows them bare)."""
+    return definition[definition.index("(") :].replace("(", "").replace(")", "")
 
 
 async def test_upgrading_twice_and_concurrently_is_harmless(empty_database_url: str) -> None:

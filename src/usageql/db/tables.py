@@ -521,6 +521,43 @@ chat_firsts_hourly = Table(
     PrimaryKeyConstraint("app_id", "hour"),
     comment="Chats per app and UTC hour of their first message (chat_spans.first_at).",
 )
+# The chats of one model (or several) in a period, for the chat panels of a model's overview
+# (usageql.query.chat_scope), kept by the writer in the batch's transaction beside `chat_spans`
+# (usageql.ingest.chat_spans); `tags` is a copy of the chat's, set after the batch commits and
+# by chat records (usageql.ingest.describe).
+chat_models = Table(
+    "chat_models",
+    metadata,
+    Column("app_id", Text, nullable=False),
+    Column("chat_id", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    _timestamp("first_at"),
+    _timestamp("last_at"),
+    Column(
+        "tags",
+        ARRAY(Text),
+        nullable=False,
+        server_default=text("'{}'"),
+        comment="the chat's tags (chats.tags), kept beside its models",
+    ),
+    Column(
+        "described_at",
+        DateTime(timezone=True),
+        comment="chats.described_at of the tags copied: a copy never replaces a later one",
+    ),
+    PrimaryKeyConstraint("app_id", "chat_id", "model"),
+    Index(None, "app_id", "model", "last_at"),
+    comment="Each chat's first and last message time per model, from the messages stored (the"
+    " start of the hour for hours pruned before migration 0020).",
+)
+# The chat browser's default order (latest first, ties by app and chat id in byte order), walked
+# until a page of chats in scope is found (usageql.query.chat_scope).
+CHATS_BY_UPDATE = Index(
+    "ix_chats_updated_at_app_id_chat_id",
+    chats.c.updated_at.desc().nulls_last(),
+    chats.c.app_id.collate("C"),
+    chats.c.chat_id.collate("C"),
+)
 # Whether one chat had a message in a period (the chats first seen before it that outlast it).
 Index(None, usage_hourly_chats.c.app_id, usage_hourly_chats.c.chat_id, usage_hourly_chats.c.hour)
 # The chats of one model in a period (the chat panels of a model's overview), without reading

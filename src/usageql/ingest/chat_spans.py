@@ -2,7 +2,9 @@
 
 `chat_spans` holds each chat's first and last message time; `chat_firsts_hourly` counts each chat
 once, in the UTC hour of its first message, so a period's new chats add up from it
-(usageql.query.chats_count). One statement does both: it widens the spans of the batch's chats
+(usageql.query.chats_count); `chat_models` holds each chat's first and last message time per
+model (usageql.query.chat_scope; its tags are set after the batch commits, by
+usageql.ingest.describe). One statement does all three: it widens the spans of the batch's chats
 and moves each chat whose first message changed hour (a new chat, or a late message older than
 its stored first) from the old hour's count to the new one's. The old first time comes back from
 the upsert itself (`moved_from`), read from the row the upsert locked, so two batches of one chat
@@ -16,34 +18,51 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, DateTime, Text, func, literal, or_, select, union_all
-from sqlalchemy.dialects.postgresql import Insert, insert
+from sqlalchemy import ColumnElement, DateTime, Text, and_, func, literal, or_, select, union_all
+from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
 
-from usageql.db.tables import chat_firsts_hourly, chat_spans
+from usageql.db.tables import chat_firsts_hourly, chat_models, chat_spans, chats
 from usageql.db.unnest import unnest
 from usageql.ingest.records import MessageRow, row_values
 
 _KEYS = row_values("app_id", "chat_id", "ts")
+_MODEL_KEYS = row_values("app_id", "chat_id", "model", "ts")
+_TIMESTAMP = DateTime(timezone=True)
+_TEXTS = ARRAY(Text)
 
+K = TypeVar("K")
 Spans = dict[tuple[str, str], tuple[datetime, datetime]]
+ModelSpans = dict[tuple[str, str, str], tuple[datetime, datetime]]
+
+
+def _widest(timed: Iterable[tuple[K, datetime]]) -> dict[K, tuple[datetime, datetime]]:
+    """The first and last time of each key among (key, time) pairs."""
+    spans: dict[K, tuple[datetime, datetime]] = {}
+    for key, ts in timed:
+        span = spans.get(key)
+        if span is None:
+            spans[key] = (ts, ts)
+        elif ts < span[0]:
+            spans[key] = (ts, span[1])
+        elif ts > span[1]:
+            spans[key] = (span[0], ts)
+    return spans
 
 
 def batch_spans(rows: Iterable[MessageRow]) -> Spans:
     """The first and last time of each (app, chat) among `rows` (messages without a chat: none)."""
-    spans: Spans = {}
-    for row in rows:
-        app, chat, ts = _KEYS(row)
-        if chat is None:
-            continue
-        span = spans.get((app, chat))
-        if span is None:
-            spans[app, chat] = (ts, ts)
-        elif ts < span[0]:
-            spans[app, chat] = (ts, span[1])
-        elif ts > span[1]:
-            spans[app, chat] = (span[0], ts)
-    return spans
+    return _widest(((app, chat), ts) for app, chat, ts in map(_KEYS, rows) if chat is not None)
+
+
+def batch_model_spans(rows: Iterable[MessageRow]) -> ModelSpans:
+    """The first and last time of each (app, chat, model) among `rows` (with a chat and a model)."""
+    return _widest(
+        ((app, chat, model), ts)
+        for app, chat, model, ts in map(_MODEL_KEYS, rows)
+        if chat is not None and model is not None
+    )
 
 
 def chat_spans_upsert(rows: Sequence[MessageRow]) -> Insert | None:
@@ -52,14 +71,13 @@ def chat_spans_upsert(rows: Sequence[MessageRow]) -> Insert | None:
     if not spans:
         return None
     keys = sorted(spans)
-    timestamp = DateTime(timezone=True)
     widened = insert(chat_spans).from_select(
         ["app_id", "chat_id", "first_at", "last_at"],
         unnest(
             app_id=(Text(), [app for app, _ in keys]),
             chat_id=(Text(), [chat for _, chat in keys]),
-            first_at=(timestamp, [spans[key][0] for key in keys]),
-            last_at=(timestamp, [spans[key][1] for key in keys]),
+            first_at=(_TIMESTAMP, [spans[key][0] for key in keys]),
+            last_at=(_TIMESTAMP, [spans[key][1] for key in keys]),
         ),
     )
     new, old = widened.excluded, chat_spans.c
@@ -93,9 +111,46 @@ def chat_spans_upsert(rows: Sequence[MessageRow]) -> Insert | None:
     )
     statement = insert(chat_firsts_hourly).from_select(["app_id", "hour", "chats"], counts)
     added = chat_firsts_hourly.c.chats + statement.excluded.chats
-    return statement.on_conflict_do_update(
+    statement = statement.on_conflict_do_update(
         index_elements=["app_id", "hour"], set_={"chats": added}
     ).add_cte(changed)
+    models = _models_upsert(batch_model_spans(rows))
+    return statement if models is None else statement.add_cte(models)
+
+
+def _models_upsert(spans: ModelSpans) -> Any:
+    """The CTE widening the batch's (chat, model) spans (None: no message names both). A new row
+    takes the chat's tags as stored (usageql.ingest.describe copies them again after commit)."""
+    if not spans:
+        return None
+    keys = sorted(spans)
+    sent = unnest(
+        app_id=(Text(), [app for app, _, _ in keys]),
+        chat_id=(Text(), [chat for _, chat, _ in keys]),
+        model=(Text(), [model for _, _, model in keys]),
+        first_at=(_TIMESTAMP, [spans[key][0] for key in keys]),
+        last_at=(_TIMESTAMP, [spans[key][1] for key in keys]),
+    ).subquery("sent")
+    described = sent.outerjoin(
+        chats, and_(chats.c.app_id == sent.c.app_id, chats.c.chat_id == sent.c.chat_id)
+    )
+    rows = (
+        select(*sent.c, func.coalesce(chats.c.tags, literal([], _TEXTS)), chats.c.described_at)
+        .select_from(described)
+        .order_by(sent.c.app_id, sent.c.chat_id, sent.c.model)  # the lock order, whatever the join
+    )
+    widened = insert(chat_models).from_select(
+        ["app_id", "chat_id", "model", "first_at", "last_at", "tags", "described_at"], rows
+    )
+    new, old = widened.excluded, chat_models.c
+    return widened.on_conflict_do_update(
+        index_elements=["app_id", "chat_id", "model"],
+        set_={
+            "first_at": func.least(old.first_at, new.first_at),
+            "last_at": func.greatest(old.last_at, new.last_at),
+        },
+        where=or_(new.first_at < old.first_at, new.last_at > old.last_at),
+    ).cte("widened_chat_models")
 
 
 def _hour(moment: ColumnElement[datetime]) -> ColumnElement[datetime]:

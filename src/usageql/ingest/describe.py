@@ -30,11 +30,12 @@ from sqlalchemy import (
     literal,
     select,
     tuple_,
+    update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from usageql.db.tables import chats, users
+from usageql.db.tables import chat_models, chats, users
 from usageql.db.unnest import unnest
 from usageql.ingest.records import Batch, Chat, Feedback, Message, UserRef
 from usageql.ingest.refusal import Refusal
@@ -59,18 +60,23 @@ async def describe_batch(
     for statement, rows in (_users_upsert(batch), _chats_upsert(batch.messages)):
         if statement is not None:
             await connection.execute(statement, rows)
-    if not batch.chats:
-        return ()
-    latest = _latest_chat_records(batch.chats)
-    if bound.users is None:
-        await connection.execute(_chat_records_upsert(latest))
-        return ()
-    owned = await _describe_owned_chats(connection, latest, bound.users)
-    return tuple(
-        Refusal("chat", position, "id", NOT_OWNED)
-        for position, chat in enumerate(batch.chats)
-        if (chat.app, chat.id) not in owned
-    )
+    refused: tuple[Refusal, ...] = ()
+    if batch.chats:
+        latest = _latest_chat_records(batch.chats)
+        if bound.users is None:
+            await connection.execute(_chat_records_upsert(latest))
+        else:
+            owned = await _describe_owned_chats(connection, latest, bound.users)
+            refused = tuple(
+                Refusal("chat", position, "id", NOT_OWNED)
+                for position, chat in enumerate(batch.chats)
+                if (chat.app, chat.id) not in owned
+            )
+    copied = {(m.app, m.chat_id) for m in batch.messages if m.chat_id and m.model is not None}
+    copied.update((chat.app, chat.id) for chat in batch.chats)
+    if copied:
+        await connection.execute(_tags_copied(sorted(copied)))
+    return refused
 
 
 @dataclass(slots=True)
@@ -247,6 +253,47 @@ def _chat_records_upsert(latest: list[Chat], owners: tuple[str, ...] | None = No
             "described_at": func.greatest(chats.c.described_at, new.described_at),
         },
         where=None if owners is None else chats.c.user_id == any_(literal(owners, _TEXTS)),
+    )
+
+
+def _tags_copied(keys: list[tuple[str, str]]) -> Executable:
+    """Copy the tags of the chats of `keys` to their rows of `chat_models` where the copy is
+    behind. Run after the chats' own statements committed, so whichever of a batch storing a
+    chat's models and a chat record changing its tags commits last finds the other's rows. A copy
+    moves only forward in `described_at`: the rows are locked in key order and read again when a
+    concurrent copy changed them, so a copy read before a newer record's never replaces it."""
+    batch = unnest(
+        app_id=(Text(), [app for app, _ in keys]), chat_id=(Text(), [chat for _, chat in keys])
+    ).subquery("batch")
+    stored = chat_models.c
+    behind = (
+        select(stored.app_id, stored.chat_id, stored.model, chats.c.tags, chats.c.described_at)
+        .select_from(
+            batch.join(
+                chats, (chats.c.app_id == batch.c.app_id) & (chats.c.chat_id == batch.c.chat_id)
+            ).join(
+                chat_models,
+                (stored.app_id == chats.c.app_id) & (stored.chat_id == chats.c.chat_id),
+            )
+        )
+        .where(
+            chats.c.described_at.is_not(None),
+            stored.described_at.is_(None)
+            | (chats.c.described_at > stored.described_at)
+            | ((chats.c.described_at == stored.described_at) & (chats.c.tags != stored.tags)),
+        )
+        .order_by(stored.app_id, stored.chat_id, stored.model)
+        .with_for_update(of=chat_models)
+        .cte("behind")
+    )
+    return (
+        update(chat_models)
+        .values(tags=behind.c.tags, described_at=behind.c.described_at)
+        .where(
+            stored.app_id == behind.c.app_id,
+            stored.chat_id == behind.c.chat_id,
+            stored.model == behind.c.model,
+        )
     )
 
 

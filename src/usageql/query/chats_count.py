@@ -106,7 +106,7 @@ class ChatsPlan:
     def raw_ranges(self) -> list[TimeRange]:
         """The partial hours at the filter's edges, where raw events tell whether a chat that
         outlasts the period was active in it."""
-        return _partial_hours(self.filter)
+        return partial_hours(self.filter)
 
     def attach(
         self, statement: Select[Any], narrow_labels: list[str], group_labels: list[str]
@@ -120,7 +120,7 @@ class ChatsPlan:
         app = next((rows.c[label] for key, label in keys if key is Dimension.APP), None)
         buckets = [(key, rows.c[label]) for key, label in keys if isinstance(key, TimeBucket)]
         cell = _Cell.of(buckets, self.filter, self.timezone)
-        counter = _Counter(cell, _Apps(app, self.filter.allowed(Dimension.APP)))
+        counter = _Counter(cell, Apps(app, self.filter.allowed(Dimension.APP)))
         chats = (counter.firsts() + counter.straddlers()).label(Metric.CHATS.value)
         if not keys and self.question.metrics == {Metric.CHATS}:
             return select(chats)  # one row, as the rest's would be: it is not read
@@ -144,7 +144,7 @@ def plan(
         and _apps_and_time(filter, keys, timezone)
         and all(map(_whole, moments))
         # No whole hour inside: raw events are as quick.
-        and (start is None or end is None or _floor(end) > _ceil(start))
+        and (start is None or end is None or floor_hour(end) > ceil_hour(start))
     )
     return ChatsPlan(question, filter, timezone, narrow_keys) if answers else None
 
@@ -192,14 +192,14 @@ class _Cell:
         return cls(
             start=_greatest(starts, lower),
             end=_least(ends, upper),
-            whole_start=_greatest(starts, None if lower is None else _ceil(lower)),
-            whole_end=_least(ends, None if upper is None else _floor(upper)),
-            edges=tuple(_partial_hours(filter)),
+            whole_start=_greatest(starts, None if lower is None else ceil_hour(lower)),
+            whole_end=_least(ends, None if upper is None else floor_hour(upper)),
+            edges=tuple(partial_hours(filter)),
         )
 
     def within(self, edge: TimeRange) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
         """The part of a partial hour inside the cell (empty in every other cell)."""
-        start, end = _at(edge[0]), _at(edge[1])
+        start, end = at(edge[0]), at(edge[1])
         return (
             start if self.start is None else func.greatest(self.start, start),
             end if self.end is None else func.least(self.end, end),
@@ -207,7 +207,7 @@ class _Cell:
 
 
 @dataclass(frozen=True, slots=True)
-class _Apps:
+class Apps:
     """The apps a row counts: the row's own (grouped or narrowed by app), the filter's, or every
     app."""
 
@@ -228,7 +228,7 @@ class _Counter:
     """The SQL counting a cell's chats in its apps."""
 
     cell: _Cell
-    apps: _Apps
+    apps: Apps
 
     def firsts(self) -> ColumnElement[Any]:
         """Chats first seen in the cell: hourly counts, and spans in its partial hours."""
@@ -338,39 +338,39 @@ def _bucket_end(
 def _greatest(
     columns: list[ColumnElement[Any]], moment: datetime | None
 ) -> ColumnElement[Any] | None:
-    values = [*columns, *([] if moment is None else [_at(moment)])]
+    values = [*columns, *([] if moment is None else [at(moment)])]
     if not values:
         return None
     return values[0] if len(values) == 1 else func.greatest(*values)
 
 
 def _least(columns: list[ColumnElement[Any]], moment: datetime | None) -> ColumnElement[Any] | None:
-    values = [*columns, *([] if moment is None else [_at(moment)])]
+    values = [*columns, *([] if moment is None else [at(moment)])]
     if not values:
         return None
     return values[0] if len(values) == 1 else func.least(*values)
 
 
-def _at(moment: datetime) -> ColumnElement[datetime]:
+def at(moment: datetime) -> ColumnElement[datetime]:
     return bindparam(None, moment, type_=_TIMESTAMP)
 
 
-def _partial_hours(filter: Filter) -> list[TimeRange]:
+def partial_hours(filter: Filter) -> list[TimeRange]:
     ranges = []
     if filter.start is not None and not _whole(filter.start):
-        ranges.append((filter.start, _ceil(filter.start)))
+        ranges.append((filter.start, ceil_hour(filter.start)))
     if filter.end is not None and not _whole(filter.end):
-        ranges.append((_floor(filter.end), filter.end))
+        ranges.append((floor_hour(filter.end), filter.end))
     return ranges
 
 
-def _floor(moment: datetime) -> datetime:
+def floor_hour(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def _ceil(moment: datetime) -> datetime:
-    return _floor(moment) if _whole(moment) else _floor(moment) + HOUR
+def ceil_hour(moment: datetime) -> datetime:
+    return floor_hour(moment) if _whole(moment) else floor_hour(moment) + HOUR
 
 
 def _whole(moment: datetime) -> bool:
-    return _floor(moment) == moment
+    return floor_hour(moment) == moment

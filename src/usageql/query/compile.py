@@ -34,12 +34,13 @@ from sqlalchemy import (
     null,
     select,
     true,
+    tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, array
 from sqlalchemy.sql.elements import Label
 
 from usageql.db.tables import chats, feedback, messages, users
-from usageql.query import chats_count, rollups, sketch, user_sets
+from usageql.query import chat_scope, chats_count, rollups, sketch, user_sets
 from usageql.query.catalog import DIMENSIONS, FEEDBACK_DIMENSIONS, METRICS
 from usageql.query.model import (
     ChatField,
@@ -189,7 +190,13 @@ def compile_question(
     raw = _raw_range(filter, timezone, narrow_keys, narrow_values)
     scoped: Scoped = (filter, timezone, narrow_keys, narrow_values)
     if question.source in (Source.CHAT_TAGS, Source.CHATS):
+        scope = chat_scope.plan(question, filter, narrow_keys) if use_rollups else None
+        if scope is not None and question.source is Source.CHAT_TAGS:
+            return _scoped_chat_tags(question, scope)
         chat_source, read = _chat_rows(question, scoped, raw, use_rollups, now)
+        if scope is not None:
+            compiled = _scoped_chats(question, scoped, chat_source, scope)
+            return replace(compiled, raw_ranges=(*read, *scope.raw_ranges))
         compile_chats = (
             _compile_chat_tags if question.source is Source.CHAT_TAGS else _compile_chats
         )
@@ -548,12 +555,17 @@ CHAT_FIELDS = (
 )
 
 
-def _compile_chats(question: Question, scoped: Scoped, source: _From) -> Compiled:
-    """The chats with an event in each scope (in `source`), described, with metrics over those
-    events."""
+def _per_chat(
+    question: Question,
+    scoped: Scoped,
+    source: _From,
+    metrics: tuple[Metric, ...],
+    among: Select[Any] | None = None,
+) -> Subquery:
+    """The events in each scope (in `source`) summed per chat: g0 (app), g1 (chat), messages,
+    models and `metrics`; only the chats `among` selects (app_id, chat_id), if given."""
     filter, timezone, narrow_keys, narrow_values = scoped
     narrow_labels, narrow_columns = _narrow_columns(narrow_keys, timezone, source)
-    metrics = tuple(sorted(question.metrics, key=lambda metric: metric.value))
     conditions = _scope_conditions(
         filter,
         timezone,
@@ -562,11 +574,14 @@ def _compile_chats(question: Question, scoped: Scoped, source: _From) -> Compile
         source,
         unnests_tags=Dimension.TAG in narrow_keys,
     )
+    app = source.dimension(Dimension.APP)
     chat, model = source.dimension(Dimension.CHAT), source.dimension(Dimension.MODEL)
-    per_chat = (
+    if among is not None:
+        conditions.append(tuple_(app, chat).in_(among))
+    return (
         select(
             *narrow_columns,
-            source.dimension(Dimension.APP).collate(_BYTES).label("g0"),
+            app.collate(_BYTES).label("g0"),
             chat.collate(_BYTES).label("g1"),
             source.metric(Metric.MESSAGES).label("message_count"),
             func.array_remove(func.array_agg(model.distinct()), None).label("model_list"),
@@ -577,6 +592,39 @@ def _compile_chats(question: Question, scoped: Scoped, source: _From) -> Compile
         .group_by(*(literal_column(label) for label in [*narrow_labels, "g0", "g1"]))
         .subquery("per_chat")
     )
+
+
+def _scoped_chat_tags(question: Question, scope: chat_scope.ChatScope) -> Compiled:
+    """Chats per chat tag, the chats in scope read from `chat_models` (usageql.query.chat_scope)."""
+    statement = _order_and_limit(chat_scope.chat_tags(scope), question, [], ["g0"])
+    return Compiled(
+        statement, (), (Dimension.TAG,), (Metric.CHATS,), False, raw_ranges=tuple(scope.raw_ranges)
+    )
+
+
+def _scoped_chats(
+    question: Question, scoped: Scoped, source: _From, scope: chat_scope.ChatScope
+) -> Compiled:
+    """The chat browser's page in its default order, the chats in scope read from `chat_models`
+    (usageql.query.chat_scope); metrics over their events in `source`, for the page's chats."""
+    metrics = tuple(sorted(question.metrics, key=lambda metric: metric.value))
+    statement = chat_scope.chat_page(
+        question,
+        scope,
+        lambda among: _per_chat(question, scoped, source, metrics, among),
+        CHAT_FIELDS,
+        ROWS_IN_SCOPE,
+    )
+    return Compiled(statement, (), (Dimension.APP, Dimension.CHAT), metrics, True, CHAT_FIELDS)
+
+
+def _compile_chats(question: Question, scoped: Scoped, source: _From) -> Compiled:
+    """The chats with an event in each scope (in `source`), described, with metrics over those
+    events."""
+    filter, _, narrow_keys, _ = scoped
+    narrow_labels = _labels("n", narrow_keys)
+    metrics = tuple(sorted(question.metrics, key=lambda metric: metric.value))
+    per_chat = _per_chat(question, scoped, source, metrics)
     app_id, chat_id = per_chat.c.g0.collate("default"), per_chat.c.g1.collate("default")
     described = per_chat.join(chats, and_(chats.c.app_id == app_id, chats.c.chat_id == chat_id))
     people = _chat_people(filter)

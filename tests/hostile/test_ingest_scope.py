@@ -129,8 +129,8 @@ async def test_upsert_chats_over_graphql_keeps_to_the_same_rule(
         {"id": "c-u1", "timestamp": WHEN, "app": "a", "title": "mine"},
     ]
     async with authorized_client(app, Role.INGEST, users=["u1"]) as key:
-        # price book, the chats its users own, the upsert
-        data = await graphql_counted(key, engine, mutation, 3, {"c": renames})
+        # price book, the chats its users own, the upsert, the tags copied to chat_models
+        data = await graphql_counted(key, engine, mutation, 4, {"c": renames})
     assert data["upsertChats"] == {
         "described": 1,
         "rejected": [{"index": 0, "id": "c-v", "field": "id", "error": NOT_OWNED}],

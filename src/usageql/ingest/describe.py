@@ -9,6 +9,9 @@ a row lock held until the end of a longer transaction makes them wait on each ot
 A key bound to users describes (title, tags) only chats that one of its users owns: the owner is
 the chat's first user, set by its messages. The messages' chat upsert runs before the chat
 records, so a batch may carry a new chat's messages and its chat record together.
+
+Last, the tags of the batch's chats are copied to their rows of `chat_models` where the copy is
+behind (`_tags_copied`): those rows are written in the batch's transaction, before this.
 """
 
 from __future__ import annotations
@@ -280,6 +283,8 @@ def _tags_copied(keys: list[tuple[str, str]]) -> Executable:
             chats.c.described_at.is_not(None),
             stored.described_at.is_(None)
             | (chats.c.described_at > stored.described_at)
+            # Two records of one time with other tags: chats keeps the later arrival, and so
+            # does this, unless a copy read before it races it (not guarded).
             | ((chats.c.described_at == stored.described_at) & (chats.c.tags != stored.tags)),
         )
         .order_by(stored.app_id, stored.chat_id, stored.model)

@@ -3,8 +3,8 @@
 Messages are copied (binary COPY) straight into `messages`; when a batch holds an id already stored,
 it goes through a temporary table and INSERT ... SELECT ... ON CONFLICT DO NOTHING instead. The
 messages really stored are added to the hourly rollups (usageql.ingest.rollup) and to the chat
-spans (usageql.ingest.chat_spans) in the same transaction. Feedback is inserted with ON CONFLICT DO
-NOTHING too.
+spans, per chat and per (chat, model) (usageql.ingest.chat_spans), in the same transaction.
+Feedback is inserted with ON CONFLICT DO NOTHING too.
 A record whose (app_id, id) was already stored is counted as a duplicate and changes nothing, also
 when two requests carry it at once (the second waits on the first's row lock, then does nothing).
 Users and chats are upserted from the same batch right after it commits (usageql.ingest.describe,

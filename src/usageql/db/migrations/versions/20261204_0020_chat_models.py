@@ -10,7 +10,7 @@ by app and chat id in byte order) lets the chat browser walk the latest chats un
 Filled here from what is stored, a week of messages per statement with a progress line each, and
 for the hours before the retention horizon from `usage_hourly_chats` (a chat first or last seen
 with a model in a pruned hour gets that hour's start, exact for every question whose bounds fall
-on whole hours; the others already need the pruned raw events). The tags are copied from `chats`.
+on whole hours; the others already need the pruned raw events), each with its chat's tags.
 
 The SQL is written here, not imported: a migration is a snapshot of its day.
 
@@ -35,21 +35,25 @@ depends_on: str | Sequence[str] | None = None
 log = logging.getLogger("usageql.migrations")
 
 _BATCH = timedelta(days=7)
+# One batch: each (chat, model)'s first and last time among some rows, with the chat's tags,
+# merged with what is stored.
 _UPSERT = (
-    "INSERT INTO chat_models (app_id, chat_id, model, first_at, last_at) {rows}"
+    "INSERT INTO chat_models (app_id, chat_id, model, first_at, last_at, tags, described_at)"
+    " SELECT spans.*, coalesce(chats.tags, '{{}}'), chats.described_at FROM ({rows}) AS spans"
+    " LEFT JOIN chats USING (app_id, chat_id) ORDER BY app_id, chat_id, model"
     " ON CONFLICT (app_id, chat_id, model) DO UPDATE SET"
     " first_at = least(chat_models.first_at, excluded.first_at),"
     " last_at = greatest(chat_models.last_at, excluded.last_at)"
 )
 _FROM_MESSAGES = _UPSERT.format(
-    rows="SELECT app_id, chat_id, model, min(ts), max(ts) FROM messages"
+    rows="SELECT app_id, chat_id, model, min(ts) AS first_at, max(ts) AS last_at FROM messages"
     " WHERE chat_id IS NOT NULL AND model IS NOT NULL AND ts >= :start AND ts < :end"
-    " GROUP BY app_id, chat_id, model ORDER BY app_id, chat_id, model"
+    " GROUP BY app_id, chat_id, model"
 )
 _FROM_ROLLUP = _UPSERT.format(
-    rows="SELECT app_id, chat_id, model, min(hour), max(hour) FROM usage_hourly_chats"
-    " WHERE chat_id <> '' AND model <> '' AND hour >= :start AND hour < :end"
-    " GROUP BY app_id, chat_id, model ORDER BY app_id, chat_id, model"
+    rows="SELECT app_id, chat_id, model, min(hour) AS first_at, max(hour) AS last_at"
+    " FROM usage_hourly_chats WHERE chat_id <> '' AND model <> '' AND hour >= :start"
+    " AND hour < :end GROUP BY app_id, chat_id, model"
 )
 
 
@@ -89,13 +93,6 @@ def upgrade() -> None:
             {"horizon": horizon},
         )
         _batches(_FROM_ROLLUP, first_hour, horizon - timedelta(hours=1), "pruned hours")
-    bind.execute(
-        sa.text(
-            "UPDATE chat_models SET tags = chats.tags, described_at = chats.described_at"
-            " FROM chats WHERE chats.app_id = chat_models.app_id"
-            " AND chats.chat_id = chat_models.chat_id AND chats.described_at IS NOT NULL"
-        )
-    )
     rows = bind.scalar(sa.text("SELECT count(*) FROM chat_models"))
     log.info("migration 0020: %s chat models filled in %.1f s", f"{rows:,}", _since(started))
     op.create_index(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +29,16 @@ from tests.sqlcount import count_statements
 from tests.ways import settings, way
 from usageql.db.migrate import alembic_config, upgrade
 from usageql.db.prune import prune
+from usageql.query import chat_scope
+from usageql.query.model import (
+    ChatField,
+    ChatSort,
+    Dimension,
+    Filter,
+    Metric,
+    Question,
+    Source,
+)
 
 __all__ = ["settings", "way"]  # fixtures: every test runs from raw events and from rollups
 
@@ -236,3 +247,28 @@ async def test_migration_0020_fills_the_same_rows_and_pruned_hours(
 async def _downgrade(engine: AsyncEngine, revision: str) -> None:
     async with engine.begin() as connection:
         await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), revision))
+
+
+def test_which_questions_read_chat_models(way: str) -> None:
+    """Apps, models and time, no drill-down, and for the browser its default order; else None."""
+    one_model = Filter(values=((Dimension.MODEL, ("m-a",)),))
+    tags = Question(frozenset({Metric.CHATS}), (Dimension.TAG,), source=Source.CHAT_TAGS)
+    browser = Question(frozenset(), limit=20, with_total=True, source=Source.CHATS)
+    by_title = replace(browser, chat_sort=ChatSort(ChatField.TITLE, descending=False))
+    oldest_first = replace(browser, chat_sort=ChatSort(descending=False))
+    assert chat_scope.plan(tags, one_model, ()) == chat_scope.ChatScope(one_model, ("m-a",))
+    assert chat_scope.plan(browser, one_model, ()) is not None
+    with_apps = one_model.and_(Filter(values=((Dimension.APP, ("g",)),)))
+    assert chat_scope.plan(browser, with_apps, ()) is not None
+    for question in (by_title, oldest_first):
+        assert chat_scope.plan(question, one_model, ()) is None
+    for other in (
+        Filter(),  # no model: the chats of the whole app
+        one_model.and_(Filter(values=((Dimension.USER, ("u1",)),))),
+        one_model.and_(Filter(values=((Dimension.TAG, ("beta",)),))),
+        replace(one_model, tag_contains=("UA:",)),
+        replace(one_model, metadata=(("team", ("x",)),)),
+    ):
+        assert chat_scope.plan(tags, other, ()) is None, other
+        assert chat_scope.plan(browser, other, ()) is None, other
+    assert chat_scope.plan(tags, one_model, (Dimension.MODEL,)) is None  # a row's chat tags

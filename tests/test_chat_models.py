@@ -24,11 +24,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
+from tests.factories import message
 from tests.graphql_client import graphql
 from tests.sqlcount import count_statements
 from tests.ways import settings, way
 from usageql.db.migrate import alembic_config, upgrade
 from usageql.db.prune import prune
+from usageql.ingest.records import Batch, Chat
+from usageql.ingest.write import write_batch
 from usageql.query import chat_scope
 from usageql.query.model import (
     ChatField,
@@ -272,3 +275,30 @@ def test_which_questions_read_chat_models(way: str) -> None:
         assert chat_scope.plan(tags, other, ()) is None, other
         assert chat_scope.plan(browser, other, ()) is None, other
     assert chat_scope.plan(tags, one_model, (Dimension.MODEL,)) is None  # a row's chat tags
+
+
+async def test_a_chat_recorded_with_its_first_messages_needs_no_copy(
+    engine: AsyncEngine, way: str
+) -> None:
+    """The batch's transaction alone gives a new chat's rows its record's tags (before `chats`
+    has a row, which describe_batch writes after commit); an older record than the stored one
+    does not."""
+    recorded = Chat("fresh", datetime(2026, 3, 8, tzinfo=UTC), app="g", tags=("new",))
+    older = Chat("late", datetime(2026, 3, 1, tzinfo=UTC), app="g", tags=("old",))
+    batch = Batch(
+        [message("fresh-1", app="g", chat="fresh"), message("late-9", app="g", chat="late")],
+        chats=[recorded, older],
+    )
+    async with engine.begin() as connection:
+        await write_batch(connection, batch)
+        written = await connection.execute(
+            text(
+                "SELECT chat_id, tags, described_at FROM chat_models WHERE app_id = 'g'"
+                " AND chat_id IN ('fresh', 'late') AND model = 'gpt-4o' ORDER BY chat_id"
+            )
+        )
+        rows = [tuple(row) for row in written]
+    assert rows == [
+        ("fresh", ["new"], recorded.timestamp),
+        ("late", ["y"], datetime.fromisoformat(_at(2, 12))),  # the stored record is newer
+    ]

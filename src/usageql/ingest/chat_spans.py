@@ -20,12 +20,25 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, DateTime, Text, and_, func, literal, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Integer,
+    Text,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
 
 from usageql.db.tables import chat_firsts_hourly, chat_models, chat_spans, chats
 from usageql.db.unnest import unnest
-from usageql.ingest.records import MessageRow, row_values
+from usageql.ingest.records import Chat, MessageRow, row_values
 
 _KEYS = row_values("app_id", "chat_id", "ts")
 _MODEL_KEYS = row_values("app_id", "chat_id", "model", "ts")
@@ -65,8 +78,9 @@ def batch_model_spans(rows: Iterable[MessageRow]) -> ModelSpans:
     )
 
 
-def chat_spans_upsert(rows: Sequence[MessageRow]) -> Insert | None:
-    """One statement adding the chats of `rows` (just inserted) to the spans and the counts."""
+def chat_spans_upsert(rows: Sequence[MessageRow], records: Sequence[Chat] = ()) -> Insert | None:
+    """One statement adding the chats of `rows` (just inserted) to the spans and the counts;
+    `records`: the batch's chat records that will describe its chats (for chat_models' tags)."""
     spans = batch_spans(rows)
     if not spans:
         return None
@@ -114,28 +128,60 @@ def chat_spans_upsert(rows: Sequence[MessageRow]) -> Insert | None:
     statement = statement.on_conflict_do_update(
         index_elements=["app_id", "hour"], set_={"chats": added}
     ).add_cte(changed)
-    models = _models_upsert(batch_model_spans(rows))
+    models = _models_upsert(batch_model_spans(rows), records)
     return statement if models is None else statement.add_cte(models)
 
 
-def _models_upsert(spans: ModelSpans) -> Any:
+def _models_upsert(spans: ModelSpans, records: Sequence[Chat]) -> Any:
     """The CTE widening the batch's (chat, model) spans (None: no message names both). A new row
-    takes the chat's tags as stored (usageql.ingest.describe copies them again after commit)."""
+    takes the chat's tags as stored or, if newer, as the batch's latest record of the chat says
+    (`records`, which describe_batch applies after commit): most chats arrive with their first
+    record, before `chats` has a row, and their rows then need no copy after commit
+    (usageql.ingest.describe copies what is behind)."""
     if not spans:
         return None
     keys = sorted(spans)
+    latest: dict[tuple[str, str], Chat] = {}
+    for record in records:
+        known = latest.get((record.app, record.id))
+        if known is None or record.timestamp >= known.timestamp:
+            latest[record.app, record.id] = record
+    tags: list[str] = []
+    bounds: list[tuple[int, int]] = []  # each row's record's tags: tags[first:last], from 1
+    for app, chat, _ in keys:
+        record_tags = latest[app, chat].tags if (app, chat) in latest else ()
+        bounds.append((len(tags) + 1, len(tags) + len(record_tags)))
+        tags.extend(record_tags)
     sent = unnest(
         app_id=(Text(), [app for app, _, _ in keys]),
         chat_id=(Text(), [chat for _, chat, _ in keys]),
         model=(Text(), [model for _, _, model in keys]),
         first_at=(_TIMESTAMP, [spans[key][0] for key in keys]),
         last_at=(_TIMESTAMP, [spans[key][1] for key in keys]),
-    ).subquery("sent")
+        said_at=(_TIMESTAMP, [_said_at(latest, app, chat) for app, chat, _ in keys]),
+        first_tag=(Integer(), [first for first, _ in bounds]),
+        last_tag=(Integer(), [last for _, last in bounds]),
+    ).subquery("unnested")
+    every_tag = bindparam("said_tags", tags, type_=_TEXTS, unique=True)
+    sent = select(*sent.c, every_tag.label("said_tags")).subquery("sent")  # sliceable
     described = sent.outerjoin(
         chats, and_(chats.c.app_id == sent.c.app_id, chats.c.chat_id == sent.c.chat_id)
     )
+    # The batch's record where it is newer than the stored one (or none is stored).
+    said = sent.c.said_at.is_not(None) & (
+        chats.c.described_at.is_(None) | (sent.c.said_at > chats.c.described_at)
+    )
+    stored_tags = func.coalesce(chats.c.tags, literal([], _TEXTS))
     rows = (
-        select(*sent.c, func.coalesce(chats.c.tags, literal([], _TEXTS)), chats.c.described_at)
+        select(
+            sent.c.app_id,
+            sent.c.chat_id,
+            sent.c.model,
+            sent.c.first_at,
+            sent.c.last_at,
+            case((said, sent.c.said_tags[sent.c.first_tag : sent.c.last_tag]), else_=stored_tags),
+            case((said, sent.c.said_at), else_=chats.c.described_at),
+        )
         .select_from(described)
         .order_by(sent.c.app_id, sent.c.chat_id, sent.c.model)  # the lock order, whatever the join
     )
@@ -151,6 +197,11 @@ def _models_upsert(spans: ModelSpans) -> Any:
         },
         where=or_(new.first_at < old.first_at, new.last_at > old.last_at),
     ).cte("widened_chat_models")
+
+
+def _said_at(latest: dict[tuple[str, str], Chat], app: str, chat: str) -> datetime | None:
+    record = latest.get((app, chat))
+    return None if record is None else record.timestamp
 
 
 def _hour(moment: ColumnElement[datetime]) -> ColumnElement[datetime]:

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     DateTime,
     Executable,
     Integer,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     case,
     func,
     literal,
+    literal_column,
     select,
     tuple_,
     update,
@@ -269,8 +271,9 @@ def _tags_copied(keys: list[tuple[str, str]]) -> Executable:
         app_id=(Text(), [app for app, _ in keys]), chat_id=(Text(), [chat for _, chat in keys])
     ).subquery("batch")
     stored = chat_models.c
+    row: ColumnElement[Any] = literal_column("chat_models.ctid")
     behind = (
-        select(stored.app_id, stored.chat_id, stored.model, chats.c.tags, chats.c.described_at)
+        select(row.label("row"), chats.c.tags, chats.c.described_at)
         .select_from(
             batch.join(
                 chats, (chats.c.app_id == batch.c.app_id) & (chats.c.chat_id == batch.c.chat_id)
@@ -294,11 +297,7 @@ def _tags_copied(keys: list[tuple[str, str]]) -> Executable:
     return (
         update(chat_models)
         .values(tags=behind.c.tags, described_at=behind.c.described_at)
-        .where(
-            stored.app_id == behind.c.app_id,
-            stored.chat_id == behind.c.chat_id,
-            stored.model == behind.c.model,
-        )
+        .where(row == behind.c.row)  # the row locked (a join on the key may take another index)
     )
 
 

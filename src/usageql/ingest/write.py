@@ -145,7 +145,8 @@ async def write_batch(
     # current hour's), which stay locked until then.
     if stored_messages:
         await ROLLUPS_STATEMENT.run(connection, rollup_values(stored_messages))
-    spans = chat_spans_upsert(stored_messages)  # after the rollups: one lock order for all
+    # After the rollups: one lock order for all.
+    spans = chat_spans_upsert(stored_messages, described)
     if spans is not None:
         await connection.execute(spans)
     return WriteResult(

@@ -193,10 +193,15 @@ def compile_question(
         scope = chat_scope.plan(question, filter, narrow_keys) if use_rollups else None
         if scope is not None and question.source is Source.CHAT_TAGS:
             return _scoped_chat_tags(question, scope)
-        chat_source, read = _chat_rows(question, scoped, raw, use_rollups, now)
         if scope is not None:
-            compiled = _scoped_chats(question, scoped, chat_source, scope)
+            # The page's chats' events, read from the chat rollup through its chat index.
+            def page_source(page: Select[Any]) -> _From:
+                return _chat_rows(question, scoped, raw, use_rollups, now, chats=page)[0]
+
+            read = _chat_rows(question, scoped, raw, use_rollups, now)[1]
+            compiled = _scoped_chats(question, scoped, page_source, scope)
             return replace(compiled, raw_ranges=(*read, *scope.raw_ranges))
+        chat_source, read = _chat_rows(question, scoped, raw, use_rollups, now)
         compile_chats = (
             _compile_chat_tags if question.source is Source.CHAT_TAGS else _compile_chats
         )
@@ -468,11 +473,18 @@ def _scope_conditions(
 
 
 def _chat_rows(
-    question: Question, scoped: Scoped, raw: TimeRange, use_rollups: bool, now: datetime
+    question: Question,
+    scoped: Scoped,
+    raw: TimeRange,
+    use_rollups: bool,
+    now: datetime,
+    *,
+    chats: Select[Any] | None = None,
 ) -> tuple[_From, tuple[TimeRange, ...]]:
     """Where the chats with an event in scope are found, and the spans of raw events read: the
     chat rollup's rows (whole hours; raw events for the partial ones) when they answer the
-    scope and the metrics exactly, else raw events."""
+    scope and the metrics exactly, else raw events; with `chats` (a SELECT of app_id, chat_id),
+    the rollup's rows of those chats only."""
     filter, timezone, narrow_keys, narrow_values = scoped
     if use_rollups:
         # Keyed by chat and model: a chat's message count and models come from its rows.
@@ -482,7 +494,7 @@ def _chat_rows(
         chosen = rollups.plan(wanted, filter, timezone, narrow_keys, narrow_values, now=now)
         if chosen is not None:
             relation = rollups.relation(
-                chosen, wanted.metrics, filter, (narrow_keys, narrow_values)
+                chosen, wanted.metrics, filter, (narrow_keys, narrow_values), chats
             )
             # Chats described for some users read those users' raw messages (_chat_people).
             people = () if filter.allowed(Dimension.USER) is None else (raw,)
@@ -603,15 +615,18 @@ def _scoped_chat_tags(question: Question, scope: chat_scope.ChatScope) -> Compil
 
 
 def _scoped_chats(
-    question: Question, scoped: Scoped, source: _From, scope: chat_scope.ChatScope
+    question: Question,
+    scoped: Scoped,
+    source: Callable[[Select[Any]], _From],
+    scope: chat_scope.ChatScope,
 ) -> Compiled:
     """The chat browser's page in its default order, the chats in scope read from `chat_models`
-    (usageql.query.chat_scope); metrics over their events in `source`, for the page's chats."""
+    (usageql.query.chat_scope); metrics over the page's chats' events (in `source(page)`)."""
     metrics = tuple(sorted(question.metrics, key=lambda metric: metric.value))
     statement = chat_scope.chat_page(
         question,
         scope,
-        lambda among: _per_chat(question, scoped, source, metrics, among),
+        lambda among: _per_chat(question, scoped, source(among), metrics, among),
         CHAT_FIELDS,
         ROWS_IN_SCOPE,
     )

@@ -40,6 +40,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    tuple_,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -512,10 +513,12 @@ def relation(
     metrics: Iterable[Metric],
     filter: Filter | None = None,
     narrowing: tuple[tuple[GroupKey, ...], Sequence[tuple[str | datetime | None, ...]]] = ((), ()),
+    chats: Select[Any] | None = None,
 ) -> Subquery:
     """Rows shaped like the rollup's (`ts` for the hour, day or month): the monthly table's
     months, the daily table's other days, the hourly table's other whole hours, then each raw
-    event of the partial hours at the edges.
+    event of the partial hours at the edges; with `chats` (a SELECT of app_id, chat_id), only
+    those chats' rows, asked of the tables' own columns (through their (app, chat, hour) index).
     Only the measures `metrics` read are carried: a wide row costs even where PostgreSQL drops
     the column later (a month of hourly rows, 30% of a daily series' time). The values of the
     filter and of the narrowing keys are also asked of each table's own key columns: the
@@ -531,26 +534,31 @@ def relation(
     names = [measure.name for measure in measures]
     parts = []
     if chosen.monthly is not None:
-        parts.append(rows_of(chosen.monthly, keys, names, cut.months, asked, dated=cut.inside))
+        parts.append(
+            rows_of(chosen.monthly, keys, names, cut.months, asked, dated=cut.inside, chats=chats)
+        )
     if chosen.daily is not None and cut.less:
         if any(measure.merge is not Merge.SUM for measure in measures):
             raise ValueError("only sums can be taken away")
         negated = [(-chosen.daily.table.c[name]).label(name) for name in names]
-        parts.append(rows_of(chosen.daily, keys, negated, cut.less, asked, dated=cut.inside))
+        parts.append(
+            rows_of(chosen.daily, keys, negated, cut.less, asked, dated=cut.inside, chats=chats)
+        )
     if chosen.daily is not None and chosen.pieces.days:
-        parts.append(rows_of(chosen.daily, keys, names, chosen.pieces.days, asked))
+        parts.append(rows_of(chosen.daily, keys, names, chosen.pieces.days, asked, chats=chats))
     if chosen.pieces.hours:
-        parts.append(rows_of(chosen.rollup, keys, names, chosen.pieces.hours, asked))
+        parts.append(rows_of(chosen.rollup, keys, names, chosen.pieces.hours, asked, chats=chats))
     ranges = chosen.raw_ranges
     if ranges:
-        parts.append(
-            select(
-                m.ts,
-                m.app_id,
-                *(_RAW_KEYS[key].label(key) for key in keys),
-                *(measure.per_event(m).label(measure.name) for measure in measures),
-            ).where(or_(*(and_(m.ts >= start, m.ts < end) for start, end in ranges)))
-        )
+        raw = select(
+            m.ts,
+            m.app_id,
+            *(_RAW_KEYS[key].label(key) for key in keys),
+            *(measure.per_event(m).label(measure.name) for measure in measures),
+        ).where(or_(*(and_(m.ts >= start, m.ts < end) for start, end in ranges)))
+        if chats is not None:
+            raw = raw.where(tuple_(m.app_id, m.chat_id).in_(chats))
+        parts.append(raw)
     if len(parts) == 1:
         return parts[0].subquery("rollup")
     return union_all(*parts).subquery("rollup")
@@ -564,10 +572,12 @@ def rows_of(
     asked: dict[str, list[str]],
     *,
     dated: datetime | None = None,
+    chats: Select[Any] | None = None,
 ) -> Select[Any]:
-    """The rows of `rollup` inside `runs` and with the values `asked` of its key columns, with
-    the columns `keys` ('' read as NULL) and `carried` (columns of its table by name, or
-    expressions over them); `ts` is their hour, day or month, or `dated`."""
+    """The rows of `rollup` inside `runs` and with the values `asked` of its key columns (and of
+    the (app_id, chat_id) pairs `chats` selects, where it is keyed by chat), with the columns
+    `keys` ('' read as NULL) and `carried` (columns of its table by name, or expressions over
+    them); `ts` is their hour, day or month, or `dated`."""
     table = rollup.table
     time = table.c[rollup.time]
     stamp = time if dated is None else literal(dated, DateTime(timezone=True))
@@ -578,6 +588,8 @@ def rows_of(
         *(table.c[value] if isinstance(value, str) else value for value in carried),
     )
     rows = rows.where(every_app(table.c.app_id))
+    if chats is not None and "chat_id" in keys:
+        rows = rows.where(tuple_(table.c.app_id, table.c.chat_id).in_(chats))
     unit = _UNITS.get(rollup.time)  # months differ in length: never listed
     listed = None if unit is None else listed_starts(runs, unit)
     if listed is not None:

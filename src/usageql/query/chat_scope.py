@@ -32,18 +32,22 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
+    CompoundSelect,
     Select,
     Subquery,
     Text,
     and_,
     any_,
     bindparam,
+    cast,
     exists,
     func,
     literal_column,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 
@@ -69,8 +73,11 @@ class ChatScope:
         period is in scope if it has one inside, which raw events tell there."""
         return partial_hours(self.filter)
 
-    def rows(self) -> Select[Any]:
-        """The rows of `chat_models` in scope: (app_id, chat_id, model, tags, described_at)."""
+    def rows(self, *, scanned: bool) -> Select[Any] | CompoundSelect[Any]:
+        """The rows of `chat_models` in scope: (app_id, chat_id, model, tags, described_at).
+        `scanned` (a range read, not a chat's rows looked up): those spanning the whole period
+        are checked apart (a UNION ALL), so that the others, nearly all, are read with plain
+        conditions (131 -> 110 ms for a model's month at 10M events, in psql)."""
         c = chat_models.c
         start, end = self.filter.start, self.filter.end
         conditions = [
@@ -81,15 +88,23 @@ class ChatScope:
             conditions.append(c.last_at >= at(start))
         if end is not None:
             conditions.append(c.first_at < at(end))
-        if start is not None and end is not None:
-            inside = self._inside(start, end)
-            conditions.append(or_(c.first_at >= at(start), c.last_at < at(end), inside))
-        return select(c.app_id, c.chat_id, c.model, c.tags, c.described_at).where(*conditions)
+        columns = (c.app_id, c.chat_id, c.model, c.tags, c.described_at)
+        if start is None or end is None:
+            return select(*columns).where(*conditions)
+        within = or_(c.first_at >= at(start), c.last_at < at(end))
+        inside = self._inside(start, end)
+        if not scanned:
+            return select(*columns).where(*conditions, or_(within, inside))
+        spanning = [c.first_at < at(start), c.last_at >= at(end), inside]
+        return union_all(
+            select(*columns).where(*conditions, within),
+            select(*columns).where(*conditions, *spanning),
+        )
 
-    def chats(self) -> Subquery:
+    def chats(self, *, scanned: bool) -> Subquery:
         """The chats in scope, each once, with its tags (the latest copy, should two of its
         models' rows differ while a chat record is being copied)."""
-        rows = self.rows().subquery("scope_rows")
+        rows = self.rows(scanned=scanned).subquery("scope_rows")
         if len(self.models) == 1:
             return rows
         return (
@@ -148,12 +163,19 @@ def plan(question: Question, filter: Filter, narrow_keys: tuple[GroupKey, ...]) 
 
 
 def chat_tags(scope: ChatScope) -> Select[Any]:
-    """Chats per chat tag among the chats in scope: (g0: the tag, chats), not yet ordered."""
-    in_scope = scope.chats()
-    tag = func.unnest(in_scope.c.tags).column_valued("chat_tag")
+    """Chats per chat tag among the chats in scope: (g0: the tag, chats), not yet ordered. The
+    chats are counted per set of tags first: chats share a few sets (64 for ~92k chats at 10M
+    events), so each set's tags are unnested once, not each chat's."""
+    in_scope = scope.chats(scanned=True)
+    per_set = (
+        select(in_scope.c.tags, func.count().label("chats"))
+        .group_by(in_scope.c.tags)
+        .subquery("tag_sets")
+    )
+    tag = func.unnest(per_set.c.tags).column_valued("chat_tag")
     return (
-        select(tag.label("g0"), func.count().label("chats"))
-        .select_from(in_scope)
+        select(tag.label("g0"), cast(func.sum(per_set.c.chats), BigInteger).label("chats"))
+        .select_from(per_set)
         .group_by(literal_column("g0"))
     )
 
@@ -167,7 +189,7 @@ def chat_page(
 ) -> Select[Any]:
     """The browser's page of chats in scope, latest first: `per_chat(keys)` sums the events of
     the chats `keys` selects (app_id, chat_id); each row also carries the scope's chat count."""
-    in_scope = scope.chats()
+    in_scope = scope.chats(scanned=False)  # looked up per chat walked
     walked = chats.c
     start = scope.filter.start
     conditions = [
@@ -184,7 +206,7 @@ def chat_page(
         page = page.limit(question.limit)
     paged = page.cte("chat_page")
     summed = per_chat(select(paged.c.app_id, paged.c.chat_id))
-    total = select(func.count()).select_from(in_scope).scalar_subquery()
+    total = select(func.count()).select_from(scope.chats(scanned=True)).scalar_subquery()
     joined = paged.join(summed, and_(summed.c.g0 == paged.c.app_id, summed.c.g1 == paged.c.chat_id))
     described = [paged.c[field] if field in paged.c else summed.c[field] for field in fields]
     metrics = [column for column in summed.c if column.name not in {"g0", "g1", *fields}]

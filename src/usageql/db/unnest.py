@@ -22,6 +22,20 @@ def unnest(**columns: tuple[TypeEngine[Any], list[Any]]) -> Select[Any]:
     return select(*rows.render_derived().c)
 
 
+def sliced(lists: Sequence[Sequence[str]]) -> tuple[list[str], list[int], list[int]]:
+    """Lists of any lengths as one flat array and each list's first and last position in it
+    (from 1): PostgreSQL's arrays of arrays must be rectangular, so each row takes its slice,
+    `flat[first:last]` (empty where last < first)."""
+    flat: list[str] = []
+    firsts: list[int] = []
+    lasts: list[int] = []
+    for values in lists:
+        firsts.append(len(flat) + 1)
+        flat.extend(values)
+        lasts.append(len(flat))
+    return flat, firsts, lasts
+
+
 def unnest_parameters(prefix: str, **columns: TypeEngine[Any]) -> Select[Any]:
     """The same rows, each column's array a parameter named `<prefix>__<column>` whose value is
     given when the statement runs (a statement built once, usageql.ingest.prepared)."""

@@ -37,8 +37,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
 
 from usageql.db.tables import chat_firsts_hourly, chat_models, chat_spans, chats
-from usageql.db.unnest import unnest
-from usageql.ingest.records import Chat, MessageRow, row_values
+from usageql.db.unnest import sliced, unnest
+from usageql.ingest.records import Chat, MessageRow, latest_chat_records, row_values
 
 _KEYS = row_values("app_id", "chat_id", "ts")
 _MODEL_KEYS = row_values("app_id", "chat_id", "model", "ts")
@@ -141,26 +141,18 @@ def _models_upsert(spans: ModelSpans, records: Sequence[Chat]) -> Any:
     if not spans:
         return None
     keys = sorted(spans)
-    latest: dict[tuple[str, str], Chat] = {}
-    for record in records:
-        known = latest.get((record.app, record.id))
-        if known is None or record.timestamp >= known.timestamp:
-            latest[record.app, record.id] = record
-    tags: list[str] = []
-    bounds: list[tuple[int, int]] = []  # each row's record's tags: tags[first:last], from 1
-    for app, chat, _ in keys:
-        record_tags = latest[app, chat].tags if (app, chat) in latest else ()
-        bounds.append((len(tags) + 1, len(tags) + len(record_tags)))
-        tags.extend(record_tags)
+    latest = latest_chat_records(records)
+    said = [latest.get((app, chat)) for app, chat, _ in keys]
+    tags, firsts, lasts = sliced([() if record is None else record.tags for record in said])
     sent = unnest(
         app_id=(Text(), [app for app, _, _ in keys]),
         chat_id=(Text(), [chat for _, chat, _ in keys]),
         model=(Text(), [model for _, _, model in keys]),
         first_at=(_TIMESTAMP, [spans[key][0] for key in keys]),
         last_at=(_TIMESTAMP, [spans[key][1] for key in keys]),
-        said_at=(_TIMESTAMP, [_said_at(latest, app, chat) for app, chat, _ in keys]),
-        first_tag=(Integer(), [first for first, _ in bounds]),
-        last_tag=(Integer(), [last for _, last in bounds]),
+        said_at=(_TIMESTAMP, [None if record is None else record.timestamp for record in said]),
+        first_tag=(Integer(), firsts),
+        last_tag=(Integer(), lasts),
     ).subquery("unnested")
     every_tag = bindparam("said_tags", tags, type_=_TEXTS, unique=True)
     sent = select(*sent.c, every_tag.label("said_tags")).subquery("sent")  # sliceable
@@ -168,7 +160,7 @@ def _models_upsert(spans: ModelSpans, records: Sequence[Chat]) -> Any:
         chats, and_(chats.c.app_id == sent.c.app_id, chats.c.chat_id == sent.c.chat_id)
     )
     # The batch's record where it is newer than the stored one (or none is stored).
-    said = sent.c.said_at.is_not(None) & (
+    newer = sent.c.said_at.is_not(None) & (
         chats.c.described_at.is_(None) | (sent.c.said_at > chats.c.described_at)
     )
     stored_tags = func.coalesce(chats.c.tags, literal([], _TEXTS))
@@ -179,8 +171,8 @@ def _models_upsert(spans: ModelSpans, records: Sequence[Chat]) -> Any:
             sent.c.model,
             sent.c.first_at,
             sent.c.last_at,
-            case((said, sent.c.said_tags[sent.c.first_tag : sent.c.last_tag]), else_=stored_tags),
-            case((said, sent.c.said_at), else_=chats.c.described_at),
+            case((newer, sent.c.said_tags[sent.c.first_tag : sent.c.last_tag]), else_=stored_tags),
+            case((newer, sent.c.said_at), else_=chats.c.described_at),
         )
         .select_from(described)
         .order_by(sent.c.app_id, sent.c.chat_id, sent.c.model)  # the lock order, whatever the join
@@ -197,11 +189,6 @@ def _models_upsert(spans: ModelSpans, records: Sequence[Chat]) -> Any:
         },
         where=or_(new.first_at < old.first_at, new.last_at > old.last_at),
     ).cte("widened_chat_models")
-
-
-def _said_at(latest: dict[tuple[str, str], Chat], app: str, chat: str) -> datetime | None:
-    record = latest.get((app, chat))
-    return None if record is None else record.timestamp
 
 
 def _hour(moment: ColumnElement[datetime]) -> ColumnElement[datetime]:

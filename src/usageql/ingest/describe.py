@@ -41,8 +41,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usageql.db.tables import chat_models, chats, users
-from usageql.db.unnest import unnest
-from usageql.ingest.records import Batch, Chat, Feedback, Message, UserRef
+from usageql.db.unnest import sliced, unnest
+from usageql.ingest.records import Batch, Chat, Feedback, Message, UserRef, latest_chat_records
 from usageql.ingest.refusal import Refusal
 from usageql.query.bound import Bound
 
@@ -210,11 +210,7 @@ def _chats_upsert(records: list[Message]) -> _Upsert:
 
 def _latest_chat_records(records: list[Chat]) -> list[Chat]:
     """The latest record of each chat, in key order (the order rows are locked in)."""
-    latest: dict[tuple[str, str], Chat] = {}
-    for chat in records:
-        key = (chat.app, chat.id)
-        if key not in latest or chat.timestamp >= latest[key].timestamp:
-            latest[key] = chat
+    latest = latest_chat_records(records)
     return [latest[key] for key in sorted(latest)]
 
 
@@ -222,18 +218,14 @@ def _chat_records_upsert(latest: list[Chat], owners: tuple[str, ...] | None = No
     """Chats as `chat` records describe them: the latest title and tags (with `owners`: only
     chats one of them owns are changed). One statement whatever the number of chats: their tags,
     of any number each, are one array, which each row takes its slice of."""
-    tags: list[str] = []
-    bounds: list[tuple[int, int]] = []  # each chat's tags: tags[first:last], from 1
-    for chat in latest:
-        bounds.append((len(tags) + 1, len(tags) + len(chat.tags)))
-        tags.extend(chat.tags)
+    tags, firsts, lasts = sliced([chat.tags for chat in latest])
     sent = unnest(
         app_id=(Text(), [chat.app for chat in latest]),
         chat_id=(Text(), [chat.id for chat in latest]),
         title=(Text(), [chat.title for chat in latest]),
         described_at=(_TIME, [chat.timestamp for chat in latest]),
-        first_tag=(Integer(), [first for first, _ in bounds]),
-        last_tag=(Integer(), [last for _, last in bounds]),
+        first_tag=(Integer(), firsts),
+        last_tag=(Integer(), lasts),
     ).subquery("sent")
     every_tag = bindparam("tags", tags, type_=_TEXTS, unique=True)
     with_tags = select(*sent.c, every_tag.label("every_tag")).subquery("with_tags")

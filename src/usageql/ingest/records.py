@@ -7,7 +7,7 @@ changes a record after parsing except pricing, which fills in `Message.cost`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -93,6 +93,17 @@ class Chat:
     app: str = DEFAULT_APP
     title: str | None = None
     tags: tuple[str, ...] = ()
+
+
+def latest_chat_records(records: Iterable[Chat]) -> dict[tuple[str, str], Chat]:
+    """The latest record of each (app, chat) (of two at one time, the later sent)."""
+    latest: dict[tuple[str, str], Chat] = {}
+    for record in records:
+        key = (record.app, record.id)
+        known = latest.get(key)
+        if known is None or record.timestamp >= known.timestamp:
+            latest[key] = record
+    return latest
 
 
 @dataclass(slots=True)

@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, bindparam, column, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    Subquery,
+    Text,
+    bindparam,
+    column,
+    func,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import TypeEngine
 
@@ -22,10 +32,13 @@ def unnest(**columns: tuple[TypeEngine[Any], list[Any]]) -> Select[Any]:
     return select(*rows.render_derived().c)
 
 
-def sliced(lists: Sequence[Sequence[str]]) -> tuple[list[str], list[int], list[int]]:
-    """Lists of any lengths as one flat array and each list's first and last position in it
-    (from 1): PostgreSQL's arrays of arrays must be rectangular, so each row takes its slice,
-    `flat[first:last]` (empty where last < first)."""
+def unnest_with_lists(
+    name: str, lists: Sequence[Sequence[str]], **columns: tuple[TypeEngine[Any], list[Any]]
+) -> tuple[Subquery, ColumnElement[Any]]:
+    """The rows of unnest(**columns) with a list of texts each (`lists`, in the rows' order), as
+    a subquery (`with_<name>`) and the expression of a row's list. PostgreSQL's arrays of arrays
+    must be rectangular, so the lists travel as one flat array (one parameter) and each row
+    takes its slice of it (`flat[first:last]`, empty where last < first)."""
     flat: list[str] = []
     firsts: list[int] = []
     lasts: list[int] = []
@@ -33,7 +46,11 @@ def sliced(lists: Sequence[Sequence[str]]) -> tuple[list[str], list[int], list[i
         firsts.append(len(flat) + 1)
         flat.extend(values)
         lasts.append(len(flat))
-    return flat, firsts, lasts
+    first, last = f"{name}_first", f"{name}_last"
+    sent = unnest(**columns, **{first: (Integer(), firsts), last: (Integer(), lasts)})
+    every = bindparam(name, flat, type_=ARRAY(Text), unique=True)
+    rows = select(*sent.selected_columns, every.label(name)).subquery(f"with_{name}")
+    return rows, rows.c[name][rows.c[first] : rows.c[last]]
 
 
 def unnest_parameters(prefix: str, **columns: TypeEngine[Any]) -> Select[Any]:

@@ -23,10 +23,8 @@ from typing import Any, TypeVar
 from sqlalchemy import (
     ColumnElement,
     DateTime,
-    Integer,
     Text,
     and_,
-    bindparam,
     case,
     func,
     literal,
@@ -37,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
 
 from usageql.db.tables import chat_firsts_hourly, chat_models, chat_spans, chats
-from usageql.db.unnest import sliced, unnest
+from usageql.db.unnest import unnest, unnest_with_lists
 from usageql.ingest.records import Chat, MessageRow, latest_chat_records, row_values
 
 _KEYS = row_values("app_id", "chat_id", "ts")
@@ -143,19 +141,16 @@ def _models_upsert(spans: ModelSpans, records: Sequence[Chat]) -> Any:
     keys = sorted(spans)
     latest = latest_chat_records(records)
     said = [latest.get((app, chat)) for app, chat, _ in keys]
-    tags, firsts, lasts = sliced([() if record is None else record.tags for record in said])
-    sent = unnest(
+    sent, said_tags = unnest_with_lists(
+        "said_tags",
+        [() if record is None else record.tags for record in said],
         app_id=(Text(), [app for app, _, _ in keys]),
         chat_id=(Text(), [chat for _, chat, _ in keys]),
         model=(Text(), [model for _, _, model in keys]),
         first_at=(_TIMESTAMP, [spans[key][0] for key in keys]),
         last_at=(_TIMESTAMP, [spans[key][1] for key in keys]),
         said_at=(_TIMESTAMP, [None if record is None else record.timestamp for record in said]),
-        first_tag=(Integer(), firsts),
-        last_tag=(Integer(), lasts),
-    ).subquery("unnested")
-    every_tag = bindparam("said_tags", tags, type_=_TEXTS, unique=True)
-    sent = select(*sent.c, every_tag.label("said_tags")).subquery("sent")  # sliceable
+    )
     described = sent.outerjoin(
         chats, and_(chats.c.app_id == sent.c.app_id, chats.c.chat_id == sent.c.chat_id)
     )
@@ -171,7 +166,7 @@ def _models_upsert(spans: ModelSpans, records: Sequence[Chat]) -> Any:
             sent.c.model,
             sent.c.first_at,
             sent.c.last_at,
-            case((newer, sent.c.said_tags[sent.c.first_tag : sent.c.last_tag]), else_=stored_tags),
+            case((newer, said_tags), else_=stored_tags),
             case((newer, sent.c.said_at), else_=chats.c.described_at),
         )
         .select_from(described)

@@ -25,10 +25,8 @@ from sqlalchemy import (
     ColumnElement,
     DateTime,
     Executable,
-    Integer,
     Text,
     any_,
-    bindparam,
     case,
     func,
     literal,
@@ -41,7 +39,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usageql.db.tables import chat_models, chats, users
-from usageql.db.unnest import sliced, unnest
+from usageql.db.unnest import unnest, unnest_with_lists
 from usageql.ingest.records import Batch, Chat, Feedback, Message, UserRef, latest_chat_records
 from usageql.ingest.refusal import Refusal
 from usageql.query.bound import Bound
@@ -218,25 +216,15 @@ def _chat_records_upsert(latest: list[Chat], owners: tuple[str, ...] | None = No
     """Chats as `chat` records describe them: the latest title and tags (with `owners`: only
     chats one of them owns are changed). One statement whatever the number of chats: their tags,
     of any number each, are one array, which each row takes its slice of."""
-    tags, firsts, lasts = sliced([chat.tags for chat in latest])
-    sent = unnest(
+    sent, tags = unnest_with_lists(
+        "tags",
+        [chat.tags for chat in latest],
         app_id=(Text(), [chat.app for chat in latest]),
         chat_id=(Text(), [chat.id for chat in latest]),
         title=(Text(), [chat.title for chat in latest]),
         described_at=(_TIME, [chat.timestamp for chat in latest]),
-        first_tag=(Integer(), firsts),
-        last_tag=(Integer(), lasts),
-    ).subquery("sent")
-    every_tag = bindparam("tags", tags, type_=_TEXTS, unique=True)
-    with_tags = select(*sent.c, every_tag.label("every_tag")).subquery("with_tags")
-    rows = select(
-        with_tags.c.app_id,
-        with_tags.c.chat_id,
-        with_tags.c.title,
-        # a slice whose last is before its first is an empty array
-        with_tags.c.every_tag[with_tags.c.first_tag : with_tags.c.last_tag],
-        with_tags.c.described_at,
     )
+    rows = select(sent.c.app_id, sent.c.chat_id, sent.c.title, tags, sent.c.described_at)
     statement = insert(chats).from_select(
         ["app_id", "chat_id", "title", "tags", "described_at"], rows
     )

@@ -12,13 +12,12 @@ last message time per model, and the chat's tags, so the chats in scope are an i
                              the model inside (its rows of the (chat, hour) rollup in the whole
                              hours, raw messages in the partial ones)
 
-The chat tags count the tags of those rows. The chat browser, in its default order (latest
-first), walks `chats` by `updated_at` (an index, ties by app and chat id in byte order, as the
-browser breaks them)
-until it has a page of chats in scope, and counts the scope apart; only the page's chats are
-described and summed. A chat's `updated_at` is its last message's time (usageql.ingest.describe,
-before the batch is acknowledged), so a chat in scope was updated at or after the period's start:
-the walk stops there.
+The chat tags count the tags of those rows, per set of tags. The chat browser, in its default
+order (latest first), walks `chats` by `updated_at` (an index, ties by app and chat id in byte
+order, as the browser breaks them) until it has a page of chats in scope, and counts the scope
+apart; only the page's chats are described and summed. A chat's `updated_at` is its last
+message's time (usageql.ingest.describe, before the batch is acknowledged), so a chat in scope was
+updated at or after the period's start: the walk stops there.
 
 Only questions whose filter is apps, models (at least one) and time, with no drill-down, are
 answered so; the other chat panels read the (chat, hour) rollup or raw events as before.
@@ -154,10 +153,10 @@ def plan(question: Question, filter: Filter, narrow_keys: tuple[GroupKey, ...]) 
         return None
     if any(dimension not in (Dimension.APP, Dimension.MODEL) for dimension, _ in filter.values):
         return None
-    browsed = question.source is Source.CHATS
-    if browsed and (question.group_by or (question.chat_sort or ChatSort()) != ChatSort()):
-        return None  # only the default order is walked
-    if not browsed and question.source is not Source.CHAT_TAGS:
+    if question.source is Source.CHATS:
+        if (question.chat_sort or ChatSort()) != ChatSort():
+            return None  # only the default order is walked
+    elif question.source is not Source.CHAT_TAGS:
         return None
     return ChatScope(filter, tuple(sorted(set(models))))
 

@@ -193,19 +193,14 @@ def compile_question(
         scope = chat_scope.plan(question, filter, narrow_keys) if use_rollups else None
         if scope is not None and question.source is Source.CHAT_TAGS:
             return _scoped_chat_tags(question, scope)
-        if scope is not None:
-            # The page's chats' events, read from the chat rollup through its chat index.
-            def page_source(page: Select[Any]) -> _From:
-                return _chat_rows(question, scoped, raw, use_rollups, now, chats=page)[0]
-
-            read = _chat_rows(question, scoped, raw, use_rollups, now)[1]
-            compiled = _scoped_chats(question, scoped, page_source, scope)
-            return replace(compiled, raw_ranges=(*read, *scope.raw_ranges))
         chat_source, read = _chat_rows(question, scoped, raw, use_rollups, now)
+        if scope is not None:
+            compiled = _scoped_chats(question, scoped, chat_source, scope)
+            return replace(compiled, raw_ranges=(*read, *scope.raw_ranges))
         compile_chats = (
             _compile_chat_tags if question.source is Source.CHAT_TAGS else _compile_chats
         )
-        return replace(compile_chats(question, scoped, chat_source), raw_ranges=read)
+        return replace(compile_chats(question, scoped, chat_source(None)), raw_ranges=read)
     # Chats by first appearance where they answer exactly; the other metrics as before.
     chats = (
         chats_count.plan(question, filter, timezone, narrow_keys, narrow_values)
@@ -472,19 +467,16 @@ def _scope_conditions(
     return conditions
 
 
+ChatSource = Callable[[Select[Any] | None], _From]  # the source of all chats, or of some
+
+
 def _chat_rows(
-    question: Question,
-    scoped: Scoped,
-    raw: TimeRange,
-    use_rollups: bool,
-    now: datetime,
-    *,
-    chats: Select[Any] | None = None,
-) -> tuple[_From, tuple[TimeRange, ...]]:
+    question: Question, scoped: Scoped, raw: TimeRange, use_rollups: bool, now: datetime
+) -> tuple[ChatSource, tuple[TimeRange, ...]]:
     """Where the chats with an event in scope are found, and the spans of raw events read: the
     chat rollup's rows (whole hours; raw events for the partial ones) when they answer the
-    scope and the metrics exactly, else raw events; with `chats` (a SELECT of app_id, chat_id),
-    the rollup's rows of those chats only."""
+    scope and the metrics exactly, else raw events. The source is given for some chats (a
+    SELECT of app_id, chat_id: the rollup's rows of those only) or for all (None)."""
     filter, timezone, narrow_keys, narrow_values = scoped
     if use_rollups:
         # Keyed by chat and model: a chat's message count and models come from its rows.
@@ -493,13 +485,16 @@ def _chat_rows(
         )
         chosen = rollups.plan(wanted, filter, timezone, narrow_keys, narrow_values, now=now)
         if chosen is not None:
-            relation = rollups.relation(
-                chosen, wanted.metrics, filter, (narrow_keys, narrow_values), chats
-            )
+
+            def rollup_rows(chats: Select[Any] | None) -> _From:
+                narrowing = (narrow_keys, narrow_values)
+                relation = rollups.relation(chosen, wanted.metrics, filter, narrowing, chats)
+                return _From(Source.EVENTS, relation)
+
             # Chats described for some users read those users' raw messages (_chat_people).
             people = () if filter.allowed(Dimension.USER) is None else (raw,)
-            return _From(Source.EVENTS, relation), (*chosen.raw_ranges, *people)
-    return _From(Source.EVENTS), (raw,)
+            return rollup_rows, (*chosen.raw_ranges, *people)
+    return (lambda _: _From(Source.EVENTS)), (raw,)
 
 
 # The chats in scope are grouped (made distinct) by their ids in the "C" collation: byte order,
@@ -575,7 +570,8 @@ def _per_chat(
     among: Select[Any] | None = None,
 ) -> Subquery:
     """The events in each scope (in `source`) summed per chat: g0 (app), g1 (chat), messages,
-    models and `metrics`; only the chats `among` selects (app_id, chat_id), if given."""
+    models and `metrics`; only the chats `among` selects (app_id, chat_id), if given (a rollup
+    relation is made of those chats' rows already: _chat_rows)."""
     filter, timezone, narrow_keys, narrow_values = scoped
     narrow_labels, narrow_columns = _narrow_columns(narrow_keys, timezone, source)
     conditions = _scope_conditions(
@@ -588,7 +584,7 @@ def _per_chat(
     )
     app = source.dimension(Dimension.APP)
     chat, model = source.dimension(Dimension.CHAT), source.dimension(Dimension.MODEL)
-    if among is not None:
+    if among is not None and source.rows is None:
         conditions.append(tuple_(app, chat).in_(among))
     return (
         select(
@@ -615,13 +611,11 @@ def _scoped_chat_tags(question: Question, scope: chat_scope.ChatScope) -> Compil
 
 
 def _scoped_chats(
-    question: Question,
-    scoped: Scoped,
-    source: Callable[[Select[Any]], _From],
-    scope: chat_scope.ChatScope,
+    question: Question, scoped: Scoped, source: ChatSource, scope: chat_scope.ChatScope
 ) -> Compiled:
     """The chat browser's page in its default order, the chats in scope read from `chat_models`
-    (usageql.query.chat_scope); metrics over the page's chats' events (in `source(page)`)."""
+    (usageql.query.chat_scope); metrics over the page's chats' events (in `source(page)`, the
+    chat rollup read through its chat index)."""
     metrics = tuple(sorted(question.metrics, key=lambda metric: metric.value))
     statement = chat_scope.chat_page(
         question,

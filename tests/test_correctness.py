@@ -279,6 +279,76 @@ async def test_every_granularity_in_every_zone(
         assert all(when(e) < end for e in expected[start])
 
 
+SUMS = """metrics { messages requests successfulRequests failedRequests unpricedRequests spend
+  tokens { input output cacheRead cacheWrite reasoning total } }"""
+SHIFTED = {"Europe/Berlin", "America/New_York"}  # Sydney's days are 13 or 14 UTC hours apart
+
+
+@pytest.mark.usefixtures("loaded")
+@pytest.mark.parametrize("zone", [*sorted(SHIFTED), "Australia/Sydney"])
+@pytest.mark.parametrize("granularity", ["DAY", "WEEK", "MONTH"])
+async def test_sums_read_the_utc_days_a_local_boundary_cuts(
+    client: httpx.AsyncClient, engine: AsyncEngine, zone: str, granularity: str, way: str
+) -> None:
+    """Sums alone read a UTC day that a local bucket starts inside of from the daily rollup,
+    dated in its longer part, less its other hours there, plus those hours at their own time
+    (pieces.shifted): Berlin's and New York's days, across both daylight-saving changes, over a
+    period with partial hours at both ends, and each model's series narrowed by model."""
+    period = 'from: "2026-03-03T07:23:11Z", to: "2026-04-06T12:41:00Z"'
+    series = "timeseries(granularity: %s, fillGaps: false)" % granularity
+    query = '{ usage(filter: {%s}, timezone: "%s") { %s { start %s }' % (period, zone, series, SUMS)
+    query += " models(limit: 1000) { model usage { %s { start %s } } } } }" % (series, SUMS)
+    with count_statements(engine) as sql:
+        usage = (await graphql(client, query))["usage"]
+    assert sql.count == 3  # the series, the models, the models' series
+    days = ["usage_daily" in statement for statement in sql.statements]
+    assert days[0] == (way == "rollups" and (granularity != "DAY" or zone in SHIFTED)), sql
+    start, end = (
+        datetime(2026, 3, 3, 7, 23, 11, tzinfo=UTC),
+        datetime(2026, 4, 6, 12, 41, tzinfo=UTC),
+    )
+    inside = [e for e in EVENTS if start <= when(e) < end]
+    tz = ZoneInfo(zone)
+
+    def check(buckets: list[dict[str, Any]], events: list[Event], where: str) -> None:
+        expected = grouped(events, lambda e: [local_bucket(when(e), granularity, tz)])
+        assert [datetime.fromisoformat(b["start"]) for b in buckets] == sorted(expected), where
+        for bucket in buckets:
+            moment = datetime.fromisoformat(bucket["start"])
+            reference = expected_part(bucket["metrics"], metrics(expected[moment]))
+            same(bucket["metrics"], reference, f"{where} {moment}")
+
+    check(usage["timeseries"], inside, zone)
+    models = {row["model"]: row["usage"]["timeseries"] for row in usage["models"]}
+    assert set(models) == {e.get("model") for e in inside if e.get("model")}
+    for model, buckets in models.items():
+        check(buckets, [e for e in inside if e.get("model") == model], f"{zone} {model}")
+
+
+async def test_a_bucket_whose_events_all_moved_to_the_next_is_no_bucket(
+    client: httpx.AsyncClient, engine: AsyncEngine, way: str
+) -> None:
+    """A message in the hour a local day starts in (23:30 UTC, 00:30 in Berlin) is taken away
+    from its UTC day's bucket and added to the next: the first bucket sums to 0 and is left
+    out, as raw events have nothing there."""
+    sent = [
+        {"id": "late", "timestamp": "2026-03-10T23:30:00Z", "app": "edge", "role": "user"},
+        {"id": "noon", "timestamp": "2026-03-12T12:00:00Z", "app": "edge", "role": "user"},
+    ]
+    assert (await client.post("/v1/events", json=sent)).json()["rejected"] == []
+    query = """{ usage(filter: {from: "2026-03-09T00:00:00Z", to: "2026-03-14T00:00:00Z"},
+      timezone: "Europe/Berlin") { timeseries(granularity: DAY, fillGaps: false) {
+      start metrics { messages } } } }"""
+    with count_statements(engine) as sql:
+        buckets = (await graphql(client, query))["usage"]["timeseries"]
+    assert sql.count == 1
+    assert read_rollups(sql) == (way == "rollups"), sql
+    assert buckets == [
+        {"start": "2026-03-10T23:00:00+00:00", "metrics": {"messages": 1}},
+        {"start": "2026-03-11T23:00:00+00:00", "metrics": {"messages": 1}},
+    ]
+
+
 FILTERS: dict[str, tuple[str, Callable[[Event], bool]]] = {
     "apps": ('apps: ["a1", "a3"]', lambda e: e["app"] in {"a1", "a3"}),
     "models and period": (

@@ -240,3 +240,89 @@ def test_months_less_days_plus_days_count_each_day_of_the_runs_once(seed: int) -
         }
         assert {day: n for day, n in counted.items() if n} == expected, runs
         assert all(n in (0, 1) for n in counted.values()), runs
+
+
+def test_a_local_day_is_its_utc_day_less_its_last_hours_plus_those_of_the_day_before() -> None:
+    days = [TimeBucket(Granularity.DAY)]
+    # Berlin in March 2026: midnight at 23:00 UTC, at 22:00 from the 29th (summer time).
+    cut = rollups.days(days, "Europe/Berlin", at(26, 7, 30), at(31, 5), NOW, shift=True)
+    assert cut.days == ((at(27), at(31)),)
+    assert cut.hours == ((at(26, 8), at(27)), (at(31), at(31, 5)))
+    assert cut.raw == ((at(26, 7, 30), at(26, 8)),)
+    (shift,) = cut.shifts
+    assert shift.offset == timedelta(0)
+    assert not shift.days
+    # Each read once, counted at its own time and taken away from its UTC day's date.
+    assert shift.moved == (
+        (at(27, 23), at(28)),
+        (at(28, 23), at(29)),
+        (at(29, 22), at(30)),
+        (at(30, 22), at(31)),
+    )
+    # New York (UTC-4 from 8 March): its day is the UTC day from 04:00, dated there.
+    cut = rollups.days(days, "America/New_York", at(26), at(29), NOW, shift=True)
+    (shift,) = cut.shifts
+    assert (shift.offset, shift.days, cut.days) == (4 * H, ((at(26), at(29)),), ())
+    assert shift.moved == tuple((at(d), at(d, 4)) for d in (26, 27, 28))
+    assert cut.hours == ()
+    # Without `shift` (distinct counts), those days stay hours; in Kolkata (midnight at 18:30
+    # UTC) an hour row cannot move whole, so nothing is shifted.
+    assert not rollups.days(days, "Europe/Berlin", at(26), at(31), NOW).days
+    assert rollups.days(days, "Asia/Kolkata", at(26), at(31), NOW, shift=True).shifts == ()
+
+
+def _whole_hours(rng: random.Random) -> datetime:
+    return pieces.floor(_moment(rng))
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_shifted_days_count_every_hour_once_in_its_own_bucket(seed: int) -> None:
+    """Each whole hour of the period, through every piece that reads it (a day dated at its
+    start or shifted, an hour at its own time, a moved hour at its own time and taken away at
+    its day's date), adds up
+    to +1 in the buckets and windows of its own time and 0 in any other."""
+    rng = random.Random(seed)
+    start, end = sorted([_moment(rng), _moment(rng)])
+    zone = rng.choice(["UTC", "Europe/Berlin", "America/New_York", "Australia/Sydney"])
+    keys: list[GroupKey] = []
+    if rng.random() < 0.8:
+        keys.append(TimeBucket(rng.choice(GRANULARITIES)))
+    if rng.random() < 0.3 or not keys:
+        ends = [_whole_hours(rng) for _ in range(rng.randrange(1, 6))]
+        keys.append(Windows(tuple((moment - rng.choice([D, 7 * D]), moment) for moment in ends)))
+    cut = rollups.days(keys, zone, start, end, NOW, shift=True)
+    boundaries = sorted(_boundaries(keys, zone, start, end))
+
+    def place(moment: datetime) -> tuple[object, ...]:
+        bucket = sum(boundary <= moment for boundary in boundaries)
+        windows = [
+            tuple(low <= moment < high for low, high in key.bounds)
+            for key in keys
+            if isinstance(key, Windows)
+        ]
+        return (bucket, *windows)
+
+    def covers(runs: tuple[pieces.Span, ...], hour: datetime) -> bool:
+        return any(
+            (low is None or low <= hour) and (high is None or hour < high) for low, high in runs
+        )
+
+    hour = pieces.ceil(start)
+    while hour + H <= end:
+        day = pieces.floor(hour, D)
+        net: dict[tuple[object, ...], int] = {}
+        for runs, sign, dated in [
+            (cut.days, 1, day),
+            (cut.hours, 1, hour),
+            *((shift.days, 1, day + shift.offset) for shift in cut.shifts),
+            *((shift.moved, 1, hour) for shift in cut.shifts),
+            *((shift.moved, -1, day + shift.offset) for shift in cut.shifts),
+        ]:
+            if covers(runs, hour):
+                net[place(dated)] = net.get(place(dated), 0) + sign
+        assert {k: v for k, v in net.items() if v} == {place(hour): 1}, (hour, cut)
+        hour += H
+    # Shifted days are whole UTC days.
+    for low, high in (_bounded(run) for shift in cut.shifts for run in shift.days):
+        assert pieces.floor(low, D) == low
+        assert pieces.floor(high, D) == high

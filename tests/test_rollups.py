@@ -105,7 +105,8 @@ def _plan(
 
 def test_plans_choose_the_smallest_rollup_that_is_exact() -> None:
     day = Bucket(Granularity.DAY)
-    assert _plan({Metric.MESSAGES, Metric.SPEND}, (Dimension.MODEL,)) == "usage_hourly"
+    assert _plan({Metric.MESSAGES, Metric.SPEND}, (Dimension.MODEL,)) == "usage_hourly_models"
+    assert _plan({Metric.MESSAGES, Metric.SPEND}, (Dimension.SOURCE,)) == "usage_hourly"
     assert _plan({Metric.USERS}, (day,), zone="Europe/Berlin") == "usage_hourly_users"
     assert _plan({Metric.SPEND}, (day,), zone="Europe/Berlin") == "usage_hourly_apps"
     assert _plan({Metric.REQUESTS}, (Dimension.MODEL, day), zone="Europe/Berlin") == (

@@ -234,8 +234,9 @@ def compile_question(
             raw_ranges += (raw,)
         metrics = tuple(sorted(part_metrics, key=lambda metric: metric.value))
         statement = _aggregated(question, scoped, source, metrics)
-        if part_plan is not None and part_plan.pieces.less and (narrow_keys or question.group_by):
-            # Days taken away from months: a group of no event in the period sums to 0 there.
+        taken = part_plan is not None and (part_plan.pieces.less or part_plan.pieces.shifts)
+        if taken and (narrow_keys or question.group_by):
+            # Days or hours taken away: a group of no event in the period sums to 0 there.
             statement = statement.having(func.sum(relation.c[rollups.LIVE]) > 0)
         statements.append(statement)
     if chats is not None:

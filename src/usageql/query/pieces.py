@@ -73,6 +73,21 @@ class Pieces:
     # from a daily table of users by the hours of day of each user's first and last message
     # (distinct users only: day_ends).
     ends: tuple[tuple[datetime, datetime], ...] = ()
+    # UTC days read whole although a boundary falls inside them (sums only: shifted).
+    shifts: tuple[Shift, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Shift:
+    """UTC days a boundary of the question cuts (at whole hours), read whole for sums: each
+    dated `offset` after its start, in its longest part; the hours of its other parts (`moved`)
+    are read once from an hourly table and counted twice: at their own time, and taken away
+    where their day is dated (`offset` after the start of their UTC day). Days of offset 0 are
+    dated at their start, as Pieces.days are, and are listed there."""
+
+    offset: timedelta
+    days: tuple[Span, ...] = ()
+    moved: tuple[tuple[datetime, datetime], ...] = ()
 
 
 def floor(moment: datetime, unit: timedelta = HOUR) -> datetime:
@@ -267,6 +282,62 @@ def _segments(
         cursor = moment
     segments.append((cursor, high))
     return segments
+
+
+MAX_MOVED = 8
+"""The most hours of a UTC day cut by a boundary moved where the day is read whole (shifted):
+its day row and twice 8 hours' rows are still fewer than its 24 hours' rows."""
+MAX_MOVED_HOURS = 4096
+"""Moved hours a statement may list by their starts (rollups.MAX_LISTED)."""
+
+
+def shifted(cut: Pieces, moments: frozenset[datetime], days_within: Span = (None, None)) -> Pieces:
+    """`cut` with the UTC days its runs of hours hold whole (inside `days_within`, where the
+    boundaries `moments` are known) read as days where the boundaries inside each leave all but
+    MAX_MOVED of its hours in one part: for sums only, which take away exactly (Shift). A Berlin
+    day is then its UTC day dated at its start, less its last hour or two, plus the last hour or
+    two of the UTC day before; a New York day its UTC day dated at 05:00 (04:00 in summer), less
+    its first five hours, plus the first five of the next."""
+    days = list(cut.days)
+    hours: list[Span] = []
+    shifts: dict[timedelta, tuple[list[Span], list[Span]]] = {}
+    low_clip, high_clip = days_within
+    for low, high in cut.hours:
+        if low is None or high is None:
+            hours.append((low, high))
+            continue
+        cursor = low
+        day = ceil(low, DAY) if low_clip is None else max(ceil(low, DAY), low_clip)
+        while day + DAY <= high and (high_clip is None or day + DAY <= high_clip):
+            parts = _segments(day, day + DAY, moments)
+            longest = max(parts, key=lambda part: part[1] - part[0])
+            on_hours = all(floor(low) == low for low, _ in parts)  # hourly rows move whole
+            if on_hours and DAY - (longest[1] - longest[0]) <= MAX_MOVED * HOUR:
+                moved = [part for part in parts if part != longest]
+                if cursor < day:
+                    hours.append((cursor, day))
+                runs, others = shifts.setdefault(longest[0] - day, ([], []))
+                (days if longest[0] == day else runs).append((day, day + DAY))
+                others.extend(moved)
+                cursor = day + DAY
+            day += DAY
+        if cursor < high:
+            hours.append((cursor, high))
+    if not shifts:
+        return cut
+    found = tuple(
+        Shift(offset, tuple(_joined(runs)), tuple(_bounded_runs(_joined(others))))
+        for offset, (runs, others) in sorted(shifts.items())
+    )
+    result = replace(cut, days=tuple(_joined(days)), hours=tuple(_joined(hours)), shifts=found)
+    # The moved hours are read by their starts (a bound array), not as ranges.
+    ranges = len(result.days) + len(result.hours) + sum(len(shift.days) for shift in found)
+    listed = sum((high - low for shift in found for low, high in shift.moved), timedelta())
+    return cut if ranges > MAX_RUNS or listed > MAX_MOVED_HOURS * HOUR else result
+
+
+def _bounded_runs(runs: list[Span]) -> list[tuple[datetime, datetime]]:
+    return [(low, high) for low, high in runs if low is not None and high is not None]
 
 
 MONTHLY_BUCKETS = frozenset({Granularity.MONTH, Granularity.QUARTER, Granularity.YEAR})

@@ -29,6 +29,7 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     DateTime,
+    Integer,
     Select,
     Subquery,
     Table,
@@ -36,10 +37,14 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    case,
+    cast,
     func,
     literal,
+    null,
     or_,
     select,
+    true,
     tuple_,
     union_all,
 )
@@ -281,10 +286,11 @@ def _daily_plan(
     day are long enough to be read from the days' rows of users)."""
     moment = now or datetime.now(UTC)
     cuts: dict[bool, pieces.Pieces] = {}  # with day ends (distinct users alone) or without
+    sums = all(METRICS[metric].additive for metric in question.metrics)
 
     def cut_of(ends: bool) -> pieces.Pieces:
         if ends not in cuts:
-            cuts[ends] = days(keys, timezone, *span, moment, ends=ends)
+            cuts[ends] = days(keys, timezone, *span, moment, ends=ends, shift=sums and not ends)
         return cuts[ends]
 
     for pair in DAILY:
@@ -300,10 +306,27 @@ def _daily_plan(
             if ends.days or ends.ends:
                 return Plan(pair.hourly, ends, pair.daily)
         cut = cut_of(False)
-        if not cut.days:
+        if not cut.days and not cut.shifts:
             return None  # the same boundaries leave no day to any daily table
-        return _from_days(pair, cut, keys, question.metrics)
+        hourly = _hours_of(pair, dimensions, question.metrics)
+        return _from_days(pair, cut, keys, question.metrics, hourly)
     return None
+
+
+def _hours_of(
+    pair: DailyTable, dimensions: set[Dimension], metrics: frozenset[Metric]
+) -> RollupTable:
+    """The hourly table a plan over `pair`'s days reads its other hours from: the narrowest
+    that answers, among those keyed by no more than `pair`'s (a per-model series in Berlin reads
+    the hours its days leave from the models' hours, not from every provider's, source's,
+    role's and status's). Its missing keys are NULL in the rows (rows_of): the question asks none
+    of them."""
+    if pair.daily.table.name in _SET_NAMES:
+        return pair.hourly
+    for rollup in TABLES:
+        if rollup.dimensions <= pair.hourly.dimensions and rollup.answers(dimensions, metrics):
+            return rollup
+    return pair.hourly
 
 
 MONTHS_OVER_SETS = 2
@@ -337,19 +360,23 @@ def _months_over_sets(cut: pieces.Pieces, keys: Sequence[GroupKey], now: datetim
 
 
 def _from_days(
-    pair: DailyTable, cut: pieces.Pieces, keys: Sequence[GroupKey], metrics: Iterable[Metric]
+    pair: DailyTable,
+    cut: pieces.Pieces,
+    keys: Sequence[GroupKey],
+    metrics: Iterable[Metric],
+    hourly: RollupTable,
 ) -> Plan:
     """The plan reading `cut`'s days from `pair`, and the whole months among them from its
     monthly table where no bucket or window of `keys` can cut a month. Sums with no time key
     read a month that is mostly the period's days as the month less its other days (a month
     of a user list: a row per user, less the rows of a day or two, instead of 30 days of rows)."""
-    if pair.monthly is not None and pieces.months_allowed(keys):
+    if pair.monthly is not None and pieces.months_allowed(keys) and not cut.shifts:
         additive = all(METRICS[metric].additive for metric in metrics)
         subtract = additive and not pieces.has_time_key(keys)
         cut = pieces.less_days(cut) if subtract else pieces.with_months(cut)
         if cut.months:
-            return Plan(pair.hourly, cut, pair.daily, pair.monthly)
-    return Plan(pair.hourly, cut, pair.daily)
+            return Plan(hourly, cut, pair.daily, pair.monthly)
+    return Plan(hourly, cut, pair.daily)
 
 
 def plans(
@@ -430,13 +457,16 @@ def days(
     now: datetime,
     *,
     ends: bool = False,
+    shift: bool = False,
 ) -> pieces.Pieces:
     """[start, end) cut into the whole UTC days no boundary of `keys` falls inside, the other
     whole hours and the partial ones; with `ends`, the first and last hours of days as day ends
-    where they are long enough (pieces.day_ends: distinct users only). Where bucket starts must
-    be listed, days are kept from pieces.FIRST_DAY (or, for a period without a start,
-    pieces.LOOKBACK before `now`) to two days after `now` (ingestion refuses events more than a
-    day ahead); whatever lies outside comes from the hourly tables, exactly, only slower."""
+    where they are long enough (pieces.day_ends: distinct users only); with `shift`, the days a
+    boundary cuts into one long part and short ones read whole (pieces.shifted: sums only).
+    Where bucket starts must be listed, days are kept from pieces.FIRST_DAY (or, for a period
+    without a start, pieces.LOOKBACK before `now`) to two days after `now` (ingestion refuses
+    events more than a day ahead); whatever lies outside comes from the hourly tables, exactly,
+    only slower."""
     span: pieces.Span = (start, end)
     clip: pieces.Span = (None, None)
     if pieces.needs_listing(keys, timezone):
@@ -451,7 +481,11 @@ def days(
         span = (low, max(low, high))
     moments = pieces.boundaries(keys, timezone, span)
     cut = pieces.cut(start, end, pieces.blocked_days(moments), clip)
-    return pieces.day_ends(cut, moments) if ends and moments is not None else cut
+    if moments is None:
+        return cut
+    if ends:
+        return pieces.day_ends(cut, moments)
+    return pieces.shifted(cut, moments, clip) if shift else cut
 
 
 def _rows_answer(
@@ -528,8 +562,10 @@ def relation(
     asked = asked_of_keys(filter, *narrowing)
     read = frozenset().union(*(METRICS[metric].reads() for metric in metrics))
     cut = chosen.pieces
-    if cut.less:
+    if cut.less or cut.shifts:
         read |= {LIVE}  # the compiler keeps the groups whose events were not all taken away
+        if any(measure.merge is not Merge.SUM for measure in MEASURES if measure.name in read):
+            raise ValueError("only sums can be taken away")
     measures = [measure for measure in MEASURES if measure.name in read]
     names = [measure.name for measure in measures]
     parts = []
@@ -538,14 +574,22 @@ def relation(
             rows_of(chosen.monthly, keys, names, cut.months, asked, dated=cut.inside, chats=chats)
         )
     if chosen.daily is not None and cut.less:
-        if any(measure.merge is not Merge.SUM for measure in measures):
-            raise ValueError("only sums can be taken away")
         negated = [(-chosen.daily.table.c[name]).label(name) for name in names]
         parts.append(
             rows_of(chosen.daily, keys, negated, cut.less, asked, dated=cut.inside, chats=chats)
         )
     if chosen.daily is not None and chosen.pieces.days:
         parts.append(rows_of(chosen.daily, keys, names, chosen.pieces.days, asked, chats=chats))
+    for shift in cut.shifts:  # only ever with days (_from_days)
+        offset = shift.offset
+        if chosen.daily is not None and shift.days:
+            parts.append(
+                rows_of(chosen.daily, keys, names, shift.days, asked, shift=offset, chats=chats)
+            )
+        if shift.moved:
+            parts.append(
+                rows_of(chosen.rollup, keys, names, shift.moved, asked, moved=offset, chats=chats)
+            )
     if chosen.pieces.hours:
         parts.append(rows_of(chosen.rollup, keys, names, chosen.pieces.hours, asked, chats=chats))
     ranges = chosen.raw_ranges
@@ -572,21 +616,41 @@ def rows_of(
     asked: dict[str, list[str]],
     *,
     dated: datetime | None = None,
+    shift: timedelta | None = None,
+    moved: timedelta | None = None,
     chats: Select[Any] | None = None,
 ) -> Select[Any]:
     """The rows of `rollup` inside `runs` and with the values `asked` of its key columns (and of
     the (app_id, chat_id) pairs `chats` selects, where it is keyed by chat), with the columns
     `keys` ('' read as NULL) and `carried` (columns of its table by name, or expressions over
-    them); `ts` is their hour, day or month, or `dated`."""
+    them); `ts` is their hour, day or month, or `dated`, or `shift` after it (pieces.Shift's
+    days). With `moved` (hours of pieces.Shift), each row twice: at its hour, and with its
+    `carried` columns (names) negated `moved` after the start of its UTC day."""
     table = rollup.table
     time = table.c[rollup.time]
-    stamp = time if dated is None else literal(dated, DateTime(timezone=True))
+    stamp: ColumnElement[datetime] = time
+    values = [table.c[value] if isinstance(value, str) else value for value in carried]
+    source: Any = table
+    if dated is not None:
+        stamp = literal(dated, DateTime(timezone=True))
+    elif shift:
+        stamp = time + shift
+    elif moved is not None:
+        signs = func.unnest(literal([1, -1], ARRAY(Integer))).table_valued("sign")
+        signs = signs.render_derived("signs")
+        day = func.date_trunc("day", time, "UTC", type_=time.type)
+        stamp = case((signs.c.sign > 0, time), else_=day + moved if moved else day)
+        values = [(table.c[str(value)] * signs.c.sign).label(str(value)) for value in carried]
+        source = table.join(signs, true())
     rows = select(
         stamp.label("ts"),
         table.c.app_id,
-        *(func.nullif(table.c[key], "").label(key) for key in keys),
-        *(table.c[value] if isinstance(value, str) else value for value in carried),
-    )
+        *(
+            (func.nullif(table.c[key], "") if key in table.c else cast(null(), Text)).label(key)
+            for key in keys
+        ),
+        *values,
+    ).select_from(source)
     rows = rows.where(every_app(table.c.app_id))
     if chats is not None and "chat_id" in keys:
         rows = rows.where(tuple_(table.c.app_id, table.c.chat_id).in_(chats))

@@ -67,12 +67,28 @@ def test_xdg_data_home_is_respected(tmp_path: Path) -> None:
             {"USAGEQL_MAX_RESPONSE_BYTES": "lots"},
             "USAGEQL_MAX_RESPONSE_BYTES: expected a whole number, got 'lots'",
         ),
+        ({"USAGEQL_RANDOM_PAGE_COST": "cheap"}, "USAGEQL_RANDOM_PAGE_COST: expected a number"),
+        (
+            {"USAGEQL_RANDOM_PAGE_COST": "0"},
+            "USAGEQL_RANDOM_PAGE_COST: must be between 0.01 and 1000, got 0",
+        ),
+        (
+            {"USAGEQL_RANDOM_PAGE_COST": "nan"},
+            "USAGEQL_RANDOM_PAGE_COST: must be between 0.01 and 1000, got nan",
+        ),
     ],
 )
 def test_bad_values_name_the_variable_and_the_problem(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError) as raised:
         Settings.from_env(env)
     assert message in str(raised.value)
+
+
+def test_the_planners_page_cost_is_read_and_handed_to_workers() -> None:
+    assert Settings.from_env({}).random_page_cost == 1.1
+    settings = Settings.from_env({"USAGEQL_RANDOM_PAGE_COST": " 4 "})
+    assert settings.random_page_cost == 4.0
+    assert Settings.from_env(settings.to_env()).random_page_cost == 4.0
 
 
 def test_with_changes_returns_a_new_object() -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from tests.sqlcount import count_statements
 from usageql.config import Settings
 from usageql.db.database import newest_revision, open_database
@@ -27,3 +30,11 @@ async def test_a_database_behind_is_migrated_and_one_at_head_only_read(
     assert behind.count > 2  # the check, then the migrations
     # Whether the revision table exists, and the revision in it: no lock, no Alembic.
     assert current.count == 2, current
+
+
+async def test_the_planner_prices_page_reads_as_cached(engine: AsyncEngine) -> None:
+    """The server's connections read the rollups through their keys, not by whole-table scans
+    (USAGEQL_RANDOM_PAGE_COST, docs/scaling.md)."""
+    async with engine.connect() as connection:
+        shown = (await connection.execute(text("SHOW random_page_cost"))).scalar_one()
+    assert shown == "1.1"

@@ -48,6 +48,10 @@ class Settings:
     max_response_bytes: int = 16 * 1024 * 1024  # a /graphql answer; larger is refused
     introspection: bool = True
     statement_timeout_ms: int = 30_000  # 0: none
+    # PostgreSQL's price of a page read out of order, for this server's statements: the rollups
+    # they read are small and cached, and PostgreSQL's default of 4 (a disk seek) made it scan
+    # whole rollup tables instead of reading a period through their keys (docs/scaling.md).
+    random_page_cost: float = 1.1
     auth_cache_seconds: int = 5  # how long a process trusts a checked key (revocation delay)
     # Requests one key may have in progress in one process: 4x the 8 clients bench/queries.py
     # runs on one key, 5x a browser's 6 connections per host, and above the 2 x pool_size
@@ -89,6 +93,7 @@ class Settings:
             "USAGEQL_MAX_RESPONSE_BYTES": str(self.max_response_bytes),
             "USAGEQL_INTROSPECTION": str(self.introspection).lower(),
             "USAGEQL_STATEMENT_TIMEOUT_MS": str(self.statement_timeout_ms),
+            "USAGEQL_RANDOM_PAGE_COST": repr(self.random_page_cost),
             "USAGEQL_ROLLUPS": str(self.rollups).lower(),
         }
         if self.database_url is not None:
@@ -176,6 +181,9 @@ class Settings:
                 low=0,
                 high=86_400_000,
             ),
+            random_page_cost=_number(
+                env, "USAGEQL_RANDOM_PAGE_COST", defaults.random_page_cost, low=0.01, high=1000
+            ),
             embedded_url=env.get("USAGEQL_EMBEDDED_URL", "").strip() or None,
         )
 
@@ -213,6 +221,19 @@ def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int
         raise SettingsError(f"{name}: expected a whole number, got {raw!r}") from None
     if not low <= value <= high:
         raise SettingsError(f"{name}: must be between {low} and {high}, got {value}")
+    return value
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, low: float, high: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: expected a number, got {raw!r}") from None
+    if not low <= value <= high:  # NaN too
+        raise SettingsError(f"{name}: must be between {low} and {high}, got {raw}")
     return value
 
 

@@ -114,7 +114,10 @@ async def open_database(settings: Settings, *, migrate: bool) -> AsyncIterator[D
         embedded = EmbeddedPostgres(settings.embedded_pgdata)
         url = await asyncio.to_thread(embedded.start)
     engine = create_engine(
-        url, pool_size=settings.pool_size, statement_timeout_ms=settings.statement_timeout_ms
+        url,
+        pool_size=settings.pool_size,
+        statement_timeout_ms=settings.statement_timeout_ms,
+        random_page_cost=settings.random_page_cost,
     )
     replica = None
     if settings.database_read_url is not None:
@@ -122,6 +125,7 @@ async def open_database(settings: Settings, *, migrate: bool) -> AsyncIterator[D
             settings.database_read_url,
             pool_size=settings.pool_size,
             statement_timeout_ms=settings.statement_timeout_ms,
+            random_page_cost=settings.random_page_cost,
         )
     # Every read is one statement: in autocommit it costs no BEGIN and ROLLBACK round trips.
     read_engine = (replica or engine).execution_options(isolation_level="AUTOCOMMIT")

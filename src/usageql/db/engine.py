@@ -92,11 +92,18 @@ def safe_url(url: str | URL) -> str:
 
 
 def create_engine(
-    url: str, *, pool_size: int = 10, statement_timeout_ms: int = 0, pool_timeout: float = 30
+    url: str,
+    *,
+    pool_size: int = 10,
+    statement_timeout_ms: int = 0,
+    pool_timeout: float = 30,
+    random_page_cost: float | None = None,
 ) -> AsyncEngine:
     """An engine whose connections identify themselves to PostgreSQL as usageql and whose
     statements are counted by `counting_statements()`. A caller waits up to `pool_timeout`
-    seconds for a connection when all are in use."""
+    seconds for a connection when all are in use. `random_page_cost`, when given, is the
+    planner's for its connections (the server's: USAGEQL_RANDOM_PAGE_COST)."""
+    planner = {} if random_page_cost is None else {"random_page_cost": repr(random_page_cost)}
     engine = create_async_engine(
         asyncpg_url(url),
         pool_size=pool_size,
@@ -113,6 +120,7 @@ def create_engine(
                 # estimated far above what they read: compiling took 400 ms for a statement that
                 # runs in 13 ms. Raw-event statements ran as fast without it (docs/scaling.md).
                 "jit": "off",
+                **planner,
             }
         },
         # Questions about tags select FROM messages, unnest(messages.tags) AS tag: PostgreSQL

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 LogFormat = Literal["json", "text"]
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -212,26 +212,33 @@ def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
 
 
 def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name}: expected a whole number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise SettingsError(f"{name}: must be between {low} and {high}, got {value}")
-    return value
+    return _bounded(env, name, default, (int, "a whole number"), low=low, high=high)
 
 
 def _number(env: Mapping[str, str], name: str, default: float, *, low: float, high: float) -> float:
+    return _bounded(env, name, default, (float, "a number"), low=low, high=high)
+
+
+Number = TypeVar("Number", int, float)
+
+
+def _bounded(
+    env: Mapping[str, str],
+    name: str,
+    default: Number,
+    kind: tuple[Callable[[str], Number], str],
+    *,
+    low: Number,
+    high: Number,
+) -> Number:
     raw = env.get(name, "").strip()
     if not raw:
         return default
+    parse, expected = kind
     try:
-        value = float(raw)
+        value = parse(raw)
     except ValueError:
-        raise SettingsError(f"{name}: expected a number, got {raw!r}") from None
+        raise SettingsError(f"{name}: expected {expected}, got {raw!r}") from None
     if not low <= value <= high:  # NaN too
         raise SettingsError(f"{name}: must be between {low} and {high}, got {raw}")
     return value

@@ -311,7 +311,7 @@ def shifted(cut: Pieces, moments: frozenset[datetime], days_within: Span = (None
         while day + DAY <= high and (high_clip is None or day + DAY <= high_clip):
             parts = _segments(day, day + DAY, moments)
             longest = max(parts, key=lambda part: part[1] - part[0])
-            on_hours = all(floor(low) == low for low, _ in parts)  # hourly rows move whole
+            on_hours = all(floor(start) == start for start, _ in parts)  # rows move whole
             if on_hours and DAY - (longest[1] - longest[0]) <= MAX_MOVED * HOUR:
                 moved = [part for part in parts if part != longest]
                 if cursor < day:

@@ -636,6 +636,8 @@ def rows_of(
     elif shift:
         stamp = time + shift
     elif moved is not None:
+        if not all(isinstance(value, str) for value in carried):
+            raise ValueError("moved hours carry their table's own columns, by name")
         signs = func.unnest(literal([1, -1], ARRAY(Integer))).table_valued("sign")
         signs = signs.render_derived("signs")
         day = func.date_trunc("day", time, "UTC", type_=time.type)

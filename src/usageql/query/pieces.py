@@ -300,7 +300,7 @@ def shifted(cut: Pieces, moments: frozenset[datetime], days_within: Span = (None
     its first five hours, plus the first five of the next."""
     days = list(cut.days)
     hours: list[Span] = []
-    shifts: dict[timedelta, tuple[list[Span], list[Span]]] = {}
+    shifts: dict[timedelta, tuple[list[Span], list[tuple[datetime, datetime]]]] = {}
     low_clip, high_clip = days_within
     for low, high in cut.hours:
         if low is None or high is None:
@@ -326,7 +326,7 @@ def shifted(cut: Pieces, moments: frozenset[datetime], days_within: Span = (None
     if not shifts:
         return cut
     found = tuple(
-        Shift(offset, tuple(_joined(runs)), tuple(_bounded_runs(_joined(others))))
+        Shift(offset, tuple(_joined(runs)), tuple(others))
         for offset, (runs, others) in sorted(shifts.items())
     )
     result = replace(cut, days=tuple(_joined(days)), hours=tuple(_joined(hours)), shifts=found)
@@ -334,10 +334,6 @@ def shifted(cut: Pieces, moments: frozenset[datetime], days_within: Span = (None
     ranges = len(result.days) + len(result.hours) + sum(len(shift.days) for shift in found)
     listed = sum((high - low for shift in found for low, high in shift.moved), timedelta())
     return cut if ranges > MAX_RUNS or listed > MAX_MOVED_HOURS * HOUR else result
-
-
-def _bounded_runs(runs: list[Span]) -> list[tuple[datetime, datetime]]:
-    return [(low, high) for low, high in runs if low is not None and high is not None]
 
 
 MONTHLY_BUCKETS = frozenset({Granularity.MONTH, Granularity.QUARTER, Granularity.YEAR})

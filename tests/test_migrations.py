@@ -9,7 +9,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, insert, inspect, text
+from sqlalchemy import Connection, Table, insert, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.schema import CreateIndex
 
@@ -72,6 +72,42 @@ async def test_the_model_matches_the_migrated_ddl(database_url: str) -> None:
         await engine.dispose()
     assert diff == [], f"tables.py and the migrations disagree: {diff}"
     assert _columns(defined) == _columns(created), (defined, created)
+
+
+async def test_every_table_has_the_storage_parameters_the_model_gives(database_url: str) -> None:
+    """compare_metadata does not look at storage parameters (`postgresql_with`): the migrations
+    must set the same ones, and the tables whose rows hold merged arrays keep them inline."""
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            stored = {
+                name: sorted(options or [])
+                for name, options in await connection.execute(
+                    text(
+                        "SELECT relname, reloptions FROM pg_class WHERE relkind = 'r'"
+                        " AND relnamespace = 'public'::regnamespace"
+                    )
+                )
+            }
+    finally:
+        await engine.dispose()
+    given = {
+        table.name: sorted(f"{key}={value}" for key, value in _storage(table).items())
+        for table in metadata.sorted_tables
+    }
+    assert {name: stored[name] for name in given} == given
+    inline = {name for name, options in given.items() if "toast_tuple_target=8160" in options}
+    assert inline == {
+        "usage_daily_user_sets",
+        "usage_daily_tag_user_sets",
+        "usage_daily_latency",
+        "usage_monthly_latency",
+    }
+
+
+def _storage(table: Table) -> dict[str, object]:
+    options: dict[str, object] = table.dialect_options["postgresql"]["with"] or {}
+    return options
 
 
 def _columns(definition: str) -> str:

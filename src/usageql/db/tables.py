@@ -385,6 +385,13 @@ usage_monthly_tag_users = _rollup(
     "Sums of messages per app, UTC month, tag and user; a message counts once per tag.",
     time="month",
 )
+ARRAYS_INLINE = {"toast_tuple_target": 8160}
+"""The storage of the tables whose rows hold arrays merged by every batch (user sets, latency
+histograms): PostgreSQL compresses a row longer than 2 kB (the default target) each time it
+writes it, which made up most of the cost of adding a batch to a month's histogram (docs/scaling.md,
+"Arrays kept inline"). With the target at a page, a row up to 8 kB is stored as it is; longer ones
+are still compressed and moved out of line."""
+
 # Distinct users as sets (usageql.query.user_sets): a number per user id, given in a transaction
 # of its own before the batch's (usageql.ingest.user_sets), and per UTC day (and tag) the set of
 # the numbers of the users with a message. Unnesting a day's array and hashing numbers costs a
@@ -411,6 +418,7 @@ def _user_sets(name: str, keys: tuple[str, ...], comment: str) -> Table:
         Column("users", ARRAY(BigInteger), nullable=False, server_default=text("'{}'")),
         PrimaryKeyConstraint("app_id", "day", *keys),
         comment=comment,
+        postgresql_with=ARRAYS_INLINE,
     )
 
 
@@ -448,6 +456,7 @@ def _latency(name: str, time: str, comment: str) -> Table:
             name="counts_per_bucket",
         ),
         comment=comment,
+        postgresql_with=ARRAYS_INLINE,
     )
 
 

@@ -169,13 +169,13 @@ def test_the_smallest_daily_table_that_is_exact_answers() -> None:
     assert chosen({Metric.MESSAGES}, Dimension.MODEL) == ("usage_daily", "usage_hourly_models")
     assert chosen({Metric.MESSAGES}, Dimension.STATUS) == ("usage_daily", "usage_hourly")
     assert chosen({Metric.REQUESTS}, Dimension.TAG) == ("usage_daily_tags", "usage_hourly_tags")
-    assert chosen({Metric.USERS}) == ("usage_daily_users", "usage_hourly_users")
+    assert chosen({Metric.USERS}) == ("usage_daily_users", "usage_hourly_chats")
     assert chosen({Metric.USERS}, Dimension.TAG) == ("usage_daily_tag_users", "usage_hourly_tags")
     # No daily table has both users and models, nor chats: the hourly ones answer.
-    assert chosen({Metric.USERS, Metric.MODELS}) == (None, "usage_hourly_users")
+    assert chosen({Metric.USERS, Metric.MODELS}) == (None, "usage_hourly_chats")
     assert chosen({Metric.MESSAGES}, Dimension.USER, Dimension.MODEL) == (
         None,
-        "usage_hourly_users",
+        "usage_hourly_chats",
     )
     assert chosen({Metric.CHATS}) == (None, "usage_hourly_chats")
 
@@ -290,7 +290,7 @@ async def test_rows_narrowed_to_a_bucket(
         # In New York, the last 19 hours of the UTC Mondays its weeks start in from the days'
         # rows of users per tag (pieces.day_ends), their first 5 from hours.
         assert reads(sql, "usage_daily_tag_users") == (zone != "UTC"), sql
-        assert reads(sql, "usage_hourly_users") == (zone != "UTC"), sql
+        assert reads(sql, "usage_hourly_chats") == (zone != "UTC"), sql
     tz = ZoneInfo(zone)
     kept = between(moment(span[0]), moment(span[1]))
     weeks = grouped(kept, lambda e: [local_bucket(when(e), "WEEK", tz)])
@@ -324,7 +324,7 @@ async def test_rolling_windows_in_utc_read_days(
         windows = (await graphql(client, query))["usage"]["activeUsers"]
     assert sql.count == 2, sql  # the days, then their windows
     assert reads(sql, "usage_daily_user_sets") == (way == "rollups"), sql
-    assert not reads(sql, "usage_hourly_users"), sql
+    assert not reads(sql, "usage_hourly_chats"), sql
     assert len(windows) == 10
     for window in windows:
         events = between(moment(window["start"]), moment(window["end"]))
@@ -505,12 +505,12 @@ def test_metrics_no_daily_table_holds_together_are_split_among_daily_tables() ->
     assert rollups.plans(users, whole_days, "UTC", (), ()) == (
         (users.metrics, rollups.plan(users, whole_days, "UTC", (), ())),
     )
-    # No whole UTC day (local days in Berlin): the hourly users table answers them together.
+    # No whole UTC day (local days in Berlin): the chats' hourly table answers them together.
     berlin_days = Question(question.metrics, (TimeBucket(Granularity.DAY),))
     (only,) = rollups.plans(berlin_days, whole_days, "Europe/Berlin", (), ())
     assert only[0] == berlin_days.metrics
     assert only[1] is not None
-    assert only[1].rollup.table.name == "usage_hourly_users"
+    assert only[1].rollup.table.name == "usage_hourly_chats"
 
 
 @pytest.mark.usefixtures("loaded")

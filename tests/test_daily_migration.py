@@ -19,7 +19,7 @@ from tests.factories import rows_before_0016
 from tests.graphql_client import graphql
 from tests.test_daily import daily_matches_messages
 from tests.test_migrations import downgrade
-from tests.test_rollups import ROLLUP_KEYS, ROLLUP_MEASURES, rollup_matches_messages
+from tests.test_rollups import ROLLUP_MEASURES, ROLLUPS_BEFORE_0022, rollup_matches_messages
 from tests.test_sketch import EVENTS, buckets_match_messages, histogram_rows
 from usageql.config import Settings
 from usageql.db.engine import create_engine
@@ -45,7 +45,7 @@ async def store_before_0009(engine: AsyncEngine) -> int:
     async with engine.begin() as connection:
         await connection.execute(insert(apps), [{"app_id": a} for a in {r.app for r in stored}])
         await connection.execute(insert(messages), rows)
-        for table, (keys, source) in ROLLUP_KEYS.items():
+        for table, (keys, source) in ROLLUPS_BEFORE_0022.items():
             coalesced = ", ".join(f"coalesce({key}, '')" for key in keys.split(", "))
             await connection.execute(
                 text(
@@ -108,12 +108,12 @@ async def test_pruned_periods_keep_their_days_and_have_no_buckets(
             await connection.execute(text("DELETE FROM messages WHERE ts < :at"), {"at": HORIZON})
         await upgrade(engine)
         async with engine.connect() as connection:
-            # Every day and every month of the hourly users table, the pruned ones too, holds
-            # its hours' sums.
+            # Every day and every month of the users' hours (their chats' rows), the pruned ones
+            # too, holds its hours' sums.
             for unit, table in (("day", "usage_daily_users"), ("month", "usage_monthly_users")):
                 grouped = text(
                     f"SELECT app_id, date_trunc('{unit}', hour, 'UTC'), user_id, sum(messages),"  # noqa: S608
-                    " sum(input_tokens), max(latency_max) FROM usage_hourly_users GROUP BY 1, 2, 3"
+                    " sum(input_tokens), max(latency_max) FROM usage_hourly_chats GROUP BY 1, 2, 3"
                 )
                 expected = {tuple(row) for row in await connection.execute(grouped)}
                 stored = text(
@@ -126,7 +126,7 @@ async def test_pruned_periods_keep_their_days_and_have_no_buckets(
             # first and last hour (0019).
             hour = "extract(hour FROM hour AT TIME ZONE 'UTC')::smallint"
             for table, hourly, keys in (
-                ("usage_daily_users", "usage_hourly_users", "user_id"),
+                ("usage_daily_users", "usage_hourly_chats", "user_id"),
                 ("usage_daily_tag_users", "usage_hourly_tags", "tag, user_id"),
             ):
                 grouped = text(
@@ -146,7 +146,7 @@ async def test_pruned_periods_keep_their_days_and_have_no_buckets(
                 "SELECT h.app_id, date_trunc('day', h.hour, 'UTC'),"
                 " array_agg(DISTINCT n.number ORDER BY n.number)"
                 " FILTER (WHERE n.number IS NOT NULL)"
-                " FROM usage_hourly_users AS h LEFT JOIN user_numbers AS n"
+                " FROM usage_hourly_chats AS h LEFT JOIN user_numbers AS n"
                 " ON n.app_id = '*' AND n.user_id = h.user_id GROUP BY 1, 2"
             )
             expected = {(a, d, tuple(u or ())) for a, d, u in await connection.execute(grouped)}

@@ -14,7 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.schema import CreateIndex
 
 from tests.factories import message, rows_before_0016
-from tests.test_rollups import ROLLUP_KEYS, ROLLUP_MEASURES, rollup_matches_messages
+from tests.test_rollups import (
+    HOURLY_USERS,
+    ROLLUP_MEASURES,
+    ROLLUPS_BEFORE_0022,
+    rollup_matches_messages,
+)
 from usageql.cli import main
 from usageql.db.engine import create_engine
 from usageql.db.migrate import (
@@ -25,7 +30,8 @@ from usageql.db.migrate import (
     upgrade,
 )
 from usageql.db.tables import CHATS_BY_UPDATE, messages, metadata
-from usageql.ingest.records import Message, Usage
+from usageql.ingest.records import Batch, Message, Usage
+from usageql.ingest.write import store_batch
 
 
 async def test_upgrade_from_empty_creates_every_table_at_head(empty_database_url: str) -> None:
@@ -275,7 +281,7 @@ def test_messages_beyond_the_bounds_leave_messages_and_every_aggregate(
             async with engine.connect() as connection:
                 count = await connection.scalar(text("SELECT count(*) FROM messages"))
             assert count == len(good) + len(REASONS) + 20
-            assert await rollup_matches_messages(engine, ROLLUP_KEYS) > 0  # as of 0005
+            assert await rollup_matches_messages(engine, ROLLUPS_BEFORE_0022) > 0  # as of 0005
         finally:
             await engine.dispose()
 
@@ -288,7 +294,7 @@ async def _store_as_of_0005(engine: AsyncEngine, records: list[Message]) -> None
     rows = rows_before_0016(records)
     async with engine.begin() as connection:
         await connection.execute(insert(messages), rows)
-        for table, (keys, source) in ROLLUP_KEYS.items():
+        for table, (keys, source) in ROLLUPS_BEFORE_0022.items():
             coalesced = ", ".join(f"coalesce({key}, '')" for key in keys.split(", "))
             await connection.execute(
                 text(
@@ -296,6 +302,41 @@ async def _store_as_of_0005(engine: AsyncEngine, records: list[Message]) -> None
                     f" {coalesced}, {ROLLUP_MEASURES} FROM {source} GROUP BY app_id, 2, {coalesced}"
                 )
             )
+
+
+async def test_0022_drops_the_hourly_users_and_its_downgrade_fills_them_from_the_chats(
+    database_url: str,
+) -> None:
+    records = [
+        message(f"m{n}", minutes=n * 37, user=f"u{n % 3}" if n % 5 else None, chat=f"c{n % 4}")
+        for n in range(60)
+    ]
+    records += [message(f"t{n}", minutes=n, model=None, user="u1") for n in range(5)]
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        await store_batch(engine, Batch(records))
+        await downgrade(engine, "0021")
+        # every user's sums per hour and model, as the writer kept them before 0022
+        assert await rollup_matches_messages(engine, HOURLY_USERS) > 10
+        async with engine.connect() as connection:
+            names = set(
+                (
+                    await connection.execute(
+                        text(
+                            "SELECT stxname FROM pg_statistic_ext"
+                            " WHERE stxrelid = 'usage_hourly_users'::regclass"
+                        )
+                    )
+                ).scalars()
+            )
+        assert names == {"st_usage_hourly_users_user_id", "st_usage_hourly_users_model"}
+        await upgrade(engine)
+        async with engine.connect() as connection:
+            tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+        assert "usage_hourly_users" not in tables
+        assert await rollup_matches_messages(engine) > 10
+    finally:
+        await engine.dispose()
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:

@@ -35,7 +35,7 @@ async def test_every_rollup_key_has_statistics_as_the_compiler_reads_it(database
             }
     finally:
         await engine.dispose()
-    assert len(wanted) == 26  # 11 tables
+    assert len(wanted) == 24  # 10 tables
     assert wanted <= found
 
 

@@ -25,10 +25,12 @@ from usageql.query.model import TimeBucket as Bucket
 # Each rollup table, as the migrations' backfill computes it: its keys over a FROM.
 ROLLUP_KEYS = {
     "usage_hourly": ("model, provider, source, role, status", "messages"),
-    "usage_hourly_users": ("user_id, model", "messages"),
     "usage_hourly_chats": ("chat_id, user_id, model", "messages"),
     "usage_hourly_tags": ("tag, user_id, model", "messages, unnest(tags) AS tag"),
 }
+# Before migration 0022 the sums per user and model had a table of their own.
+HOURLY_USERS = {"usage_hourly_users": ("user_id, model", "messages")}
+ROLLUPS_BEFORE_0022 = {**ROLLUP_KEYS, **HOURLY_USERS}
 # The hourly tables with fewer keys (migration 0010 adds them up from usage_hourly).
 NARROW_KEYS = {"usage_hourly_apps": ("", "messages"), "usage_hourly_models": ("model", "messages")}
 # Each measure over a group of messages, as usageql.db.measures defines it in SQL (the writer sums
@@ -107,12 +109,12 @@ def test_plans_choose_the_smallest_rollup_that_is_exact() -> None:
     day = Bucket(Granularity.DAY)
     assert _plan({Metric.MESSAGES, Metric.SPEND}, (Dimension.MODEL,)) == "usage_hourly_models"
     assert _plan({Metric.MESSAGES, Metric.SPEND}, (Dimension.SOURCE,)) == "usage_hourly"
-    assert _plan({Metric.USERS}, (day,), zone="Europe/Berlin") == "usage_hourly_users"
+    assert _plan({Metric.USERS}, (day,), zone="Europe/Berlin") == "usage_hourly_chats"
     assert _plan({Metric.SPEND}, (day,), zone="Europe/Berlin") == "usage_hourly_apps"
     assert _plan({Metric.REQUESTS}, (Dimension.MODEL, day), zone="Europe/Berlin") == (
         "usage_hourly_models"
     )
-    assert _plan({Metric.MESSAGES}, (Dimension.USER,)) == "usage_hourly_users"
+    assert _plan({Metric.MESSAGES}, (Dimension.USER,)) == "usage_hourly_chats"
     assert _plan({Metric.LATENCY_MAX}, (Dimension.STATUS,)) == "usage_hourly"
     assert _plan({Metric.CHATS, Metric.USERS}) == "usage_hourly_chats"
     assert _plan({Metric.MESSAGES}, (Dimension.CHAT,)) == "usage_hourly_chats"
@@ -171,7 +173,6 @@ def test_each_rollup_answers_the_metrics_whose_columns_it_has() -> None:
         "usage_hourly_apps": every - {Metric.MODELS},
         "usage_hourly_models": every,
         "usage_hourly": {*every, Metric.PROVIDER},
-        "usage_hourly_users": {*every, Metric.USERS},
         "usage_hourly_chats": {*every, Metric.USERS, Metric.CHATS},
         "usage_hourly_tags": {*every, Metric.USERS},
     }

@@ -125,7 +125,7 @@ async def test_a_bucket_of_one_set_counts_its_users_once(
         usage = (await graphql(client, query))["usage"]
     assert sql.count == 1
     assert reads(sql, "usage_daily_user_sets"), sql
-    assert reads(sql, "usage_hourly_users"), sql
+    assert reads(sql, "usage_hourly_chats"), sql
     assert [(row["start"][:10], row["metrics"]["users"]) for row in usage["timeseries"]] == [
         ("2026-03-02", 2),
         ("2026-03-03", 3),

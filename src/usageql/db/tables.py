@@ -309,15 +309,11 @@ usage_hourly = _rollup(
     ("model", "provider", "source", "role", "status"),
     "Sums of messages per app, UTC hour, model, provider, source, role and status.",
 )
-usage_hourly_users = _rollup(
-    "usage_hourly_users",
-    ("user_id", "model"),
-    "Sums of messages per app, UTC hour, user and model: exact distinct users from rollups.",
-)
 usage_hourly_chats = _rollup(
     "usage_hourly_chats",
     ("chat_id", "user_id", "model"),
-    "Sums of messages per app, UTC hour, chat, user and model: exact distinct chats from rollups.",
+    "Sums of messages per app, UTC hour, chat, user and model: exact distinct chats and users"
+    " from rollups.",
 )
 usage_hourly_tags = _rollup(
     "usage_hourly_tags",

@@ -38,7 +38,6 @@ from usageql.db.tables import (
     usage_hourly_chats,
     usage_hourly_models,
     usage_hourly_tags,
-    usage_hourly_users,
     usage_monthly_tag_users,
     usage_monthly_users,
 )
@@ -52,7 +51,6 @@ from usageql.ingest.user_sets import set_upserts
 ROLLUPS = (usage_hourly, usage_hourly_chats, usage_hourly_tags)
 # Each rollup added up from one of ROLLUPS (fewer keys, or UTC days or months), and that one.
 DERIVED = (
-    (usage_hourly_users, usage_hourly_chats),
     (usage_hourly_apps, usage_hourly),
     (usage_hourly_models, usage_hourly),
     (usage_daily_apps, usage_hourly),

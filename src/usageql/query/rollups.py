@@ -66,7 +66,6 @@ from usageql.db.tables import (
     usage_hourly_chats,
     usage_hourly_models,
     usage_hourly_tags,
-    usage_hourly_users,
     usage_monthly_tag_users,
     usage_monthly_users,
 )
@@ -133,7 +132,6 @@ TABLES = (
             }
         ),
     ),
-    RollupTable(usage_hourly_users, frozenset({Dimension.APP, Dimension.USER, Dimension.MODEL})),
     RollupTable(
         usage_hourly_chats,
         frozenset({Dimension.APP, Dimension.CHAT, Dimension.USER, Dimension.MODEL}),
@@ -144,7 +142,7 @@ TABLES = (
         frozenset({Dimension.APP, Dimension.TAG, Dimension.USER, Dimension.MODEL}),
     ),
 )
-HOURLY_APPS, _, HOURLY, HOURLY_USERS, HOURLY_CHATS, HOURLY_TAGS = TABLES
+HOURLY_APPS, _, HOURLY, HOURLY_CHATS, HOURLY_TAGS = TABLES
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +159,7 @@ class DailyTable:
 # Distinct users alone, from the daily sets of user numbers (usageql.query.user_sets): a row per
 # day (and tag) instead of one per user; they answer nothing else.
 USER_SETS = (
-    DailyTable(RollupTable(usage_daily_user_sets, frozenset({Dimension.APP}), "day"), HOURLY_USERS),
+    DailyTable(RollupTable(usage_daily_user_sets, frozenset({Dimension.APP}), "day"), HOURLY_CHATS),
     DailyTable(
         RollupTable(usage_daily_tag_user_sets, frozenset({Dimension.APP, Dimension.TAG}), "day"),
         HOURLY_TAGS,
@@ -181,7 +179,7 @@ DAILY = (
     DailyTable(RollupTable(usage_daily, HOURLY.dimensions, "day"), HOURLY),
     DailyTable(
         RollupTable(usage_daily_users, frozenset({Dimension.APP, Dimension.USER}), "day"),
-        HOURLY_USERS,
+        HOURLY_CHATS,
         RollupTable(usage_monthly_users, frozenset({Dimension.APP, Dimension.USER}), "month"),
     ),
     DailyTable(

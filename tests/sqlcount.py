@@ -15,6 +15,7 @@ class StatementLog:
 
     def __init__(self) -> None:
         self.statements: list[str] = []
+        self.parameters: list[Any] = []  # each statement's, as the driver was given them
 
     @property
     def count(self) -> int:
@@ -31,6 +32,7 @@ def count_statements(engine: AsyncEngine) -> Iterator[StatementLog]:
 
     def record(*args: Any) -> None:
         log.statements.append(str(args[2]))
+        log.parameters.append(args[3])
 
     event.listen(engine.sync_engine, "before_cursor_execute", record)
     try:

@@ -597,7 +597,13 @@ def relation(
             m.app_id,
             *(_RAW_KEYS[key].label(key) for key in keys),
             *(measure.per_event(m).label(measure.name) for measure in measures),
-        ).where(or_(*(and_(m.ts >= start, m.ts < end) for start, end in ranges)))
+        ).where(
+            # The edges are partial hours: each app's of them an index range of (app_id, ts)
+            # (without the apps, PostgreSQL read them through the BRIN on ts: 861 lossy pages,
+            # 13,556 rows checked for 47, 3.8 against 0.3 ms at 1M events).
+            every_app(m.app_id),
+            or_(*(and_(m.ts >= start, m.ts < end) for start, end in ranges)),
+        )
         if chats is not None:
             raw = raw.where(tuple_(m.app_id, m.chat_id).in_(chats))
         parts.append(raw)

@@ -148,7 +148,7 @@ class SketchPlan:
             m.model,
             bucket_sql(m[column]).label("bucket"),
             literal(1, BigInteger()).label("n"),
-        ).where(m[column].is_not(None), _within(m.ts, self.raw_ranges))
+        ).where(m[column].is_not(None), every_app(m.app_id), _within(m.ts, self.raw_ranges))
         return union_all(*parts, values).subquery("bucketed")
 
 

@@ -60,16 +60,20 @@ SELECT app_id, hour, user_id, model, sum(messages), sum(requests), sum(successfu
 FROM usage_hourly_chats GROUP BY app_id, hour, user_id, model
 """
 
-
-_CHATS_COMMENT = (
+# The chats' table's comment, with and without the users it now answers for.
+_CHATS_AND_USERS = (
     "COMMENT ON TABLE usage_hourly_chats IS 'Sums of messages per app, UTC hour, chat, user and"
-    " model: exact distinct chats{users} from rollups.'"
+    " model: exact distinct chats and users from rollups.'"
+)
+_CHATS = (
+    "COMMENT ON TABLE usage_hourly_chats IS 'Sums of messages per app, UTC hour, chat, user and"
+    " model: exact distinct chats from rollups.'"
 )
 
 
 def upgrade() -> None:
     op.execute("DROP TABLE usage_hourly_users")
-    op.execute(_CHATS_COMMENT.format(users=" and users"))
+    op.execute(_CHATS_AND_USERS)
 
 
 def downgrade() -> None:
@@ -85,4 +89,4 @@ def downgrade() -> None:
         " FROM usage_hourly_users"
     )
     op.execute("ANALYZE usage_hourly_users")
-    op.execute(_CHATS_COMMENT.format(users=""))
+    op.execute(_CHATS)

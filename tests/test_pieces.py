@@ -180,9 +180,9 @@ def test_runs_that_keep_little_of_their_span_are_listed_by_their_starts() -> Non
     assert rollups.listed_starts(((at(1), at(2)), (at(8), None)), H) is None
     assert rollups.listed_starts(((at(1), at(8)), (at(9), at(15))), D) is None
     # More starts than a statement lists: ranges again.
-    far = at(1) + (rollups.MAX_LISTED + 10) * 3 * H
+    far = at(1) + (pieces.MAX_LISTED + 10) * 3 * H
     assert (
-        rollups.listed_starts(((at(1), at(1) + (rollups.MAX_LISTED + 1) * H), (far, far + H)), H)
+        rollups.listed_starts(((at(1), at(1) + (pieces.MAX_LISTED + 1) * H), (far, far + H)), H)
         is None
     )
 

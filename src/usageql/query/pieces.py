@@ -50,6 +50,9 @@ LOOKBACK = timedelta(days=400)
 MAX_RUNS = 128
 """Runs of days and hours a statement may list (a year of Berlin weeks is 105); beyond, the
 hourly tables answer alone."""
+MAX_LISTED = 4096
+"""Row starts a statement may list as `= ANY(...)` in place of its runs' ranges (moved hours of
+shifted days, rollups.listed_starts)."""
 
 Span = tuple[datetime | None, datetime | None]
 """[start, end); None: unbounded on that side."""
@@ -287,8 +290,6 @@ def _segments(
 MAX_MOVED = 8
 """The most hours of a UTC day cut by a boundary moved where the day is read whole (shifted):
 its day row and twice 8 hours' rows are still fewer than its 24 hours' rows."""
-MAX_MOVED_HOURS = 4096
-"""Moved hours a statement may list by their starts (rollups.MAX_LISTED)."""
 
 
 def shifted(cut: Pieces, moments: frozenset[datetime], days_within: Span = (None, None)) -> Pieces:
@@ -333,7 +334,7 @@ def shifted(cut: Pieces, moments: frozenset[datetime], days_within: Span = (None
     # The moved hours are read by their starts (a bound array), not as ranges.
     ranges = len(result.days) + len(result.hours) + sum(len(shift.days) for shift in found)
     listed = sum((high - low for shift in found for low, high in shift.moved), timedelta())
-    return cut if ranges > MAX_RUNS or listed > MAX_MOVED_HOURS * HOUR else result
+    return cut if ranges > MAX_RUNS or listed > MAX_LISTED * HOUR else result
 
 
 MONTHLY_BUCKETS = frozenset({Granularity.MONTH, Granularity.QUARTER, Granularity.YEAR})

@@ -710,10 +710,6 @@ def every_app(column: ColumnElement[str]) -> ColumnElement[bool]:
     return column == any_(func.array(select(apps.c.app_id).scalar_subquery()))
 
 
-MAX_LISTED = 4096
-"""Row starts a statement may list as `= ANY(...)` in place of its runs' ranges."""
-
-
 def within(
     column: ColumnElement[datetime], runs: Sequence[pieces.Span], unit: timedelta
 ) -> ColumnElement[bool] | None:
@@ -745,7 +741,7 @@ def listed_starts(runs: Sequence[pieces.Span], unit: timedelta) -> BindParameter
         return None
     span = max(end for _, end in bounded) - min(start for start, _ in bounded)
     kept = sum((end - start for start, end in bounded), timedelta())
-    if kept * 2 > span or kept / unit > MAX_LISTED:
+    if kept * 2 > span or kept / unit > pieces.MAX_LISTED:
         return None
     starts = [start + unit * n for start, end in bounded for n in range((end - start) // unit)]
     return bindparam(None, starts, type_=ARRAY(DateTime(timezone=True)))

@@ -27,6 +27,7 @@ from usageql.db import first_events
 from usageql.db.embedded import EmbeddedPostgres
 from usageql.db.engine import asyncpg_url, create_engine
 from usageql.db.migrate import upgrade
+from usageql.ingest.compact import compact
 from usageql.query import horizon
 
 
@@ -96,11 +97,15 @@ async def databases(server_url: str) -> AsyncIterator[DatabaseFactory]:
 
 @pytest.fixture(scope="session")
 async def template_name(databases: DatabaseFactory) -> str:
-    """A database migrated to head once per run; each test gets a copy of it."""
+    """A database migrated to head once per run; each test gets a copy of it. It keeps every
+    event in the daily tables as it is stored (`usageql compact --eager`), the path of late
+    events, so tests see their days there at once; tests/test_compaction.py and the `deferred`
+    way of tests/test_correctness.py store them for compaction, as a new database does."""
     url = await databases.create()
     engine = create_engine(url, pool_size=1)
     try:
         await upgrade(engine)
+        await compact(engine, eager=True)
     finally:
         await engine.dispose()
     name = make_url(url).database
@@ -123,8 +128,13 @@ async def database_url(databases: DatabaseFactory, template_name: str) -> str:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     # Keys are checked once per test and then remembered, so statement counts measure queries.
+    # Nor does the server compact on its own (tests/test_compaction.py turns it on).
     return Settings(
-        database_url=database_url, data_dir=tmp_path / "data", pool_size=4, auth_cache_seconds=3600
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        pool_size=4,
+        auth_cache_seconds=3600,
+        compact_seconds=0,
     )
 
 

@@ -19,11 +19,14 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.compacted import database_url, way
 from tests.graphql_client import graphql
 from tests.sqlcount import count_statements
-from tests.ways import read_rollups, settings, way
+from tests.ways import read_rollups, settings
 
-__all__ = ["settings", "way"]  # fixtures: every test runs from raw events and from rollups
+# fixtures: every test runs from raw events, from rollups, and from rollups with days deferred
+__all__ = ["database_url", "settings", "way"]
+
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 TAGS = ["UA:cli", "UA:web", "feature:a", "feature:b", "beta"]
@@ -240,7 +243,7 @@ async def test_every_dimension_and_metric(
         rows = (await graphql(client, query))["usage"]["breakdown"]
     assert sql.count == 1
     # The rollups do not keep producers: breakdowns by producer read raw events either way.
-    assert read_rollups(sql) == (way == "rollups" and dimension != "PRODUCER"), sql
+    assert read_rollups(sql) == (way != "raw" and dimension != "PRODUCER"), sql
     expected = grouped(EVENTS, DIMENSIONS[dimension])
     assert {row["keys"][0]["value"] for row in rows} == set(expected)
     for row in rows:
@@ -264,7 +267,7 @@ async def test_every_granularity_in_every_zone(
         buckets = (await graphql(client, query))["usage"]["timeseries"]
     assert sql.count == 1
     # Local days in Kolkata start at half past a UTC hour: only raw events answer them.
-    assert read_rollups(sql) == (way == "rollups" and zone != "Asia/Kolkata"), sql
+    assert read_rollups(sql) == (way != "raw" and zone != "Asia/Kolkata"), sql
     tz = ZoneInfo(zone)
     expected = grouped(EVENTS, lambda e: [local_bucket(when(e), granularity, tz)])
     assert [datetime.fromisoformat(b["start"]) for b in buckets] == sorted(expected)
@@ -304,7 +307,7 @@ async def test_sums_read_the_utc_days_a_local_boundary_cuts(
     # The two series (their statements run concurrently with the models', in any order).
     series_read = [statement for statement in sql.statements if "date_trunc" in statement]
     assert len(series_read) == 2, sql
-    shifted = way == "rollups" and (granularity != "DAY" or zone in SHIFTED)
+    shifted = way != "raw" and (granularity != "DAY" or zone in SHIFTED)
     assert all(("usage_daily" in statement) == shifted for statement in series_read), sql
     start, end = (
         datetime(2026, 3, 3, 7, 23, 11, tzinfo=UTC),
@@ -345,7 +348,7 @@ async def test_a_bucket_whose_events_all_moved_to_the_next_is_no_bucket(
     with count_statements(engine) as sql:
         buckets = (await graphql(client, query))["usage"]["timeseries"]
     assert sql.count == 1
-    assert read_rollups(sql) == (way == "rollups"), sql
+    assert read_rollups(sql) == (way != "raw"), sql
     assert buckets == [
         {"start": "2026-03-10T23:00:00+00:00", "metrics": {"messages": 1}},
         {"start": "2026-03-11T23:00:00+00:00", "metrics": {"messages": 1}},
@@ -399,7 +402,7 @@ async def test_filters_on_totals_and_on_a_breakdown(
         usage = (await graphql(client, query))["usage"]
     assert sql.count == 2
     raw_only = {"tags", "tag substring", "metadata", "users and sources"}
-    assert read_rollups(sql) == (way == "rollups" and name not in raw_only), sql
+    assert read_rollups(sql) == (way != "raw" and name not in raw_only), sql
     kept = [e for e in EVENTS if keep(e)]
     assert kept, name
     same(usage["summary"], expected_part(usage["summary"], metrics(kept)), f"{name}: summary")

@@ -19,14 +19,19 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.compacted import database_url, way
 from tests.graphql_client import graphql
 from tests.sqlcount import count_statements
 from tests.test_correctness import local_bucket
 from tests.test_daily import post, reads
-from tests.ways import settings, way
+from tests.ways import settings
 from usageql.query import pieces
 
-__all__ = ["settings", "way"]  # fixtures: every test runs from raw events and from rollups
+__all__ = [
+    "database_url",
+    "settings",
+    "way",
+]  # fixtures: every test runs from raw events and from rollups
 
 Event = dict[str, Any]
 Row = tuple[str | None, str, list[str]]  # user, timestamp (UTC), tags

@@ -70,9 +70,9 @@ async def test_record_messages_stores_and_reports_per_record(
             " include reasoning",
         },
     ]
-    # price book, apps, users, staging table, move, chats, user numbers, rollups, chat spans,
-    # the chats' tags copied to chat_models: one each, whatever the size
-    assert sql.count == 10, sql
+    # price book, apps, users, staging table, move, chats, user numbers, the compaction lock,
+    # rollups, chat spans, the chats' tags copied to chat_models: one each, whatever the size
+    assert sql.count == 11, sql
     (row,) = await _rows(engine, messages)
     assert (row.app_id, row.chat_id, row.user_id, row.input_tokens, row.cache_read_tokens) == (
         "shop", "c1", "u1", 100, 40,
@@ -91,7 +91,7 @@ async def test_statements_do_not_grow_with_the_batch(
     with count_statements(engine) as many:
         data = await graphql(client, RECORD, {"messages": fifty})
     assert data["recordMessages"]["accepted"] == 50
-    assert one.count == many.count == 10
+    assert one.count == many.count == 11
 
 
 async def test_provider_usage_passes_through_and_is_exclusive_with_usage(
@@ -105,7 +105,8 @@ async def test_provider_usage_passes_through_and_is_exclusive_with_usage(
     ]
     with count_statements(engine) as sql:
         report = (await graphql(client, RECORD, {"messages": batch}))["recordMessages"]
-    assert sql.count == 5  # price book, apps, staging table, move, rollups: no users or chats
+    # price book, apps, staging table, move, the compaction lock, rollups: no users or chats
+    assert sql.count == 6
     assert report["accepted"] == 1
     assert report["rejected"] == [
         {

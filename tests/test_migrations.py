@@ -13,7 +13,9 @@ from sqlalchemy import Connection, Table, insert, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.schema import CreateIndex
 
+from tests.compacted import reach
 from tests.factories import message, rows_before_0016
+from tests.test_daily import daily_matches_messages
 from tests.test_rollups import (
     HOURLY_USERS,
     ROLLUP_MEASURES,
@@ -21,6 +23,7 @@ from tests.test_rollups import (
     rollup_matches_messages,
 )
 from usageql.cli import main
+from usageql.db.compacted import reached
 from usageql.db.engine import create_engine
 from usageql.db.migrate import (
     _ADVISORY_LOCK_KEY,
@@ -30,6 +33,7 @@ from usageql.db.migrate import (
     upgrade,
 )
 from usageql.db.tables import CHATS_BY_UPDATE, messages, metadata
+from usageql.ingest.compact import compact
 from usageql.ingest.records import Batch, Message, Usage
 from usageql.ingest.write import store_batch
 
@@ -343,3 +347,24 @@ async def downgrade(engine: AsyncEngine, revision: str) -> None:
     """Bring the database down to `revision`."""
     async with engine.begin() as connection:
         await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), revision))
+
+
+async def test_0023_starts_compaction_where_the_daily_tables_end_and_downgrades_once_complete(
+    database_url: str,
+) -> None:
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        await reach(engine, "-infinity")
+        records = [message(f"m{n}", minutes=n * 61, user="u1") for n in range(9)]
+        await store_batch(engine, Batch(records))
+        with pytest.raises(RuntimeError, match="run `usageql compact --eager`"):
+            await downgrade(engine, "0022")
+        await compact(engine, eager=True)
+        await downgrade(engine, "0022")
+        assert await daily_matches_messages(engine) > 3
+        await upgrade(engine)  # a database with events: its daily tables reach today
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        async with engine.connect() as connection:
+            assert await reached(connection) == today
+    finally:
+        await engine.dispose()

@@ -22,7 +22,7 @@ def way(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def settings(settings: Settings, way: str) -> Settings:
-    return replace(settings, rollups=way == "rollups")
+    return replace(settings, rollups=way != "raw")
 
 
 def read_rollups(sql: StatementLog) -> bool:

@@ -25,6 +25,7 @@ from usageql.favicon import favicon
 from usageql.garbage import collect_garbage, tune_garbage_collector
 from usageql.graphql.view import GraphQLView
 from usageql.health import healthz, readyz
+from usageql.ingest.compact import compact_forever
 from usageql.ingest.http import post_events, post_litellm
 from usageql.ingest.otlp_http import post_traces
 from usageql.ingest.pipeline import Ingestor
@@ -111,12 +112,15 @@ def create_app(settings: Settings, *, on_startup: Sequence[StartupHook] = ()) ->
             catalog = asyncio.create_task(app.state.first_events.watch(database.read_engine))
             tune_garbage_collector()
             collector = asyncio.create_task(collect_garbage())
+            tasks = [watch, catalog, collector]
+            if settings.compact_seconds:
+                every = settings.compact_seconds
+                tasks.append(asyncio.create_task(compact_forever(database.engine, every)))
             try:
                 yield
             finally:
-                watch.cancel()
-                catalog.cancel()
-                collector.cancel()
+                for task in tasks:
+                    task.cancel()
 
     async def root(_: object) -> RedirectResponse:
         return RedirectResponse("/dashboard")

@@ -1,4 +1,4 @@
-"""The `usageql` command: serve, migrate, demo, import, prices, keys, prune, export-schema.
+"""The `usageql` command: serve, migrate, demo, import, prices, keys, prune, compact, export-schema.
 
 Each command imports what it needs when it runs, so `usageql keys list` loads neither GraphQL, the
 web server nor Alembic and answers in a fraction of a second (loading them all took 0.7 s).
@@ -144,6 +144,24 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     pruning.set_defaults(run=_prune)
 
+    compacting = commands.add_parser(
+        "compact",
+        help="add the UTC days that have ended to the daily and monthly rollups now (the server"
+        " does it every minute)",
+    )
+    compacting.add_argument(
+        "--eager", action="store_true",
+        help="add every day with events, today too, and from then on keep every event in the"
+        " daily tables as it is stored (before downgrading past migration 0023)",
+    )  # fmt: skip
+    compacting.add_argument(
+        "--until", type=_utc_datetime, metavar="DATE",
+        help="add the days before DATE's UTC day (default: today's, the days that have ended);"
+        " a later one adds today too, and events of the days added that arrive later are kept"
+        " as they are stored",
+    )  # fmt: skip
+    compacting.set_defaults(run=_compact)
+
     export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     export.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
     export.set_defaults(run=_export_schema)
@@ -246,14 +264,22 @@ def _describe_database(database: Database, settings: Settings) -> str:
 
 async def _load_demo(database: Database, settings: Settings, options: DemoOptions) -> DemoSummary:
     from usageql.demo.load import load_demo
+    from usageql.ingest.compact import compact
     from usageql.ingest.pipeline import Ingestor
     from usageql.progress import ProgressLine
 
     progress = ProgressLine("demo: messages", stream=sys.stderr)
     try:
-        return await load_demo(Ingestor.configured(database.engine, settings), options, progress)
+        summary = await load_demo(Ingestor.configured(database.engine, settings), options, progress)
     finally:
         progress.finish()
+    # The demo's days have ended: into the daily tables now, not at the server's next minute.
+    days = ProgressLine("demo: days added to the daily rollups", stream=sys.stderr)
+    try:
+        await compact(database.engine, progress=days)
+    finally:
+        days.finish()
+    return summary
 
 
 def _ratings_replaced(count: int) -> str:
@@ -536,6 +562,28 @@ def _prune(args: argparse.Namespace, settings: Settings) -> int:
     say(
         f"deleted {summary.messages:,} messages and {summary.feedback:,} ratings before"
         f" {summary.horizon.isoformat()}"
+    )
+    return 0
+
+
+def _compact(args: argparse.Namespace, settings: Settings) -> int:
+    from usageql.ingest.compact import compact
+    from usageql.progress import ProgressLine
+
+    progress = ProgressLine("compact: days added")
+    summary = _on_database(
+        settings,
+        lambda engine: compact(engine, until=args.until, eager=args.eager, progress=progress),
+    )
+    progress.finish()
+    reach = (
+        "every event is now kept in them as it is stored"
+        if summary.reached is None
+        else f"they reach {summary.reached.isoformat()}"
+    )
+    print(
+        f"compact: added {summary.days:,} days to the daily and monthly rollups; {reach}",
+        file=sys.stderr,
     )
     return 0
 

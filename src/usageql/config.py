@@ -58,6 +58,9 @@ class Settings:
     # statements that can run at once, so only waiting beyond that is refused.
     max_concurrent_per_key: int = 32
     rollups: bool = True  # answer from the hourly rollups when they answer exactly
+    # How often each server process adds the UTC days that have ended to the daily and monthly
+    # rollups (usageql.ingest.compact); 0: never, `usageql compact` does it (from cron, say).
+    compact_seconds: int = 60
     # Set by `usageql serve --workers` for its worker processes: the embedded server the parent
     # process runs, which the workers use without starting or stopping it.
     embedded_url: str | None = None
@@ -95,6 +98,7 @@ class Settings:
             "USAGEQL_STATEMENT_TIMEOUT_MS": str(self.statement_timeout_ms),
             "USAGEQL_RANDOM_PAGE_COST": repr(self.random_page_cost),
             "USAGEQL_ROLLUPS": str(self.rollups).lower(),
+            "USAGEQL_COMPACT_SECONDS": str(self.compact_seconds),
         }
         if self.database_url is not None:
             env["DATABASE_URL"] = self.database_url
@@ -174,6 +178,9 @@ class Settings:
             ),
             introspection=_bool(env, "USAGEQL_INTROSPECTION", defaults.introspection),
             rollups=_bool(env, "USAGEQL_ROLLUPS", defaults.rollups),
+            compact_seconds=_int(
+                env, "USAGEQL_COMPACT_SECONDS", defaults.compact_seconds, low=0, high=86_400
+            ),
             statement_timeout_ms=_int(
                 env,
                 "USAGEQL_STATEMENT_TIMEOUT_MS",

@@ -146,8 +146,8 @@ async def test_record_messages_reports_conflicts(
         {"id": "a", "timestamp": WHEN, "model": "o3"},
     ]
     # price book, the savepoint around the COPY and its release (the ids are unique once the
-    # repeats are set aside, so the fast path copies them), apps, rollups
-    data = await graphql_counted(client, engine, mutation, 5, {"m": batch})
+    # repeats are set aside, so the fast path copies them), apps, the compaction lock, rollups
+    data = await graphql_counted(client, engine, mutation, 6, {"m": batch})
     assert data["recordMessages"] == {
         "accepted": 1,
         "duplicates": 2,

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from usageql.db.tables import ANY_APP, feedback, messages, retention
+from usageql.ingest.compact import compact
 from usageql.query.horizon import REFRESH_SECONDS
 
 Progress = Callable[[int, int], None]
@@ -47,8 +48,18 @@ async def prune(
     progress: Progress | None = None,
     announce: Callable[[str], None] | None = None,
 ) -> PruneSummary:
-    """Delete messages and feedback before `before` (rounded down to the hour)."""
+    """Delete messages and feedback before `before` (rounded down to the hour), once the days
+    that have ended are compacted (their latency histograms are counted from raw events): raw
+    events of the days not compacted are kept."""
     horizon = prune_horizon(before)
+    reached = (await compact(engine)).reached
+    if reached is not None and reached < horizon:
+        if announce is not None:
+            announce(
+                f"raw events from {reached.isoformat()} on are kept until their UTC day has"
+                " ended and been added to the daily rollups"
+            )
+        horizon = reached
     async with engine.begin() as connection:
         record = insert(retention).values(app_id=ANY_APP, pruned_before=horizon)
         stored = await connection.scalar(

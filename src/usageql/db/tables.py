@@ -487,6 +487,19 @@ retention = Table(
     comment="Raw events before `pruned_before` were deleted; rollups still hold their sums.",
 )
 
+compaction = Table(
+    "compaction",
+    metadata,
+    Column("app_id", Text, nullable=False, comment="'*': one moment for every app"),
+    _timestamp("compacted_before"),
+    _timestamp("compacted_at", default_now=True),
+    PrimaryKeyConstraint("app_id"),
+    comment="The daily and monthly rollups hold every event before `compacted_before` (a UTC"
+    " midnight; -infinity: none yet; infinity: every event, all kept as it is stored). Later"
+    " events are in the hourly rollups until their UTC day ends and is compacted"
+    " (usageql.db.compact).",
+)
+
 # Distinct chats of app-level questions (usageql.query.chats_count), kept by the writer in the
 # batch's transaction (usageql.ingest.chat_spans): a chat counts once, in the hour of its first
 # message, and a period's distinct chats are those first seen in it plus those first seen before it

@@ -116,6 +116,7 @@ class UsageLoader(DataLoader[Ask, list[Row]]):
                 first.narrow_keys,
                 scopes,
                 use_rollups=self.use_rollups,
+                compacted=self.horizon.compacted,
             )
             self.horizon.check(compiled)
             rows = await run(self.engine, compiled, scopes)

@@ -19,6 +19,7 @@ from sqlalchemy import BigInteger, ColumnElement, Integer, Select, Table, cast, 
 from sqlalchemy.dialects.postgresql import ARRAY, Insert, aggregate_order_by, insert
 
 from usageql.db.buckets import bucket
+from usageql.db.compacted import kept_at_ingest
 from usageql.db.tables import usage_daily_latency, usage_monthly_latency
 from usageql.db.unnest import parameter_values, unnest_parameters
 from usageql.ingest.records import MessageRow, row_values
@@ -69,21 +70,24 @@ def histogram_upserts() -> list[tuple[str, Insert]]:
     """Per latency table, the upsert adding the requests sent (histogram_values) to its
     histograms."""
     sent = unnest_parameters(_PREFIX, **_SENT).cte(_PREFIX)
-    month = func.date_trunc("month", sent.c.day, "UTC", type_=sent.c.day.type).label("month")
-    per_month = _summed([sent.c.app_id, month, sent.c.model, sent.c.bucket], sent)
+    days, months = (
+        select(sent).where(kept_at_ingest(sent.c.day, unit)).subquery() for unit in ("day", "month")
+    )
     return [
-        (usage_daily_latency.name, _upsert(usage_daily_latency, _packed(sent))),
-        (usage_monthly_latency.name, _upsert(usage_monthly_latency, _packed(per_month))),
+        (usage_daily_latency.name, upsert(usage_daily_latency, packed(days))),
+        (usage_monthly_latency.name, upsert(usage_monthly_latency, packed(per_month(months)))),
     ]
 
 
-def _summed(groups: list[ColumnElement[Any]], sent: Any) -> Any:
-    """The bucket counts sent, added up per `groups` (the month's key and the bucket)."""
-    sums = [cast(func.sum(sent.c[name]), BigInteger()).label(name) for name in COUNTED]
+def per_month(counted: Any) -> Any:
+    """Rows of (app_id, day, model, bucket, counts) added up per month, model and bucket."""
+    month = func.date_trunc("month", counted.c.day, "UTC", type_=counted.c.day.type).label("month")
+    groups = [counted.c.app_id, month, counted.c.model, counted.c.bucket]
+    sums = [cast(func.sum(counted.c[name]), BigInteger()).label(name) for name in COUNTED]
     return select(*groups, *sums).group_by(*groups).subquery("per_month")
 
 
-def _packed(counted: Any) -> Select[Any]:
+def packed(counted: Any) -> Select[Any]:
     """Rows of (key, bucket, counts) as one histogram per key, in key order."""
     time = counted.c.day if "day" in counted.c else counted.c.month
     keys = [counted.c.app_id, time, counted.c.model]
@@ -102,7 +106,7 @@ def _packed(counted: Any) -> Select[Any]:
     )
 
 
-def _upsert(table: Table, histograms: Select[Any]) -> Insert:
+def upsert(table: Table, histograms: Select[Any]) -> Insert:
     """Add `histograms` (the table's keys, then its three arrays) to `table`: a histogram
     already there takes the union of the buckets, ascending, and their counts added up."""
     key_names = [c.name for c in table.primary_key.columns]

@@ -8,10 +8,12 @@ hourly sums added up to the tables with fewer keys, UTC days or UTC months (`DER
 PostgreSQL groups the rows it was already sent for the hourly tables, which costs less than
 summing them again in Python and sending the results (measured in docs/scaling.md), the users to
 the daily sets of user numbers (usageql.ingest.user_sets), and the requests to the latency
-histograms (usageql.ingest.latency). An event is in every rollup as soon as its batch commits.
-Only rows that were really inserted are summed, so duplicates change nothing here either. Keys
-are written in sorted order, like every other upsert of the writer, so concurrent batches lock
-rollup rows in the same order and cannot deadlock.
+histograms (usageql.ingest.latency). An event is in the hourly rollups as soon as its batch
+commits; the tables per UTC day and month take it then only if its day was compacted already (a
+late event): the others are added up once their day has ended (usageql.db.compacted). Only rows
+that were really inserted are summed, so duplicates change nothing here either. Keys are written
+in sorted order, like every other upsert of the writer, so concurrent batches lock rollup rows in
+the same order and cannot deadlock.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, SmallInteger, Table, cast, func, select
 from sqlalchemy.dialects.postgresql import Insert, insert
 
+from usageql.db.compacted import kept_at_ingest
 from usageql.db.measures import MEASURES, Merge, contributions
 from usageql.db.tables import (
     DAY_HOURS,
@@ -131,21 +134,36 @@ def rollup_values(rows: Sequence[MessageRow]) -> dict[str, list[Any]]:
 
 def _statement() -> Insert:
     """One statement adding a batch's values (rollup_values) to every rollup table."""
-    upserts: list[tuple[str, Insert]] = []
+    statements: list[tuple[str, Insert]] = []
     sent: dict[str, Any] = {}
     for table in ROLLUPS:
         columns = {name: table.c[name].type for name in _SENT[table.name]}
         sent[table.name] = unnest_parameters(table.name, **columns).cte(f"{table.name}_sent")
-        upserts.append((table.name, _upsert(table, select(*sent[table.name].c))))
+        statements.append((table.name, upsert(table, select(*sent[table.name].c))))
     for derived, hourly in DERIVED:
-        upserts.append((derived.name, _upsert(derived, _added_up(derived, sent[hourly.name]))))
-    upserts += set_upserts(sent)
-    upserts += histogram_upserts()
-    *first, (_, last) = upserts
-    return last.add_cte(*(upsert.cte(name) for name, upsert in first))
+        rows = kept(sent[hourly.name], grain(derived))
+        statements.append((derived.name, upsert(derived, added_up(derived, rows))))
+    statements += set_upserts({name: kept(rows, "day") for name, rows in sent.items()})
+    statements += histogram_upserts()
+    *first, (_, last) = statements
+    return last.add_cte(*(statement.cte(name) for name, statement in first))
 
 
-def _added_up(derived: Table, hourly: Any) -> Select[Any]:
+def grain(table: Table) -> str:
+    """The time a rollup table's rows are per: 'hour', 'day' or 'month'."""
+    return str(table.primary_key.columns.values()[1].name)
+
+
+def kept(hourly: Any, unit: str) -> Any:
+    """The rows sent for an hourly table that a table per `grain` takes as they are stored
+    (usageql.db.compacted): all for an hourly one; those of compacted days (late events) for a
+    daily or monthly one."""
+    if unit == "hour":
+        return hourly
+    return select(hourly).where(kept_at_ingest(hourly.c.hour, unit)).subquery()
+
+
+def added_up(derived: Table, hourly: Any) -> Select[Any]:
     """The rows sent for an hourly table, added up per the keys of `derived` and its time (the
     hour, or the UTC day or month), in key order."""
     time, *keys = [c.name for c in derived.primary_key.columns][1:]
@@ -181,7 +199,7 @@ def _hour_of_day(hour: ColumnElement[datetime]) -> ColumnElement[int]:
     return cast(func.date_part("hour", func.timezone("UTC", hour)), SmallInteger)
 
 
-def _upsert(table: Table, rows: Select[Any]) -> Insert:
+def upsert(table: Table, rows: Select[Any]) -> Insert:
     """Add `rows` (the table's keys, then MEASURE_ORDER, each key once, then the hours of day of
     the first and last message where the table keeps them) to `table`."""
     key_names = [c.name for c in table.primary_key.columns]

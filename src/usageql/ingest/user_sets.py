@@ -58,8 +58,8 @@ def numbers_insert(messages: Iterable[Message]) -> Insert | None:
     if not users:
         return None
     sent = unnest(user_id=(Text(), users)).subquery("sent")
-    numbered = exists().where(number_of(sent.c.user_id))
-    new = select(literal(ANY_APP), sent.c.user_id).where(~numbered).order_by(sent.c.user_id)
+    known = exists().where(number_of(sent.c.user_id))
+    new = select(literal(ANY_APP), sent.c.user_id).where(~known).order_by(sent.c.user_id)
     return (
         insert(user_numbers)
         .from_select(["app_id", "user_id"], new)
@@ -71,11 +71,11 @@ def set_upserts(sent: dict[str, Any]) -> list[tuple[str, Insert]]:
     """Per set table, the upsert adding the users of the rows sent for its hourly rollup (the
     CTEs of the rollups' statement, by table name) to their days' sets."""
     return [
-        (table.name, _upsert(table, _numbered(table, sent[hourly.name]))) for table, hourly in SETS
+        (table.name, add_sets(table, numbered(table, sent[hourly.name]))) for table, hourly in SETS
     ]
 
 
-def _numbered(table: Table, hourly: Any) -> Select[Any]:
+def numbered(table: Table, hourly: Any) -> Select[Any]:
     """The numbers of the users in `hourly`'s rows, per key of `table` (the UTC day), sorted;
     an empty set where no row has a user."""
     keys = [c.name for c in table.primary_key.columns if c.name not in ("app_id", "day")]
@@ -86,7 +86,7 @@ def _numbered(table: Table, hourly: Any) -> Select[Any]:
     return select(*groups, users).select_from(joined).group_by(*groups).order_by(*groups)
 
 
-def _upsert(table: Table, rows: Select[Any]) -> Insert:
+def add_sets(table: Table, rows: Select[Any]) -> Insert:
     """Add `rows` (the table's keys, then a set) to `table`: a set already there takes the
     union, sorted."""
     key_names = [c.name for c in table.primary_key.columns]

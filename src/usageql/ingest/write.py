@@ -2,7 +2,7 @@
 
 Messages are copied (binary COPY) straight into `messages`; when a batch holds an id already stored,
 it goes through a temporary table and INSERT ... SELECT ... ON CONFLICT DO NOTHING instead. The
-messages really stored are added to the hourly rollups (usageql.ingest.rollup) and to the chat
+messages really stored are added to the rollups (usageql.ingest.rollup) and to the chat
 spans, per chat and per (chat, model) (usageql.ingest.chat_spans), in the same transaction.
 Feedback is inserted with ON CONFLICT DO NOTHING too.
 A record whose (app_id, id) was already stored is counted as a duplicate and changes nothing, also
@@ -44,6 +44,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import ReturningInsert
 
+from usageql.db.compacted import SHARE
 from usageql.db.tables import apps, feedback, messages
 from usageql.db.unnest import unnest
 from usageql.ingest.chat_spans import chat_spans_upsert
@@ -144,6 +145,8 @@ async def write_batch(
     # Last, just before the caller commits: concurrent batches add to the same rollup rows (the
     # current hour's), which stay locked until then.
     if stored_messages:
+        # Before the statement reads how far compaction has reached (usageql.db.compacted).
+        await connection.execute(SHARE)
         await ROLLUPS_STATEMENT.run(connection, rollup_values(stored_messages))
     # After the rollups: one lock order for all.
     spans = chat_spans_upsert(stored_messages, described)

@@ -182,10 +182,12 @@ def compile_question(
     *,
     use_rollups: bool = False,
     now: datetime | None = None,
+    compacted: datetime | None = None,
 ) -> Compiled:
     """One statement answering `question` for every tuple of `narrow_values`; from the hourly
     rollups when `use_rollups` and they answer it exactly. `now` (the clock's, by default):
-    the UTC day it falls in bounds the days listed for periods without an end."""
+    the UTC day it falls in bounds the days listed for periods without an end. The daily
+    tables are read for the days before `compacted` only (None: every day; usageql.db.compacted)."""
     now = now or datetime.now(UTC)
     raw = _raw_range(filter, timezone, narrow_keys, narrow_values)
     scoped: Scoped = (filter, timezone, narrow_keys, narrow_values)
@@ -209,14 +211,14 @@ def compile_question(
     )
     asked = question if chats is None else chats.rest
     # Approximate percentiles from log-spaced buckets where they answer; exact ones elsewhere.
-    estimates = (
-        sketch.plan(asked, filter, timezone, narrow_keys, narrow_values, now=now)
-        if use_rollups
-        else None
-    )
+    estimates = sketch.plan(asked, *scoped, now=now, compacted=compacted) if use_rollups else None
     asked = asked if estimates is None else estimates.rest
     # Parts of the metrics from different rollups, joined by key, where that reads fewer rows.
-    parts = rollups.plans(asked, *scoped, now=now) if use_rollups else ((asked.metrics, None),)
+    parts = (
+        rollups.plans(asked, *scoped, now=now, compacted=compacted)
+        if use_rollups
+        else ((asked.metrics, None),)
+    )
     raw_ranges: tuple[TimeRange, ...] = ()
     statements = []
     for part_metrics, part_plan in parts:

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from usageql.db.compacted import reached
 from usageql.db.refresh import refresh_forever
 from usageql.db.tables import ANY_APP, retention
 from usageql.query.compile import Compiled
@@ -28,13 +29,21 @@ class Horizon:
     horizon when migration 0009 counted them from the events then stored)."""
 
     def __init__(
-        self, before: datetime | None = None, sketched_from: datetime | None = None
+        self,
+        before: datetime | None = None,
+        sketched_from: datetime | None = None,
+        compacted: datetime | None = None,
     ) -> None:
         self.before = before
         self.sketched_from = sketched_from
+        # The daily tables hold the days before it (None: every day; usageql.db.compacted). A
+        # copy a few seconds old is safe: compaction only moves it later, and the days it
+        # passes are in the hourly tables too.
+        self.compacted = compacted
 
     async def refresh(self, engine: AsyncEngine) -> None:
-        """Read the recorded horizon (None: nothing was pruned)."""
+        """Read the recorded horizon (None: nothing was pruned) and how far the daily tables
+        reach."""
         async with engine.connect() as connection:
             row = (
                 await connection.execute(
@@ -43,6 +52,7 @@ class Horizon:
                     )
                 )
             ).first()
+            self.compacted = await reached(connection)
         self.before, self.sketched_from = (None, None) if row is None else tuple(row)
 
     async def watch(self, engine: AsyncEngine) -> None:

@@ -78,6 +78,9 @@ class Pieces:
     ends: tuple[tuple[datetime, datetime], ...] = ()
     # UTC days read whole although a boundary falls inside them (sums only: shifted).
     shifts: tuple[Shift, ...] = ()
+    # The daily and monthly tables hold the days before it only (None: every day): later days
+    # are not compacted yet (usageql.db.compacted), so their hours are read.
+    compacted: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +263,8 @@ def day_ends(cut: Pieces, moments: frozenset[datetime]) -> Pieces:
         for start, end in _segments(low, high, moments):
             day = floor(start, DAY)
             at_start, at_end = start == day, end == day + DAY
-            if at_start != at_end and end - start >= MIN_END_HOURS * HOUR:
+            kept = cut.compacted is None or day + DAY <= cut.compacted
+            if kept and at_start != at_end and end - start >= MIN_END_HOURS * HOUR:
                 ends.append((start, end))
             else:
                 hours.append((start, end))
@@ -371,15 +375,16 @@ def with_months(pieces: Pieces) -> Pieces:
             days.append((low, first))
         if high is not None and last is not None and last < high:
             days.append((last, high))
-    return Pieces(tuple(months), tuple(days), pieces.hours, pieces.raw)
+    return replace(pieces, months=tuple(months), days=tuple(days))
 
 
-def complemented(runs: Sequence[Span]) -> Pieces:
+def complemented(runs: Sequence[Span], compacted: datetime | None = None) -> Pieces:
     """`runs` (of whole UTC days) with each UTC month they cover more than half of read as the
     month less its other days, so a period of the last 30 days reads a month and a day or two
     instead of 30 days. Whole months are read whole (with_months). For counts that add up (a
     month's rows are its days' rows added up), the months' counts, less those of `less`, plus
-    those of `days`, are the runs' counts."""
+    those of `days`, are the runs' counts. A month that ends after `compacted` has no rows yet:
+    its days stay days."""
     split = with_months(Pieces(days=tuple(runs)))
     months = list(split.months)
     days: list[Span] = []
@@ -398,7 +403,7 @@ def complemented(runs: Sequence[Span]) -> Pieces:
     for month, inside in sorted(by_month.items()):
         end = bucket_end(month, Granularity.MONTH, _UTC)
         covered = sum((high - low for low, high in inside), timedelta())
-        if covered * 2 <= end - month:
+        if covered * 2 <= end - month or (compacted is not None and end > compacted):
             days.extend(inside)
             continue
         months.append((month, end))
@@ -414,12 +419,20 @@ def has_time_key(keys: Sequence[GroupKey]) -> bool:
 def less_days(cut: Pieces) -> Pieces:
     """`cut` with its days read as months less their other days where that reads fewer rows
     (complemented): for sums only, which take away exactly."""
-    split = complemented(cut.days)
+    split = complemented(cut.days, cut.compacted)
     if not split.less:
         return with_months(cut)
     low, high = cut.days[0]
     inside = low if low is not None else FIRST_DAY if high is None else high - DAY
-    return Pieces(split.months, split.days, cut.hours, cut.raw, split.less, inside)
+    return replace(
+        cut,
+        months=split.months,
+        days=split.days,
+        less=split.less,
+        inside=inside,
+        ends=(),
+        shifts=(),
+    )
 
 
 def _joined(runs: list[Span]) -> list[Span]:

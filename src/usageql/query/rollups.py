@@ -245,9 +245,10 @@ def plan(
     narrow_values: Sequence[tuple[str | datetime | None, ...]],
     *,
     now: datetime | None = None,
+    compacted: datetime | None = None,
 ) -> Plan | None:
     """The rollups that answer this exactly, if some do; `now` bounds the days listed for a
-    period without an end."""
+    period without an end; the daily tables hold the days before `compacted` (None: all)."""
     keys = (*narrow_keys, *question.group_by)
     filtered = {dimension for dimension, _ in filter.values}
     if not _rows_answer(question, filter, keys, filtered):
@@ -261,7 +262,8 @@ def plan(
     if not hours.hours:
         return None  # no whole hour inside: raw events are as quick
     dimensions = filtered | {key for key in keys if isinstance(key, Dimension)}
-    over_days = _daily_plan(question, dimensions, keys, timezone, (start, end), now=now)
+    span = (start, end)
+    over_days = _daily_plan(question, dimensions, keys, timezone, span, clock=(now, compacted))
     if over_days is not None:
         return over_days
     for rollup in TABLES:
@@ -277,18 +279,22 @@ def _daily_plan(
     timezone: str,
     span: pieces.Span,
     *,
-    now: datetime | None,
+    clock: tuple[datetime | None, datetime | None],
 ) -> Plan | None:
     """The plan reading the days of `span` from the first daily table that answers, if one
     does and some day is whole (or, for distinct users alone, some first or last hours of a
     day are long enough to be read from the days' rows of users)."""
+    now, compacted = clock
     moment = now or datetime.now(UTC)
     cuts: dict[bool, pieces.Pieces] = {}  # with day ends (distinct users alone) or without
     sums = all(METRICS[metric].additive for metric in question.metrics)
 
     def cut_of(ends: bool) -> pieces.Pieces:
         if ends not in cuts:
-            cuts[ends] = days(keys, timezone, *span, moment, ends=ends, shift=sums and not ends)
+            shift = sums and not ends
+            cuts[ends] = days(
+                keys, timezone, *span, moment, ends=ends, shift=shift, compacted=compacted
+            )
         return cuts[ends]
 
     for pair in DAILY:
@@ -385,6 +391,7 @@ def plans(
     narrow_values: Sequence[tuple[str | datetime | None, ...]],
     *,
     now: datetime | None = None,
+    compacted: datetime | None = None,
 ) -> tuple[tuple[frozenset[Metric], Plan | None], ...]:
     """The question's metrics in parts, each with the plan that answers it (None: raw events):
     one part, unless no daily table answers them all while each of several does for some
@@ -392,15 +399,17 @@ def plans(
     month of two daily ones). Each part is exact, so their rows, joined by key, are the
     answer."""
     now = now or datetime.now(UTC)
-    whole = plan(question, filter, timezone, narrow_keys, narrow_values, now=now)
+    clock = {"now": now, "compacted": compacted}
+    whole = plan(question, filter, timezone, narrow_keys, narrow_values, **clock)
     if whole is None or len(question.metrics) < 2:
         return ((question.metrics, whole),)
     if whole.daily is not None:
-        return _users_apart(question, whole, (filter, timezone, narrow_keys, narrow_values), now)
+        scoped = (filter, timezone, narrow_keys, narrow_values)
+        return _users_apart(question, whole, scoped, (now, compacted))
     parts: dict[str, set[Metric]] = {}
     for metric in sorted(question.metrics, key=lambda metric: metric.value):
         one = replace(question, metrics=frozenset({metric}))
-        alone = plan(one, filter, timezone, narrow_keys, narrow_values, now=now)
+        alone = plan(one, filter, timezone, narrow_keys, narrow_values, **clock)
         if alone is None or alone.daily is None:
             return ((question.metrics, whole),)
         parts.setdefault(alone.daily.table.name, set()).add(metric)
@@ -420,7 +429,7 @@ def plans(
     found: list[tuple[frozenset[Metric], Plan | None]] = []
     for metrics in parts.values():
         part = replace(question, metrics=frozenset(metrics))
-        chosen = plan(part, filter, timezone, narrow_keys, narrow_values, now=now)
+        chosen = plan(part, filter, timezone, narrow_keys, narrow_values, **clock)
         if chosen is None or len(parts) < 2:
             return ((question.metrics, whole),)
         found.append((part.metrics, chosen))
@@ -431,7 +440,7 @@ def _users_apart(
     question: Question,
     whole: Plan,
     scoped: tuple[Filter, str, tuple[GroupKey, ...], Sequence[tuple[str | datetime | None, ...]]],
-    now: datetime,
+    clock: tuple[datetime, datetime | None],
 ) -> tuple[tuple[frozenset[Metric], Plan | None], ...]:
     """Distinct users from a table of user sets and the other metrics from the smallest daily
     table that answers them, where both do: a day's set of users and a sum per day (and tag)
@@ -440,8 +449,9 @@ def _users_apart(
         return ((question.metrics, whole),)
     users = replace(question, metrics=frozenset({Metric.USERS}))
     rest = replace(question, metrics=question.metrics - users.metrics)
-    apart = plan(users, *scoped, now=now)
-    others = plan(rest, *scoped, now=now)
+    now, compacted = clock
+    apart = plan(users, *scoped, now=now, compacted=compacted)
+    others = plan(rest, *scoped, now=now, compacted=compacted)
     if apart is None or not apart.reads_sets or others is None or others.daily is None:
         return ((question.metrics, whole),)
     return ((users.metrics, apart), (rest.metrics, others))
@@ -456,6 +466,7 @@ def days(
     *,
     ends: bool = False,
     shift: bool = False,
+    compacted: datetime | None = None,
 ) -> pieces.Pieces:
     """[start, end) cut into the whole UTC days no boundary of `keys` falls inside, the other
     whole hours and the partial ones; with `ends`, the first and last hours of days as day ends
@@ -464,7 +475,8 @@ def days(
     Where bucket starts must be listed, days are kept from pieces.FIRST_DAY (or, for a period
     without a start, pieces.LOOKBACK before `now`) to two days after `now` (ingestion refuses
     events more than a day ahead); whatever lies outside comes from the hourly tables, exactly,
-    only slower."""
+    only slower. Days from `compacted` on are not in the daily tables yet: their hours are read
+    (None: every day is)."""
     span: pieces.Span = (start, end)
     clip: pieces.Span = (None, None)
     if pieces.needs_listing(keys, timezone):
@@ -478,7 +490,10 @@ def days(
         high = min(end, clip[1])
         span = (low, max(low, high))
     moments = pieces.boundaries(keys, timezone, span)
-    cut = pieces.cut(start, end, pieces.blocked_days(moments), clip)
+    if compacted is not None:  # later days are not in the daily tables yet
+        clip = (clip[0], compacted if clip[1] is None else min(clip[1], compacted))
+    blocked = pieces.blocked_days(moments)
+    cut = replace(pieces.cut(start, end, blocked, clip), compacted=compacted)
     if moments is None:
         return cut
     if ends:

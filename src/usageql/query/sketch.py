@@ -240,9 +240,11 @@ def plan(
     narrow_values: Sequence[tuple[str | datetime | None, ...]],
     *,
     now: datetime | None = None,
+    compacted: datetime | None = None,
 ) -> SketchPlan | None:
     """Whether the buckets answer the question's approximate metrics: keyed and filtered by
-    app, model and time only, over a period with at least one whole UTC day no boundary cuts."""
+    app, model and time only, over a period with at least one whole UTC day no boundary cuts
+    (and compacted: before `compacted`)."""
     if question.source is not Source.EVENTS or filter.metadata or filter.tag_contains:
         return None
     if not any(METRICS[metric].approximate for metric in question.metrics):
@@ -256,5 +258,5 @@ def plan(
     start, end = pieces.period(
         (filter.start, filter.end), timezone, keys, narrow_keys, narrow_values
     )
-    cut = days(keys, timezone, start, end, now or datetime.now(UTC))
+    cut = days(keys, timezone, start, end, now or datetime.now(UTC), compacted=compacted)
     return SketchPlan(question, cut, not pieces.has_time_key(keys)) if cut.days else None

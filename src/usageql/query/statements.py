@@ -37,12 +37,14 @@ def compiled(
     *,
     use_rollups: bool,
     now: datetime | None = None,
+    compacted: datetime | None = None,
 ) -> Compiled:
     """compile_question's statement for this ask, built once per UTC day (of `now`: the
-    clock's by default)."""
+    clock's by default) and reach of the daily tables (`compacted`)."""
     day = pieces.floor(now or datetime.now(UTC), pieces.DAY)  # as rollups.days takes it
     values = tuple(narrow_values)
-    return _kept(question, filter, timezone, narrow_keys, values, use_rollups=use_rollups, day=day)
+    clock = {"day": day, "compacted": compacted}
+    return _kept(question, filter, timezone, narrow_keys, values, use_rollups=use_rollups, **clock)
 
 
 @lru_cache(maxsize=KEPT)
@@ -55,7 +57,15 @@ def _kept(
     *,
     use_rollups: bool,
     day: datetime,
+    compacted: datetime | None,
 ) -> Compiled:
     return compile_question(
-        question, filter, timezone, narrow_keys, narrow_values, use_rollups=use_rollups, now=day
+        question,
+        filter,
+        timezone,
+        narrow_keys,
+        narrow_values,
+        use_rollups=use_rollups,
+        now=day,
+        compacted=compacted,
     )

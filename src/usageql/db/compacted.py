@@ -1,0 +1,70 @@
+"""How far the daily and monthly rollups reach: the UTC midnight compaction has reached
+(`tables.compaction`).
+
+Every event is added to the hourly rollups in the transaction that stores it. The rollups per UTC
+day and month, the day sets of users and the latency histograms are kept there too only for
+events before `compacted_before` (late ones; every one where it is infinity); the days from it on
+are added up from the hourly rollups and the stored events once they have ended
+(usageql.db.compact), in one statement per day instead of one per batch, and readers take their
+hours until then (usageql.query.rollups.days). A month is compacted with the day that ends it.
+
+A batch takes LOCK shared just before its rollups' statement, compaction takes it exclusive
+before it moves `compacted_before`: a batch either committed before compaction read its day, or
+sees the new moment and keeps that day's late events itself.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, DateTime, ScalarSelect, cast, func, literal, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from usageql.db.tables import ANY_APP, compaction
+from usageql.query.pieces import FIRST_DAY
+
+LOCK = 0x7571_6C63
+"""The advisory lock of compaction (shared by batches, exclusive by compaction)."""
+
+SHARE = text("SELECT pg_advisory_xact_lock_shared(:key)").bindparams(key=LOCK)
+"""Taken by each batch before its rollups' statement, until it commits."""
+
+EXCLUSIVE = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=LOCK)
+"""Taken by compaction for the transaction that adds a day and moves the moment."""
+
+
+INFINITY = cast(literal("infinity"), DateTime(timezone=True))
+"""SQL: the moment after every other (compacted_before when every day is kept at ingest)."""
+
+
+def before() -> ScalarSelect[datetime]:
+    """SQL: the moment the daily and monthly rollups reach (compacted_before)."""
+    return (
+        select(compaction.c.compacted_before)
+        .where(compaction.c.app_id == ANY_APP)
+        .scalar_subquery()
+    )
+
+
+def kept_at_ingest(moment: ColumnElement[Any], grain: str) -> ColumnElement[bool]:
+    """SQL: whether rows dated `moment` (an hour or a day) go to a table per `grain` ('day' or
+    'month') as they are stored: their day is compacted, or for a month, every day of it."""
+    reach = before()
+    if grain == "month":
+        return moment < func.date_trunc("month", reach, "UTC")
+    return moment < reach
+
+
+async def reached(connection: AsyncConnection) -> datetime | None:
+    """How far the daily and monthly tables reach: compacted_before, FIRST_DAY for -infinity
+    (no event is older), None for infinity (every day)."""
+    moment = compaction.c.compacted_before
+    row = (
+        await connection.execute(
+            select(func.greatest(moment, literal(FIRST_DAY)), moment == INFINITY).where(
+                compaction.c.app_id == ANY_APP
+            )
+        )
+    ).one()
+    return None if row[1] else row[0]

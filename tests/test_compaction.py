@@ -24,7 +24,7 @@ from tests.test_sketch import buckets_match_messages
 from usageql.app import create_app
 from usageql.cli import main
 from usageql.config import Settings
-from usageql.db.compacted import SHARE, reached
+from usageql.db.compacted import reached
 from usageql.db.engine import create_engine
 from usageql.db.migrate import upgrade
 from usageql.db.prune import prune
@@ -137,7 +137,7 @@ async def test_compaction_waits_for_batches_in_flight_and_they_for_it(
 ) -> None:
     await reach(engine, "-infinity")
     async with engine.connect() as batch:
-        await batch.execute(SHARE)  # a batch between its lock and its commit
+        await reached(batch, "share")  # a batch between its lock and its commit
         compacting = asyncio.create_task(compact(engine, until=AFTER))
         await asyncio.sleep(0.5)
         assert not compacting.done()

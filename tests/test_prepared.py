@@ -15,7 +15,7 @@ from usageql.db.engine import create_engine
 from usageql.db.tables import apps
 from usageql.db.unnest import parameter, unnest_parameters
 from usageql.ingest.prepared import Prepared
-from usageql.ingest.rollup import ROLLUPS_STATEMENT, rollup_values
+from usageql.ingest.rollup import HOURLY_STATEMENT, ROLLUPS_STATEMENT, rollup_values
 from usageql.ingest.write import _message_row
 
 sent = unnest_parameters("sent", app_id=Text()).subquery()
@@ -56,8 +56,9 @@ async def test_each_run_binds_its_own_values_in_the_callers_transaction(
         await engine.dispose()
 
 
-def test_the_rollup_statement_takes_what_rollup_values_gives() -> None:
+def test_the_rollup_statements_take_what_rollup_values_gives() -> None:
     rows = [_message_row(replace(message(f"m{n}"), latency_ms=100.0 * n)) for n in range(3)]
+    assert rollup_values(rows, late=False).keys() == HOURLY_STATEMENT.parameters
     values = rollup_values(rows)
     assert values.keys() == ROLLUPS_STATEMENT.parameters
     assert values[parameter("usage_hourly", "messages")] == [3]

@@ -5,34 +5,29 @@ Every event is added to the hourly rollups in the transaction that stores it. Th
 day and month, the day sets of users and the latency histograms are kept there too only for
 events before `compacted_before` (late ones; every one where it is infinity); the days from it on
 are added up from the hourly rollups and the stored events once they have ended
-(usageql.db.compact), in one statement per day instead of one per batch, and readers take their
-hours until then (usageql.query.rollups.days). A month is compacted with the day that ends it.
+(usageql.ingest.compact), a statement per table for up to a week of days instead of one per
+batch, and readers take their hours until then (usageql.query.rollups.days). A month is compacted
+with the day that ends it.
 
-A batch takes LOCK shared just before its rollups' statement, compaction takes it exclusive
-before it moves `compacted_before`: a batch either committed before compaction read its day, or
-sees the new moment and keeps that day's late events itself.
+The row of `compaction` is the lock between them: a batch reads it FOR SHARE just before its
+rollups' statement (and learns whether any of its events is late), compaction reads it FOR
+UPDATE before it adds days and moves `compacted_before`. A batch either committed before
+compaction read its day, or waits for compaction to commit and reads the new moment (PostgreSQL
+returns the updated row to a waiting FOR SHARE), then keeps that day's late events itself.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, DateTime, ScalarSelect, cast, func, literal, select, text
+from sqlalchemy import ColumnElement, DateTime, ScalarSelect, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usageql.db.tables import ANY_APP, compaction
 from usageql.query.pieces import FIRST_DAY
 
-LOCK = 0x7571_6C63
-"""The advisory lock of compaction (shared by batches, exclusive by compaction)."""
-
-SHARE = text("SELECT pg_advisory_xact_lock_shared(:key)").bindparams(key=LOCK)
-"""Taken by each batch before its rollups' statement, until it commits."""
-
-EXCLUSIVE = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=LOCK)
-"""Taken by compaction for the transaction that adds a day and moves the moment."""
-
+Lock = Literal["share", "update"] | None
 
 INFINITY = cast(literal("infinity"), DateTime(timezone=True))
 """SQL: the moment after every other (compacted_before when every day is kept at ingest)."""
@@ -56,15 +51,15 @@ def kept_at_ingest(moment: ColumnElement[Any], grain: str) -> ColumnElement[bool
     return moment < reach
 
 
-async def reached(connection: AsyncConnection) -> datetime | None:
+async def reached(connection: AsyncConnection, lock: Lock = None) -> datetime | None:
     """How far the daily and monthly tables reach: compacted_before, FIRST_DAY for -infinity
-    (no event is older), None for infinity (every day)."""
+    (no event is older), None for infinity (every day). With `lock`, the row stays locked until
+    the transaction ends: 'share' for a batch, 'update' for compaction."""
     moment = compaction.c.compacted_before
-    row = (
-        await connection.execute(
-            select(func.greatest(moment, literal(FIRST_DAY)), moment == INFINITY).where(
-                compaction.c.app_id == ANY_APP
-            )
-        )
-    ).one()
+    query = select(func.greatest(moment, literal(FIRST_DAY)), moment == INFINITY).where(
+        compaction.c.app_id == ANY_APP
+    )
+    if lock is not None:
+        query = query.with_for_update(read=lock == "share")
+    row = (await connection.execute(query)).one()
     return None if row[1] else row[0]

@@ -1,18 +1,19 @@
 """`usageql compact`: add the UTC days that have ended to the daily and monthly rollups.
 
 The writer adds every event to the hourly rollups as it is stored, and to the tables per UTC day
-and month only when its day was compacted already (usageql.db.compacted). Compaction adds each
-ended day after `compacted_before` in one transaction: its rows of every daily table added up
-from its hourly rows (the same statements the writer sends for late events, over the stored
-hourly rows instead of a batch's), its day sets of users, its latency histograms counted from its
-stored events, and with the day that ends a month, that month's rows added up from its days. Then
-it moves `compacted_before` past the day, in the same transaction, so readers take the day's
-hours until the commit and its rows after it. A day's rows are deleted before they are added, so
-compaction can be interrupted and run again. Days without events are passed over in one step.
+and month only when its day was compacted already (usageql.db.compacted). Compaction adds the
+ended days after `compacted_before`, up to CHUNK_DAYS of them per transaction: their rows of every
+daily table added up from their hourly rows (the statements the writer sends for late events,
+over the stored hourly rows instead of a batch's), their day sets of users, their latency
+histograms counted from their stored events, and for the days that end a month, that month's rows
+added up from its days. Then it moves `compacted_before` past them, in the same transaction, so
+readers take the days' hours until the commit and their rows after it. The days' rows are deleted
+before they are added, so compaction can be interrupted and run again. Days without events are
+passed over.
 
 Each server process runs it every USAGEQL_COMPACT_SECONDS (usageql.app); `usageql compact` runs
-it at once, with progress. Each day holds the compaction lock exclusive while it is added, and
-batches being stored wait for it (docs/scaling.md has how long).
+it at once, with progress. Each transaction holds the row of `compaction` locked, and batches
+being stored wait for it (usageql.db.compacted; docs/scaling.md has how long).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from usageql.db.buckets import bucket_sql
-from usageql.db.compacted import EXCLUSIVE, INFINITY, reached
+from usageql.db.compacted import INFINITY, reached
 from usageql.db.refresh import refresh_forever
 from usageql.db.tables import (
     ANY_APP,
@@ -50,7 +51,7 @@ from usageql.db.tables import (
     usage_daily_latency,
     usage_daily_tag_users,
     usage_daily_users,
-    usage_hourly,
+    usage_hourly_apps,
     usage_monthly_latency,
     usage_monthly_tag_users,
     usage_monthly_users,
@@ -60,12 +61,18 @@ from usageql.ingest.rollup import DERIVED, added_up, grain, upsert
 from usageql.ingest.user_sets import SETS, add_sets, numbered
 from usageql.query.model import Granularity
 from usageql.query.pieces import DAY, floor
+from usageql.query.rollups import every_app
 from usageql.query.time import bucket_end, bucket_start
 
 log = logging.getLogger(__name__)
 _UTC = ZoneInfo("UTC")
 
 Progress = Callable[[int, int], None]
+
+CHUNK_DAYS = 7
+"""The most UTC days added in one transaction (and statement per table): a server that catches
+up on weeks of events holds the compaction lock a few days' worth at a time, and each statement's
+fixed cost is spread over up to a week of rows."""
 
 DAILY = tuple((table, hourly) for table, hourly in DERIVED if grain(table) == "day")
 """The daily tables and the hourly table each is added up from."""
@@ -100,11 +107,10 @@ async def compact(
     done = 0
     while True:
         async with engine.begin() as connection:
-            await connection.execute(EXCLUSIVE)
-            start = await reached(connection)
+            start = await reached(connection, "update")  # batches in flight commit first
             if start is None:
                 return CompactSummary(done, start)
-            hours = usage_hourly.c.hour
+            hours = usage_hourly_apps.c.hour
             after = [hours >= start] if eager else [hours >= start, hours < through]
             first = await connection.scalar(select(func.min(hours)).where(*after))
             if first is None and (eager or start >= through):
@@ -112,11 +118,12 @@ async def compact(
                     await _add_months(connection, start, bucket_end(start, Granularity.MONTH, _UTC))
                     await _reach(connection, INFINITY)
                 return CompactSummary(done, None if eager else start)
-            day = through if first is None else floor(first, DAY)
-            end = through if first is None else day + DAY
+            end = through  # no events before it: only months to add
             if first is not None:
-                await _add_day(connection, day, end)
-                done += 1
+                day = floor(first, DAY)
+                end = day + CHUNK_DAYS * DAY if eager else min(day + CHUNK_DAYS * DAY, through)
+                done += await connection.scalar(_days_with_events(day, end)) or 0
+                await _add_days(connection, day, end)
             await _add_months(connection, start, end)
             await _reach(connection, end)
         if progress is not None:
@@ -144,15 +151,15 @@ async def compact_forever(engine: AsyncEngine, every: float) -> None:
 
 
 def _days_with_events(start: datetime, through: datetime | None) -> Select[Any]:
-    hours = usage_hourly.c.hour
+    hours = usage_hourly_apps.c.hour
     day = func.date_trunc("day", hours, "UTC")
     within = [hours >= start] if through is None else [hours >= start, hours < through]
     return select(func.count(day.distinct())).where(*within)
 
 
-async def _add_day(connection: AsyncConnection, day: datetime, end: datetime) -> None:
-    """The rows of every daily table for [day, end) (one UTC day), from its hourly rows and its
-    stored events, in place of any there."""
+async def _add_days(connection: AsyncConnection, day: datetime, end: datetime) -> None:
+    """The rows of every daily table for the UTC days of [day, end), from their hourly rows and
+    their stored events, in place of any there."""
     for table, hourly in DAILY:
         await _replace(
             connection, table, day, end, upsert(table, added_up(table, _hours(hourly, day, end)))
@@ -192,20 +199,25 @@ async def _replace(
 ) -> None:
     """Delete `table`'s rows dated in [low, high), then run `insert`."""
     time = table.c[grain(table)]
-    await connection.execute(delete(table).where(time >= low, time < high))
+    await connection.execute(
+        delete(table).where(every_app(table.c.app_id), time >= low, time < high)
+    )
     await connection.execute(insert)
 
 
 def _hours(hourly: Table, day: datetime, end: datetime) -> Any:
-    """The stored rows of an hourly table in [day, end), as the writer sends them."""
-    return select(hourly).where(hourly.c.hour >= day, hourly.c.hour < end).subquery()
+    """The stored rows of an hourly table in [day, end), as the writer sends them (each app's
+    an index range: every_app)."""
+    within = [every_app(hourly.c.app_id), hourly.c.hour >= day, hourly.c.hour < end]
+    return select(hourly).where(*within).subquery()
 
 
 def _days(daily: Table, low: datetime, high: datetime) -> Any:
     """The rows of a daily table in [low, high), shaped as hourly ones (their day as `hour`)."""
     columns = [c for c in daily.c if c.name not in DAY_HOURS]
     shaped = [c.label("hour") if c.name == "day" else c for c in columns]
-    return select(*shaped).where(daily.c.day >= low, daily.c.day < high).subquery()
+    within = [every_app(daily.c.app_id), daily.c.day >= low, daily.c.day < high]
+    return select(*shaped).where(*within).subquery()
 
 
 def _bucket_counts(day: datetime, end: datetime) -> Any:
@@ -222,7 +234,7 @@ def _bucket_counts(day: datetime, end: datetime) -> Any:
                 func.coalesce(m.model, "").label("model"),
                 bucket_sql(column).label("bucket"),
                 *counts,
-            ).where(m.ts >= day, m.ts < end, column.is_not(None))
+            ).where(every_app(m.app_id), m.ts >= day, m.ts < end, column.is_not(None))
         )
     cells = union_all(*parts).subquery()
     groups = [cells.c.app_id, cells.c.day, cells.c.model, cells.c.bucket]
@@ -244,6 +256,6 @@ def _histogram_cells(low: datetime, high: datetime) -> Any:
             d.app_id, d.day, d.model, cells.c.bucket, *(cells.c[name] for name in latency.COUNTED)
         )
         .select_from(usage_daily_latency.join(cells, true()))
-        .where(d.day >= low, d.day < high)
+        .where(every_app(d.app_id), d.day >= low, d.day < high)
         .subquery("cells")
     )

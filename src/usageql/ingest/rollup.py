@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, SmallInteger, Table, cast, func, select
 from sqlalchemy.dialects.postgresql import Insert, insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usageql.db.compacted import kept_at_ingest
 from usageql.db.measures import MEASURES, Merge, contributions
@@ -75,6 +76,7 @@ _MAXIMA_NAMES = MEASURE_ORDER[len(_SUMMED) :]
 _contribution = contributions((*_SUMMED, *_MAXIMA), messages.c, MESSAGE_COLUMNS)
 _SUMS = len(_SUMMED)
 # What the keys are made of.
+_TS = row_values("ts")
 _KEYS = row_values(
     "app_id", "ts", "role", "chat_id", "user_id", "model", "provider", "source", "status", "tags"
 )
@@ -122,18 +124,31 @@ def _max(a: float | None, b: float | None) -> float | None:
     return b if a is None else a if b is None else max(a, b)
 
 
-def rollup_values(rows: Sequence[MessageRow]) -> dict[str, list[Any]]:
-    """The values ROLLUPS_STATEMENT adds the messages in `rows` (just inserted) with: every
-    rollup table's sums, in key order, and the requests for the latency histograms."""
+def rollup_values(rows: Sequence[MessageRow], *, late: bool = True) -> dict[str, list[Any]]:
+    """The values ROLLUPS_STATEMENT (HOURLY_STATEMENT unless `late`) adds the messages in `rows`
+    (just inserted) with: every hourly table's sums, in key order, and with `late`, the requests
+    for the latency histograms."""
     values: dict[str, list[Any]] = {}
     for table, sums in zip(ROLLUPS, rollup_rows(rows), strict=True):
         values.update(parameter_values(table.name, _SENT[table.name], sums))
-    values.update(histogram_values(rows))
+    if late:
+        values.update(histogram_values(rows))
     return values
 
 
-def _statement() -> Insert:
-    """One statement adding a batch's values (rollup_values) to every rollup table."""
+async def add_to_rollups(
+    connection: AsyncConnection, rows: Sequence[MessageRow], reach: datetime | None
+) -> None:
+    """Add `rows` (just inserted) to the hourly rollups, and those before `reach` (compacted
+    days: late events; None: every one) to the tables per day and month too."""
+    late = reach is None or min(map(_TS, rows)) < reach
+    statement = ROLLUPS_STATEMENT if late else HOURLY_STATEMENT
+    await statement.run(connection, rollup_values(rows, late=late))
+
+
+def _statement(*, every_table: bool) -> Insert:
+    """One statement adding a batch's values (rollup_values) to the hourly rollup tables, and
+    with `every_table`, its late events to the tables per day and month too."""
     statements: list[tuple[str, Insert]] = []
     sent: dict[str, Any] = {}
     for table in ROLLUPS:
@@ -141,10 +156,12 @@ def _statement() -> Insert:
         sent[table.name] = unnest_parameters(table.name, **columns).cte(f"{table.name}_sent")
         statements.append((table.name, upsert(table, select(*sent[table.name].c))))
     for derived, hourly in DERIVED:
-        rows = kept(sent[hourly.name], grain(derived))
-        statements.append((derived.name, upsert(derived, added_up(derived, rows))))
-    statements += set_upserts({name: kept(rows, "day") for name, rows in sent.items()})
-    statements += histogram_upserts()
+        if every_table or grain(derived) == "hour":
+            rows = kept(sent[hourly.name], grain(derived))
+            statements.append((derived.name, upsert(derived, added_up(derived, rows))))
+    if every_table:
+        statements += set_upserts({name: kept(rows, "day") for name, rows in sent.items()})
+        statements += histogram_upserts()
     *first, (_, last) = statements
     return last.add_cte(*(statement.cte(name) for name, statement in first))
 
@@ -215,5 +232,10 @@ def upsert(table: Table, rows: Select[Any]) -> Insert:
     return statement.on_conflict_do_update(index_elements=key_names, set_={**added, **largest})
 
 
-ROLLUPS_STATEMENT = Prepared(_statement())
-"""Adds a batch's messages to every rollup table, given rollup_values of them."""
+ROLLUPS_STATEMENT = Prepared(_statement(every_table=True))
+"""Adds a batch's messages to every rollup table (the tables per day and month: its late events
+only), given rollup_values of them."""
+HOURLY_STATEMENT = Prepared(_statement(every_table=False))
+"""Adds a batch's messages to the hourly rollup tables, given rollup_values(late=False) of them:
+for a batch without late events, which neither counts its latencies in Python nor sends the
+daily and monthly upserts that would find no row."""

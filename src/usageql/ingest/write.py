@@ -44,7 +44,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import ReturningInsert
 
-from usageql.db.compacted import SHARE
+from usageql.db.compacted import reached
 from usageql.db.tables import apps, feedback, messages
 from usageql.db.unnest import unnest
 from usageql.ingest.chat_spans import chat_spans_upsert
@@ -59,7 +59,7 @@ from usageql.ingest.records import (
     row_values,
 )
 from usageql.ingest.refusal import RecordKind, Refusal, database_refusal
-from usageql.ingest.rollup import ROLLUPS_STATEMENT, rollup_values
+from usageql.ingest.rollup import add_to_rollups
 from usageql.ingest.user_sets import numbers_insert
 from usageql.query.bound import Bound
 
@@ -145,9 +145,8 @@ async def write_batch(
     # Last, just before the caller commits: concurrent batches add to the same rollup rows (the
     # current hour's), which stay locked until then.
     if stored_messages:
-        # Before the statement reads how far compaction has reached (usageql.db.compacted).
-        await connection.execute(SHARE)
-        await ROLLUPS_STATEMENT.run(connection, rollup_values(stored_messages))
+        # How far the daily tables reach, held until the commit (usageql.db.compacted).
+        await add_to_rollups(connection, stored_messages, await reached(connection, "share"))
     # After the rollups: one lock order for all.
     spans = chat_spans_upsert(stored_messages, described)
     if spans is not None:

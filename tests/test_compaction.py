@@ -260,3 +260,22 @@ async def test_prune_compacts_first_and_keeps_the_raw_events_of_today(
     async with engine.connect() as connection:
         assert await reached(connection) == today
     assert await rows_in(engine, ("usage_daily",)) == 1  # the old day, added before pruning
+
+
+async def test_a_batch_that_waits_for_compaction_keeps_its_days_itself(engine: AsyncEngine) -> None:
+    """Compaction between its lock and its commit, having moved compacted_before past a day: a
+    batch of that day waits, then reads the new moment, so its events are late and kept in the
+    daily tables as they are stored (none is left out of both)."""
+    await reach(engine, "-infinity")
+    records = [message(f"w{n}", minutes=n * 53, user=f"u{n % 4}") for n in range(30)]
+    async with engine.connect() as compacting:
+        await reached(compacting, "update")
+        await compacting.execute(
+            text("UPDATE compaction SET compacted_before = :moment"), {"moment": AFTER}
+        )
+        storing = asyncio.create_task(store_batch(engine, Batch(records)))
+        await asyncio.sleep(0.5)
+        assert not storing.done()
+        await compacting.commit()
+    assert (await storing).messages == len(records)
+    assert await daily_matches_messages(engine) > 10

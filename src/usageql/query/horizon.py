@@ -16,6 +16,7 @@ from usageql.db.compacted import reached
 from usageql.db.refresh import refresh_forever
 from usageql.db.tables import ANY_APP, retention
 from usageql.query.compile import Compiled
+from usageql.query.pieces import FIRST_DAY
 
 REFRESH_SECONDS = 5.0
 
@@ -32,13 +33,13 @@ class Horizon:
         self,
         before: datetime | None = None,
         sketched_from: datetime | None = None,
-        compacted: datetime | None = None,
+        compacted: datetime | None = FIRST_DAY,
     ) -> None:
         self.before = before
         self.sketched_from = sketched_from
         # The daily tables hold the days before it (None: every day; usageql.db.compacted). A
         # copy a few seconds old is safe: compaction only moves it later, and the days it
-        # passes are in the hourly tables too.
+        # passes are in the hourly tables too. Until it is read: none (every day from hours).
         self.compacted = compacted
 
     async def refresh(self, engine: AsyncEngine) -> None:

@@ -49,6 +49,15 @@ DAILY_TABLES = (
 AFTER = datetime(2026, 7, 1, tzinfo=UTC)  # after both data sets' last day
 
 
+async def leave_to_compaction(
+    client: httpx.AsyncClient, engine: AsyncEngine, events: list[dict[str, Any]]
+) -> None:
+    """Post `events` to a database that leaves every day to compaction, as a new one does."""
+    await reach(engine, "-infinity")
+    for start in range(0, len(events), 1000):
+        await post(client, events[start : start + 1000])
+
+
 async def rows_in(engine: AsyncEngine, tables: tuple[str, ...] = DAILY_TABLES) -> int:
     async with engine.connect() as connection:
         counts = [
@@ -82,10 +91,8 @@ async def test_a_new_database_leaves_every_day_to_compaction(empty_database_url:
 async def test_compaction_adds_up_the_days_the_batches_left(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    await reach(engine, "-infinity")
     events = test_correctness.EVENTS
-    for start in range(0, len(events), 1000):
-        await post(client, events[start : start + 1000])
+    await leave_to_compaction(client, engine, events)
     assert await rows_in(engine) == 0  # every day was left to compaction
     assert await rollup_matches_messages(engine) > 100  # the hourly tables have every event
     done: list[tuple[int, int]] = []
@@ -103,10 +110,7 @@ async def test_compaction_adds_up_the_days_the_batches_left(
 async def test_compaction_counts_the_latency_histograms_from_the_events(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    await reach(engine, "-infinity")
-    events = test_sketch.EVENTS
-    for start in range(0, len(events), 1000):
-        await post(client, events[start : start + 1000])
+    await leave_to_compaction(client, engine, test_sketch.EVENTS)
     assert await rows_in(engine, ("usage_daily_latency", "usage_monthly_latency")) == 0
     await compact(engine, until=AFTER)
     assert await buckets_match_messages(engine) > 1000

@@ -2,7 +2,8 @@
 
 Explains the end-to-end figure of bench/ingest.py: decoding and checking a line, building the
 COPY row, COPY itself (asyncpg's encoding plus PostgreSQL's insert, alone on a connection), and
-adding the batch to the four rollup tables (the sums in Python, then the upsert in PostgreSQL).
+adding the batch to the hourly rollup tables (the sums in Python, then the upsert in PostgreSQL:
+the statement of a batch without late events; its days are added once they end, by compaction).
 
     python bench/ingest_parts.py             # records the table in bench/RESULTS.md
 """
@@ -28,7 +29,7 @@ from usageql.db.migrate import upgrade
 from usageql.demo.generate import DemoGenerator, DemoOptions
 from usageql.ingest.parse import ParseOptions, parse_message_line, parse_record
 from usageql.ingest.records import MESSAGE_COLUMNS
-from usageql.ingest.rollup import ROLLUPS_STATEMENT, rollup_rows, rollup_values
+from usageql.ingest.rollup import HOURLY_STATEMENT, rollup_rows, rollup_values
 from usageql.ingest.write import _message_row
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
@@ -67,14 +68,14 @@ async def write_cost(server_url: str, rows: list[tuple[Any, ...]]) -> tuple[floa
             assert driver is not None
             copying = summing = 0.0
             for batch in batched(rows):
-                arguments = ROLLUPS_STATEMENT.arguments(rollup_values(batch))
+                arguments = HOURLY_STATEMENT.arguments(rollup_values(batch, late=False))
                 async with driver.transaction():
                     began = time.perf_counter()
                     await driver.copy_records_to_table(
                         "messages", records=batch, columns=MESSAGE_COLUMNS
                     )
                     copied = time.perf_counter()
-                    await driver.execute(ROLLUPS_STATEMENT.sql, *arguments)
+                    await driver.execute(HOURLY_STATEMENT.sql, *arguments)
                     copying += copied - began
                     summing += time.perf_counter() - copied
             return copying / len(rows) * 1e6, summing / len(rows) * 1e6
@@ -124,7 +125,7 @@ async def main() -> None:
             lambda: [rollup_rows(batch) for batch in batches], n
         ),
         "rollup statement's values, the sums above included (rollup_values)": per_item(
-            lambda: [rollup_values(batch) for batch in batches], n
+            lambda: [rollup_values(batch, late=False) for batch in batches], n
         ),
         "rollup upsert: asyncpg encoding and PostgreSQL, one connection": rollup_us,
     }

@@ -217,6 +217,50 @@ async def test_weekly_series_and_totals_in_zones(
 
 
 @pytest.mark.usefixtures("loaded")
+async def test_a_list_cut_by_its_limit_estimates_its_own_rows(
+    client: httpx.AsyncClient, engine: AsyncEngine, way: str
+) -> None:
+    """The top rows by messages are cut first and only their buckets are added up: each row's
+    estimates are the uncut list's, events without a model (a row of their own in a breakdown,
+    here the top one) included."""
+    rng = random.Random(5)
+    unnamed = [
+        {
+            "id": f"x{n}",
+            "timestamp": (START + timedelta(seconds=rng.randrange(DAYS * 86400))).isoformat(),
+            "app": "a1",
+            "role": "user",  # a model is asked only of the assistant's messages
+            "latency_ms": _uniform(rng),
+        }
+        for n in range(900)
+    ]
+    assert (await client.post("/v1/events", json=unnamed)).json()["rejected"] == []
+    order = "orderBy: {metric: MESSAGES}"
+    lists = {
+        "models": "models(%s, limit: %d) { model metrics { %s } }",
+        "breakdown": "breakdown(by: [MODEL], %s, limit: %d) { keys { value } metrics { %s } }",
+    }
+    everything = [*EVENTS, *unnamed]
+    for name, field in lists.items():
+        answers = []
+        for limit in (3, 50):
+            query = "{ usage { %s } }" % (field % (order, limit, DISTRIBUTION))
+            with count_statements(engine) as sql:
+                answers.append((await graphql(client, query))["usage"][name])
+            assert sql.count == 1, sql
+            assert ("WITH top AS" in sql.statements[0]) == (way == "rollups"), sql
+        top, every = answers
+        assert len(top) == 3, name
+        assert top == every[:3], name
+        for row in top:
+            model = row["model"] if name == "models" else row["keys"][0]["value"]
+            events = [e for e in everything if e.get("model") == model]
+            check(row["metrics"], events, way, f"{name}: {model}")
+        if name == "breakdown":
+            assert top[0]["keys"] == [{"value": None}], top
+
+
+@pytest.mark.usefixtures("loaded")
 async def test_questions_the_buckets_do_not_hold_are_answered_exactly(
     client: httpx.AsyncClient, engine: AsyncEngine, way: str
 ) -> None:

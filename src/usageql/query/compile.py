@@ -18,6 +18,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     DateTime,
+    Double,
     Integer,
     Select,
     Subquery,
@@ -252,16 +253,8 @@ def compile_question(
     if chats is not None:
         statement = chats.attach(statement, narrow_labels, group_labels)
     if estimates is not None:
-        statement = estimates.attach(
-            statement,
-            [*narrow_labels, *group_labels, *fields],
-            lambda relation: _grouped(
-                question,
-                scoped,
-                _From(Source.EVENTS, relation),
-                lambda _: [relation.c.bucket, func.sum(relation.c.n).label("n")],
-                by=[relation.c.bucket],
-            ),
+        statement = _estimated(
+            statement, question, scoped, estimates, narrow_labels=narrow_labels, fields=fields
         )
     statement = _order_and_limit(statement, question, narrow_labels, group_labels)
     answered = tuple(sorted(question.metrics, key=lambda metric: metric.value))
@@ -343,6 +336,54 @@ def _members(
         .group_by(*keys, member.c.counted, size)
         .subquery("pairs")
     )
+
+
+def _estimated(
+    statement: Select[Any],
+    question: Question,
+    scoped: Scoped,
+    estimates: sketch.SketchPlan,
+    *,
+    narrow_labels: list[str],
+    fields: tuple[str, ...],
+) -> Select[Any]:
+    """`statement` with the estimates' columns. A list cut by a limit on another metric (the
+    top 10 models by requests) is cut first, and only its rows' buckets are added up and
+    ranked: most of an estimate's time is spent per bucket of every group."""
+    group_labels = _labels("g", question.group_by)
+    top = None
+    ordered_by = None if question.order is None else question.order.metric
+    if (
+        question.limit is not None
+        and not (question.offset or question.with_total or narrow_labels or fields)
+        and len(question.group_by) == 1
+        and ordered_by not in estimates.estimated
+    ):
+        top = _order_and_limit(statement, question, [], group_labels).cte("top")
+        statement = select(*top.c)
+
+    def per_value(relation: Subquery) -> Select[Any]:
+        source = _From(Source.EVENTS, relation)
+        grouped = _grouped(
+            question,
+            scoped,
+            source,
+            lambda _: [relation.c.bucket, func.sum(cast(relation.c.n, Double())).label("n")],
+            by=[relation.c.bucket],
+        )
+        if top is None:
+            return grouped
+        # The rows of the cut list: its keys (one of them NULL, perhaps: events without one).
+        key = key_sql(question.group_by[0], scoped[1], source)
+        listed = top.c[group_labels[0]]
+        null_listed = select(func.bool_or(listed.is_(None))).scalar_subquery()
+        return grouped.where(
+            (key == any_(func.array(select(listed).scalar_subquery())))
+            | (key.is_(None) & null_listed)
+        )
+
+    labels = [*narrow_labels, *group_labels, *fields]
+    return estimates.attach(statement, labels, per_value)
 
 
 def _joined(statements: Sequence[Select[Any]], labels: Sequence[str]) -> Select[Any]:

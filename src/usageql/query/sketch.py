@@ -8,9 +8,10 @@ days read those counts, the rest of it (hours at its edges, days a boundary of t
 buckets the raw values as it reads them (usageql.query.pieces). Without a time key, a UTC month
 the period covers more than half of is read from `usage_monthly_latency`, less the counts of its
 days outside the period (counts add up and take away exactly): the last 30 days read a month and
-a day or two of histograms instead of 30 days. Counts are added up per bucket, an integer, before
-any value is computed (a month per model at 1M events is ~76k daily bucket counts for ~6.6k
-buckets). Every value is then stood for by its bucket's, within RELATIVE_ERROR (0.99%) of it.
+a day or two of histograms instead of 30 days. Counts are added up per bucket (as doubles, exact
+to 2^53) before any value is computed (a month per model at 1M events is ~76k daily bucket counts
+for ~6.6k buckets; a list cut by a limit on another metric adds up its own rows' only). Every
+value is then stood for by its bucket's, within RELATIVE_ERROR (0.99%) of it.
 
 The percentile is taken the way percentile_cont takes it from the exact values: the values at
 the ranks floor(p (N - 1)) and ceil(p (N - 1)) counted from 0, interpolated between. Each of
@@ -38,7 +39,6 @@ from sqlalchemy import (
     Subquery,
     Table,
     and_,
-    cast,
     func,
     literal,
     select,
@@ -201,7 +201,7 @@ def _estimates(values: Subquery, labels: Sequence[str], metrics: Sequence[Metric
     """Per group of `labels`, each of `metrics` from its (bucket, n) rows, as percentile_cont
     takes a percentile: the values at the ranks around p (N - 1), interpolated (buckets sort as
     the values they stand for)."""
-    n: ColumnElement[float] = cast(values.c.n, Double())
+    n: ColumnElement[float] = values.c.n  # summed as a double: exact to 2^53, and quick
     partition = [values.c[label] for label in labels] or None
     ranked = (
         select(

@@ -43,6 +43,9 @@ async def _connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     unavailable database as Unavailable (503, retry later)."""
     try:
         async with engine.connect() as connection:
+            # Every read is one statement: in autocommit it has its own snapshot, as in a
+            # transaction of its own, without a round trip each to begin and roll back.
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
             yield connection
     except PoolTimeoutError as error:
         raise ServerBusyError(

@@ -286,38 +286,43 @@ def _aggregated(
     steps, so that PostgreSQL hashes instead of sorting each group's values: the distinct
     (keys, value) pairs, then their count per keys (weekly users per user-agent tag over a
     month of daily rows at 1M events: 39 against 49 ms, the one-step sort spilling to disk).
-    Over raw events it stays one step: the reference the rollups' answers are tested against."""
+    Over sets of user numbers, one step: each group sorts the members of a few sets. Over raw
+    events it stays one step: the reference the rollups' answers are tested against."""
     counted = METRICS[metrics[0]].distinct_of if len(metrics) == 1 else None
     if counted is None or source.rows is None:
         return _grouped(question, scoped, source, _measures(metrics))
     if user_sets.SETS_COLUMN in source.rows.c:
-        pairs = _members(question, scoped, source, source.rows.c[user_sets.SETS_COLUMN])
-    else:
-        value = source.rows.c[counted]
-        pairs = _grouped(
-            question, scoped, source, lambda _: [value.label("counted")], by=[value]
-        ).subquery("pairs")
-    apart = ("counted", _SIZE, Windows.END_FIELD)
-    keys = [column for column in pairs.c if column.name not in apart]
+        members = _members(question, scoped, source, source.rows.c[user_sets.SETS_COLUMN])
+        keys = [c for c in members.c if c.name not in ("counted", _SIZE, Windows.END_FIELD)]
+        ends = [c for c in members.c if c.name == Windows.END_FIELD]
+        # Sorted per group, not hashed: a group's members are a few sets' (weekly users per
+        # user-agent tag over a month at 10M events: 61 against 78 ms).
+        count = func.count(members.c.counted.distinct()) + func.coalesce(
+            func.max(members.c[_SIZE]), 0
+        )
+        return select(*keys, count.label(metrics[0].value), *ends).group_by(*keys, *ends)
+    value = source.rows.c[counted]
+    pairs = _grouped(
+        question, scoped, source, lambda _: [value.label("counted")], by=[value]
+    ).subquery("pairs")
+    keys = [column for column in pairs.c if column.name not in ("counted", Windows.END_FIELD)]
     ends = [column for column in pairs.c if column.name == Windows.END_FIELD]
-    count: ColumnElement[Any] = func.count(pairs.c.counted)
-    if _SIZE in pairs.c:
-        count = count + func.coalesce(func.sum(pairs.c[_SIZE]), 0)
-    return select(*keys, count.label(metrics[0].value), *ends).group_by(*keys, *ends)
+    total = func.count(pairs.c.counted).label(metrics[0].value)
+    return select(*keys, total, *ends).group_by(*keys, *ends)
 
 
 _SIZE = "set_size"
-"""A column of `_members`' pairs: the size of a group's lone set, counted whole."""
+"""A column of `_members`' rows: the size of a group's lone set, counted whole."""
 
 
 def _members(
     question: Question, scoped: Scoped, source: _From, sets: ColumnElement[Any]
 ) -> Subquery:
-    """The distinct (keys, member) pairs of a relation of sets (usageql.query.user_sets): each
-    row's keys computed once (a bucket in a zone costs more than hashing a number), then its
-    set unnested. A group of one row is not unnested: its set holds distinct numbers and one
-    NULL, so its size less one is its count, in the pairs' `_SIZE` column (a day's users per tag
-    at 10M events: 77k numbers hashed for 450 sets, a set's size each now)."""
+    """The (keys, member) rows of a relation of sets (usageql.query.user_sets): each row's keys
+    computed once (a bucket in a zone costs more than a number), then its set unnested. A group
+    of one row is not unnested: its set holds distinct numbers and one NULL, so its size less
+    one is its count, in the `_SIZE` column (a day's users per tag at 10M events: 77k numbers
+    for 450 sets, a set's size each now)."""
     keyed = _grouped(
         question, scoped, source, lambda _: [sets.label("members")], grouped=False
     ).subquery("keyed")
@@ -333,8 +338,7 @@ def _members(
     return (
         select(*keys, member.c.counted, size)
         .select_from(sized.join(member, true()))
-        .group_by(*keys, member.c.counted, size)
-        .subquery("pairs")
+        .subquery("members")
     )
 
 

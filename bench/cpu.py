@@ -1,0 +1,106 @@
+"""CPU per request of the example dashboards: the server's (in this process) and PostgreSQL's.
+
+Wall-clock times on a shared machine move with its neighbours; CPU seconds move far less. This
+runs the app in-process (no HTTP server: httpx's ASGI transport) against a kept data set
+(`python bench/queries.py --keep-database` prints its URL) and reports, per operation of
+examples/*.graphql (and each field of the overview's `usage`), the median wall time and the CPU
+spent per request by this process and by every PostgreSQL process of the machine (so run it on
+an otherwise idle database server). To compare two trees side by side, run it alternately with
+each tree's `src` first on PYTHONPATH:
+
+    python bench/cpu.py --database URL
+    python bench/cpu.py --database URL --runs 12 --only Overview "Overview: tags"
+    PYTHONPATH=<other worktree>/src python bench/cpu.py --database URL
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import time
+
+import httpx
+import psutil
+
+from harness import END, api_key
+from queries import FROM, TOP, Dashboard, operations
+from usageql.app import create_app_from_env
+from usageql.auth import Role
+
+ENV = {
+    "USAGEQL_STATEMENT_TIMEOUT_MS": "0",
+    "USAGEQL_COMPACT_SECONDS": "0",  # nothing but the requests measured
+    "USAGEQL_LOG_LEVEL": "warning",
+}
+
+
+async def top(client: httpx.AsyncClient, headers: dict[str, str]) -> Dashboard:
+    """The top app and model of the dashboards' period, as bench/queries.py asks them."""
+    variables = {"from": FROM.isoformat(), "to": END.isoformat()}
+    body = {"query": TOP, "operationName": "Top", "variables": variables}
+    usage = (await client.post("/graphql", json=body, headers=headers)).json()["data"]["usage"]
+    if not usage["models"] or not usage["apps"]:
+        raise SystemExit("bench: the data set has no events in the dashboards' period")
+    return Dashboard(app=usage["apps"][0]["app"], model=usage["models"][0]["model"])
+
+
+def postgres_seconds() -> float:
+    """CPU seconds of every PostgreSQL process on this machine so far."""
+    total = 0.0
+    for process in psutil.process_iter(["name"]):
+        if str(process.info["name"] or "").startswith("postgres"):
+            try:
+                times = process.cpu_times()
+            except psutil.Error:  # ended meanwhile
+                continue
+            total += times.user + times.system
+    return total
+
+
+async def measure(args: argparse.Namespace) -> None:
+    os.environ.update({**ENV, "DATABASE_URL": args.database})
+    key = await api_key(args.database, Role.ADMIN)
+    app = create_app_from_env()
+    me = psutil.Process()
+    headers = {"Authorization": f"Bearer {key}"}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            board = await top(client, headers)
+            for op in operations(board):
+                if args.only and op.label not in args.only:
+                    continue
+                body = {"query": op.document, "operationName": op.name, "variables": op.variables}
+                for _ in range(args.warmups):
+                    (await client.post("/graphql", json=body, headers=headers)).raise_for_status()
+                mine, theirs, walls = me.cpu_times(), postgres_seconds(), []
+                for _ in range(args.runs):
+                    started = time.perf_counter()
+                    response = await client.post("/graphql", json=body, headers=headers)
+                    walls.append((time.perf_counter() - started) * 1000)
+                    if response.status_code != 200 or "errors" in response.json():
+                        raise SystemExit(f"bench: {op.label} failed: {response.text[:500]}")
+                after = me.cpu_times()
+                server = (after.user + after.system - mine.user - mine.system) * 1000 / args.runs
+                postgres = (postgres_seconds() - theirs) * 1000 / args.runs
+                print(
+                    f"{op.label:28s} wall p50 {statistics.median(walls):7.1f} ms   CPU per request:"
+                    f" server {server:6.1f}  PostgreSQL {postgres:6.1f}"
+                    f"  all {server + postgres:6.1f} ms",
+                    flush=True,
+                )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", required=True, help="a kept data set's URL")
+    parser.add_argument("--runs", type=int, default=30, help="requests measured per operation")
+    parser.add_argument("--warmups", type=int, default=3)
+    parser.add_argument("--only", nargs="*", help="operation labels, as bench/queries.py prints")
+    asyncio.run(measure(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -225,7 +225,7 @@ async def test_local_buckets_and_active_users_per_tag(
     rollups = way == "rollups"
     kolkata = zone == "Asia/Kolkata"
     assert len(from_rollups) == (0 if not rollups else 1 if kolkata else 4), sql
-    # Active users also read the first or last hours of days from the days' rows of users
+    # Active users also read the first or last hours of days from the days' sets
     # (pieces.day_ends), where no UTC day is whole too (a Berlin day's first 23 hours); the
     # series' sums the UTC days a local day starts inside, less and plus their other hours
     # (pieces.shifted).
@@ -242,7 +242,9 @@ async def test_local_buckets_and_active_users_per_tag(
     listed = "usage_hourly_tags.hour = ANY"
     assert all(listed in s or s.count("usage_hourly_tags.hour >=") == 1 for s in hourly), hourly
     sets = [s for s in sql.statements if "usage_daily_tag_user_sets" in s]
-    assert all("JOIN usage_daily_tag_users" in s for s in sets), sets
+    # The day ends come from the days' sets (their members' hours), not the rows of users.
+    assert all("ends JOIN usage_daily_tag_user_sets" in s for s in sets), sets
+    assert not any("usage_daily_tag_users" in s for s in sets), sets
     tz = ZoneInfo(zone)
     kept = between(moment(SPAN[0]), moment(SPAN[1]))
     per_bucket = grouped(kept, lambda e: [local_bucket(when(e), granularity, tz)])
@@ -288,8 +290,8 @@ async def test_rows_narrowed_to_a_bucket(
         assert reads(sql, "usage_daily_tag_user_sets"), sql
         assert reads(sql, "usage_daily_tags"), sql
         # In New York, the last 19 hours of the UTC Mondays its weeks start in from the days'
-        # rows of users per tag (pieces.day_ends), their first 5 from hours.
-        assert reads(sql, "usage_daily_tag_users") == (zone != "UTC"), sql
+        # sets per tag (their members' hours: pieces.day_ends), their first 5 from hours.
+        assert not reads(sql, "usage_daily_tag_users"), sql
         assert reads(sql, "usage_hourly_chats") == (zone != "UTC"), sql
     tz = ZoneInfo(zone)
     kept = between(moment(span[0]), moment(span[1]))
@@ -373,28 +375,45 @@ async def daily_matches_messages(engine: AsyncEngine) -> int:
 
 async def _sets_match_messages(connection: AsyncConnection) -> int:
     """Assert each day set (and tag's) holds the numbers of exactly the users of its UTC day's
-    messages (an empty set for a day of messages without users), each user one number, sorted;
-    returns the sets seen."""
+    messages (an empty set for a day of messages without users), each user one number, sorted,
+    with each one's first and last UTC hour of that day, and those of the messages without a
+    user (null when there are none); returns the sets seen."""
     found = await connection.execute(text("SELECT user_id, number FROM user_numbers"))
     numbers: dict[str, int] = {user: number for user, number in found}  # noqa: C416
     assert len(set(numbers.values())) == len(numbers)
+    hour = "extract(hour FROM ts AT TIME ZONE 'UTC')::int"
     seen = 0
     for table, keys, source in (
         ("usage_daily_user_sets", "", "messages"),
         ("usage_daily_tag_user_sets", "tag, ", "messages, unnest(tags) AS tag"),
     ):
         grouped_sql = (
-            f"SELECT app_id, date_trunc('day', ts, 'UTC'), {keys}"  # noqa: S608
-            f" array_remove(array_agg(DISTINCT user_id), NULL) FROM {source}"
-            f" GROUP BY app_id, 2{', ' + keys.rstrip(', ') if keys else ''}"
+            f"SELECT app_id, date_trunc('day', ts, 'UTC'), {keys}user_id,"  # noqa: S608
+            f" min({hour}), max({hour}) FROM {source} GROUP BY app_id, 2, {keys}user_id"
         )
-        expected = {
-            (*row[:-1], tuple(sorted(numbers[user] for user in row[-1])))
-            for row in await connection.execute(text(grouped_sql))
-        }
+        days: dict[tuple[Any, ...], list[tuple[str | None, int, int]]] = {}
+        for row in await connection.execute(text(grouped_sql)):
+            *keyed, user, first, last = row
+            days.setdefault(tuple(keyed), []).append((user, first, last))
+        expected = set()
+        for group, rows in days.items():
+            named = sorted((numbers[user], first, last) for user, first, last in rows if user)
+            unnamed = [(first, last) for user, first, last in rows if not user]
+            expected.add(
+                (
+                    *group,
+                    tuple(number for number, _, _ in named),
+                    tuple(first for _, first, _ in named),
+                    tuple(last for _, _, last in named),
+                    unnamed[0][0] if unnamed else None,
+                    unnamed[0][1] if unnamed else None,
+                )
+            )
+        columns = f"app_id, day, {keys}users, first_hours, last_hours, unnamed_first, unnamed_last"
+        stored = await connection.execute(text(f"SELECT {columns} FROM {table}"))  # noqa: S608
         actual = {
-            (*row[:-1], tuple(row[-1]))
-            for row in await connection.execute(text(f"SELECT * FROM {table}"))  # noqa: S608
+            (*row[:-5], tuple(row[-5]), tuple(row[-4]), tuple(row[-3]), row[-2], row[-1])
+            for row in stored
         }
         assert actual == expected, table
         seen += len(actual)

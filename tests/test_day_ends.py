@@ -98,11 +98,13 @@ async def answers(
         usage = (await graphql(client, QUERY % (*SPAN, zone, granularity, granularity)))["usage"]
     assert sql.count == 3, sql  # active users, the tags, their active users
     if way == "rollups":
-        # Both active users' statements read the days' rows of users for the first (or last)
-        # hours of the days buckets start inside, and the sets of the days inside weeks.
-        assert reads(sql, "usage_daily_user_sets") == (granularity == "WEEK"), sql
-        assert reads(sql, "usage_daily_users"), sql
-        assert reads(sql, "usage_daily_tag_users"), sql
+        # Both active users' statements read the days' sets, for the days inside weeks and for
+        # the first (or last) hours of the days buckets start inside (their members' hours),
+        # not the days' rows of users.
+        assert reads(sql, "usage_daily_user_sets"), sql
+        assert reads(sql, "usage_daily_tag_user_sets"), sql
+        assert not reads(sql, "usage_daily_users"), sql
+        assert not reads(sql, "usage_daily_tag_users"), sql
 
     def counted(rows: list[dict[str, Any]]) -> dict[str, int]:
         return {datetime.fromisoformat(r["start"]).isoformat(): r["users"] for r in rows}
@@ -175,3 +177,32 @@ def test_the_first_and_last_hours_of_days_and_what_stays_hours() -> None:
     long_run = pieces.Pieces(hours=((first, day),))
     assert pieces.day_ends(long_run, lates) == long_run
     assert len(pieces.day_ends(long_run, frozenset(list(lates)[:10])).ends) == 10
+
+
+async def test_hours_with_only_messages_without_a_user_are_a_row_with_no_users(
+    client: httpx.AsyncClient, engine: AsyncEngine, way: str
+) -> None:
+    """A tag whose only messages in a day's first hours have no user is a row of the tags'
+    list with 0 users, as over raw events: the day's end is a group even with no member."""
+    await post(
+        client,
+        events(
+            [
+                (None, "2026-10-25T03:00:00Z", ["ua:lone"]),
+                ("u1", "2026-10-25T21:00:00Z", ["ua:lone"]),  # the same day, after the period
+                ("u2", "2026-10-25T02:00:00Z", ["ua:other"]),
+            ],
+            "lone",
+        ),
+    )
+    query = """{ usage(filter: {from: "2026-10-24T00:00:00Z", to: "2026-10-25T20:00:00Z"}) {
+        tags(orderBy: {metric: USERS}) { tag metrics { users messages } } } }"""
+    with count_statements(engine) as sql:
+        tags = (await graphql(client, query))["usage"]["tags"]
+    assert sql.count == 1, sql
+    assert tags == [
+        {"tag": "ua:other", "metrics": {"users": 1, "messages": 1}},
+        {"tag": "ua:lone", "metrics": {"users": 0, "messages": 1}},
+    ]
+    if way == "rollups":  # the day's first 20 hours from its sets (pieces.day_ends)
+        assert reads(sql, "ends JOIN usage_daily_tag_user_sets"), sql

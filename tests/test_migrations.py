@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -361,10 +362,40 @@ async def test_0023_starts_compaction_where_the_daily_tables_end_and_downgrades_
             await downgrade(engine, "0022")
         await compact(engine, eager=True)
         await downgrade(engine, "0022")
-        assert await daily_matches_messages(engine) > 3
         await upgrade(engine)  # a database with events: its daily tables reach today
+        assert await daily_matches_messages(engine) > 3  # complete, as the downgrade left them
         today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         async with engine.connect() as connection:
             assert await reached(connection) == today
+    finally:
+        await engine.dispose()
+
+
+async def test_0024_gives_each_set_its_members_hours_from_the_days_rows_of_users(
+    database_url: str,
+) -> None:
+    """Sets per day and per tag, with users and messages without one at various hours: after a
+    downgrade and an upgrade, each member's first and last hour (and the user-less messages')
+    are those of the messages."""
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        records = [
+            replace(
+                message(f"m{n}", minutes=n * 47, user=None if n % 4 == 0 else f"u{n % 5}"),
+                tags=("ua:a",) if n % 2 else ("ua:b", "ua:a"),
+            )
+            for n in range(80)
+        ]
+        await store_batch(engine, Batch(records))
+        await compact(engine, eager=True)
+        await downgrade(engine, "0023")
+        await upgrade(engine)
+        assert await daily_matches_messages(engine) > 5
+        async with engine.connect() as connection:
+            hours = "SELECT count(*) FROM usage_daily_tag_user_sets WHERE {}"
+            unnamed = await connection.scalar(text(hours.format("unnamed_first IS NOT NULL")))
+            spread = await connection.scalar(text(hours.format("first_hours <> last_hours")))
+        assert unnamed, "some days have messages without a user"
+        assert spread, "some users have messages in different hours of a day"
     finally:
         await engine.dispose()

@@ -404,7 +404,20 @@ user_numbers = Table(
 )
 
 
+SET_HOURS = ("first_hours", "last_hours")
+"""The columns of a set table aligned with its `users`: each user's UTC hour of day (0-23) of
+their first and last message that day. The first or last hours of a day (a Berlin week's first
+22 or 23 hours of the UTC day it ends in, and its last one or two of the day it starts in) are
+then read from the day's set row alone (usageql.query.user_sets). `unnamed_first` and
+`unnamed_last` hold the same of the day's messages without a user (null when there are none):
+such hours are a group of the answer with no users, as over raw events."""
+
+
 def _user_sets(name: str, keys: tuple[str, ...], comment: str) -> Table:
+    first, last = SET_HOURS
+    aligned = (
+        f"cardinality({first}) = cardinality(users) AND cardinality({last}) = cardinality(users)"
+    )
     return Table(
         name,
         metadata,
@@ -412,6 +425,25 @@ def _user_sets(name: str, keys: tuple[str, ...], comment: str) -> Table:
         _timestamp("day"),
         *(Column(key, Text, nullable=False) for key in keys),
         Column("users", ARRAY(BigInteger), nullable=False, server_default=text("'{}'")),
+        Column(
+            first,
+            ARRAY(SmallInteger),
+            nullable=False,
+            server_default=text("'{}'"),
+            comment="UTC hour of each user's first message, in the order of users",
+        ),
+        Column(
+            last,
+            ARRAY(SmallInteger),
+            nullable=False,
+            server_default=text("'{}'"),
+            comment="UTC hour of each user's last message, in the order of users",
+        ),
+        Column(
+            "unnamed_first", SmallInteger, comment="UTC hour of the first message without a user"
+        ),
+        Column("unnamed_last", SmallInteger, comment="UTC hour of the last message without a user"),
+        CheckConstraint(aligned, name="aligned"),
         PrimaryKeyConstraint("app_id", "day", *keys),
         comment=comment,
         postgresql_with=ARRAYS_INLINE,

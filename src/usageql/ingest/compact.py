@@ -186,7 +186,10 @@ async def _add_days(connection: AsyncConnection, day: datetime, end: datetime) -
     """The rows of every daily table for the UTC days of [day, end), from their hourly rows and
     their stored events, in place of any there."""
     for table, source in DAILY:
-        rows = _hours(source, day, end) if grain(source) == "hour" else _days(source, day, end)
+        if grain(source) == "hour":
+            rows = _hours(source, day, end)
+        else:  # a set takes its users' hours of day too
+            rows = _days(source, day, end, hours=table in SET_TABLES)
         if table in SET_TABLES:
             added = add_sets(table, numbered(table, rows))
         else:
@@ -236,9 +239,10 @@ def _hours(hourly: Table, day: datetime, end: datetime) -> Any:
     return select(hourly).where(*within).subquery()
 
 
-def _days(daily: Table, low: datetime, high: datetime) -> Any:
-    """The rows of a daily table in [low, high), shaped as hourly ones (their day as `hour`)."""
-    columns = [c for c in daily.c if c.name not in DAY_HOURS]
+def _days(daily: Table, low: datetime, high: datetime, *, hours: bool = False) -> Any:
+    """The rows of a daily table in [low, high), shaped as hourly ones (their day as `hour`);
+    with `hours`, its users' hours of day of their first and last messages too."""
+    columns = [c for c in daily.c if hours or c.name not in DAY_HOURS]
     shaped = [c.label("hour") if c.name == "day" else c for c in columns]
     within = [every_app(daily.c.app_id), daily.c.day >= low, daily.c.day < high]
     return select(*shaped).where(*within).subquery()

@@ -23,17 +23,21 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Select,
+    SmallInteger,
     Table,
     Text,
+    cast,
     exists,
     func,
     literal,
     select,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
+from sqlalchemy.dialects.postgresql import ARRAY, Insert, aggregate_order_by, array, insert
 
 from usageql.db.tables import (
     ANY_APP,
+    DAY_HOURS,
+    SET_HOURS,
     usage_daily_tag_user_sets,
     usage_daily_user_sets,
     usage_hourly_chats,
@@ -41,7 +45,7 @@ from usageql.db.tables import (
     user_numbers,
 )
 from usageql.db.unnest import unnest
-from usageql.db.user_numbers import number_of, numbers_set
+from usageql.db.user_numbers import number_of
 from usageql.ingest.records import Message
 
 # Each set table and the hourly rollup whose rows sent in the same statement it is added up from.
@@ -76,26 +80,76 @@ def set_upserts(sent: dict[str, Any]) -> list[tuple[str, Insert]]:
 
 
 def numbered(table: Table, hourly: Any) -> Select[Any]:
-    """The numbers of the users in `hourly`'s rows, per key of `table` (the UTC day), sorted;
-    an empty set where no row has a user."""
+    """The numbers of the users in `hourly`'s rows, per key of `table` (the UTC day), sorted,
+    with each one's first and last UTC hour of day (from the rows' hours, or from their
+    `first_hour` and `last_hour` where they are a daily table's: compaction), and those of the
+    rows without a user; an empty set where no row has a user."""
     keys = [c.name for c in table.primary_key.columns if c.name not in ("app_id", "day")]
     day = func.date_trunc("day", hourly.c.hour, "UTC", type_=table.c.day.type).label("day")
     groups = [hourly.c.app_id, day, *(hourly.c[key] for key in keys)]
-    users = numbers_set().label("users")
+    if all(name in hourly.c for name in DAY_HOURS):
+        first, last = (hourly.c[name] for name in DAY_HOURS)
+    else:
+        first = last = cast(func.extract("hour", func.timezone("UTC", hourly.c.hour)), SmallInteger)
+    number = user_numbers.c.number.label("number")
     joined = hourly.outerjoin(user_numbers, number_of(hourly.c.user_id))
-    return select(*groups, users).select_from(joined).group_by(*groups).order_by(*groups)
+    per_user = (
+        select(*groups, number, func.min(first).label("first"), func.max(last).label("last"))
+        .select_from(joined)
+        .group_by(*groups, number)
+        .subquery("per_user")
+    )
+    u = per_user.c
+    named = u.number.is_not(None)
+
+    def aligned(column: Any, type_: Any) -> Any:
+        found = func.array_agg(aggregate_order_by(column, u.number)).filter(named)
+        return func.coalesce(found, array([], type_=type_))
+
+    first_hours, last_hours = SET_HOURS
+    columns = [
+        aligned(u.number, BigInteger).label("users"),
+        aligned(u.first, SmallInteger).label(first_hours),
+        aligned(u.last, SmallInteger).label(last_hours),
+        func.min(u.first).filter(~named).label("unnamed_first"),
+        func.max(u.last).filter(~named).label("unnamed_last"),
+    ]
+    kept = [u.app_id, u.day, *(u[key] for key in keys)]
+    return select(*kept, *columns).group_by(*kept).order_by(*kept)
+
+
+_SET_COLUMNS = ("users", *SET_HOURS, "unnamed_first", "unnamed_last")
 
 
 def add_sets(table: Table, rows: Select[Any]) -> Insert:
-    """Add `rows` (the table's keys, then a set) to `table`: a set already there takes the
-    union, sorted."""
+    """Add `rows` (the table's keys, then a set with its users' hours, as `numbered` gives them)
+    to `table`: a set already there takes the union, sorted, each user's hours the earliest
+    first and the latest last of both."""
     key_names = [c.name for c in table.primary_key.columns]
-    statement = insert(table).from_select([*key_names, "users"], rows)
-    both = (
-        func.unnest(table.c.users.concat(statement.excluded.users))
-        .table_valued("n")
+    statement = insert(table).from_select([*key_names, *_SET_COLUMNS], rows)
+    new = statement.excluded
+    first_hours, last_hours = SET_HOURS
+    cells = (
+        func.unnest(
+            table.c.users.concat(new.users),
+            table.c[first_hours].concat(new[first_hours]),
+            table.c[last_hours].concat(new[last_hours]),
+        )
+        .table_valued("n", "f", "l")
         .render_derived()
     )
-    union = select(both.c.n).distinct().order_by(both.c.n).scalar_subquery()
-    merged = func.array(union, type_=ARRAY(BigInteger))
-    return statement.on_conflict_do_update(index_elements=key_names, set_={"users": merged})
+
+    def of(value: Any, type_: Any) -> Any:
+        per_user = select(value).select_from(cells).group_by(cells.c.n).order_by(cells.c.n)
+        return func.array(per_user.scalar_subquery(), type_=ARRAY(type_))
+
+    return statement.on_conflict_do_update(
+        index_elements=key_names,
+        set_={
+            "users": of(cells.c.n, BigInteger),
+            first_hours: of(func.min(cells.c.f), SmallInteger),
+            last_hours: of(func.max(cells.c.l), SmallInteger),
+            "unnamed_first": func.least(table.c.unnamed_first, new.unnamed_first),
+            "unnamed_last": func.greatest(table.c.unnamed_last, new.unnamed_last),
+        },
+    )

@@ -4,9 +4,10 @@ A plan whose days come from `usage_daily_user_sets` or `usage_daily_tag_user_set
 .reads_sets) answers only distinct users. Its relation has the usual `ts`, `app_id` and keys, and
 instead of a user a column `SETS_COLUMN` of user numbers: each day's set, then per other whole hour
 (from the hourly table) and per partial hour (from raw events) the numbers of its users, gathered
-into one array per hour and keys; the first or last hours of a day (pieces.day_ends: a Berlin week's
-first 23 hours of the UTC day it starts in) gather the users whose day row in the daily table of
-users has its first message before their end or its last one at or after their start. The compiler
+into one array per hour and keys; the first or last hours of a day (pieces.day_ends: a Berlin
+week's first 22 or 23 hours of the UTC day it ends in, and its last one or two of the day it starts
+in) take the members of the day's set whose first message is before their end and whose last one
+is at or after their start (the set's hours, usageql.db.tables.SET_HOURS). The compiler
 computes each row's keys once and counts the distinct numbers of its sets (compile._members): a
 distinct count of numbers is a distinct count of user ids, as an id has one number whatever the app
 (distinct users are counted by id across apps, as over raw events). Every row's set holds distinct
@@ -23,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     DateTime,
     Select,
     SmallInteger,
@@ -31,18 +33,13 @@ from sqlalchemy import (
     and_,
     func,
     null,
+    or_,
     select,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
-from usageql.db.tables import (
-    DAY_HOURS,
-    usage_daily_tag_user_sets,
-    usage_daily_tag_users,
-    usage_daily_user_sets,
-    usage_daily_users,
-    user_numbers,
-)
+from usageql.db.tables import SET_HOURS, user_numbers
 from usageql.db.unnest import unnest
 from usageql.db.user_numbers import number_of, numbers_set
 from usageql.query.model import Filter, GroupKey
@@ -58,12 +55,6 @@ from usageql.query.rollups import (
 
 SETS_COLUMN = "user_sets"
 """The relation's column of arrays of user numbers."""
-# Each set table's daily table of users, whose hours of day of every user's first and last
-# message answer the first and last hours of a day (pieces.day_ends).
-_DAY_USERS = {
-    usage_daily_user_sets.name: usage_daily_users,
-    usage_daily_tag_user_sets.name: usage_daily_tag_users,
-}
 
 
 def set_relation(
@@ -83,7 +74,7 @@ def set_relation(
         members = func.array_append(sets.table.c.users, null()).label(SETS_COLUMN)
         parts.append(rows_of(sets, keys, [members], chosen.pieces.days, asked))
     if chosen.pieces.ends:
-        parts.append(_day_ends(_DAY_USERS[sets.table.name], keys, chosen.pieces.ends, asked))
+        parts.append(_day_ends(sets.table, keys, chosen.pieces.ends, asked))
     if chosen.pieces.hours or chosen.pieces.raw:
         # The hourly table's rows and raw events, as any plan without days reads them, their
         # users' numbers gathered per hour (or event time) and keys.
@@ -107,9 +98,10 @@ def _day_ends(
     asked: dict[str, list[str]],
 ) -> Select[Any]:
     """Per first or last hours of a UTC day (each dated by its start), app and keys, the numbers
-    of the users whose day row in `table` says they had a message in those hours: a message
-    before the end hour (the first one's hour is earlier), and one at or after the start hour
-    (the last one's is not earlier). Exact for hours that begin or end their day, as `ends` do."""
+    of the day's set whose user had a message before the end hour (the first one's hour is
+    earlier) and one at or after the start hour (the last one's is not earlier): exact for
+    hours that begin or end their day, as `ends` do. Hours with messages but none of those
+    users (only messages without a user) have an empty set, as over raw events."""
     days = [floor(start, DAY) for start, _ in ends]
     hours = [
         ((start - day) // HOUR, (end - day) // HOUR)
@@ -121,17 +113,28 @@ def _day_ends(
         after=(SmallInteger(), [after for after, _ in hours]),
         before=(SmallInteger(), [before for _, before in hours]),
     ).subquery("ends")
-    first, last = (table.c[name] for name in DAY_HOURS)
-    inside = and_(table.c.day == listed.c.day, first < listed.c.before, last >= listed.c.after)
-    groups = [
-        listed.c.ts,
-        table.c.app_id,
-        *(func.nullif(table.c[key], "").label(key) for key in keys),
-    ]
-    gathered = func.array_append(numbers_set(), null()).label(SETS_COLUMN)
-    rows = (
-        select(*groups, gathered)
-        .select_from(listed.join(table, inside).outerjoin(user_numbers, number_of(table.c.user_id)))
-        .where(every_app(table.c.app_id))
+    first_hours, last_hours = SET_HOURS
+    cells = (
+        func.unnest(table.c.users, table.c[first_hours], table.c[last_hours])
+        .table_valued("number", "first", "last")
+        .render_derived("cells")
     )
-    return rows.where(*asked_conditions(table, keys, asked)).group_by(*groups)
+    inside = and_(cells.c.first < listed.c.before, cells.c.last >= listed.c.after)
+    chosen = select(cells.c.number).where(inside).order_by(cells.c.number).scalar_subquery()
+    unnamed = and_(table.c.unnamed_first < listed.c.before, table.c.unnamed_last >= listed.c.after)
+    rows = (
+        select(
+            listed.c.ts,
+            table.c.app_id,
+            *(func.nullif(table.c[key], "").label(key) for key in keys),
+            func.array(chosen, type_=ARRAY(BigInteger)).label("members"),
+            unnamed.label("unnamed"),
+        )
+        .select_from(listed.join(table, table.c.day == listed.c.day))
+        .where(every_app(table.c.app_id), *asked_conditions(table, keys, asked))
+        .subquery("day_ends")
+    )
+    members = func.array_append(rows.c.members, null()).label(SETS_COLUMN)
+    return select(rows.c.ts, rows.c.app_id, *(rows.c[key] for key in keys), members).where(
+        or_(func.cardinality(rows.c.members) > 0, rows.c.unnamed)
+    )

@@ -425,24 +425,24 @@ def _user_sets(name: str, keys: tuple[str, ...], comment: str) -> Table:
         _timestamp("day"),
         *(Column(key, Text, nullable=False) for key in keys),
         Column("users", ARRAY(BigInteger), nullable=False, server_default=text("'{}'")),
-        Column(
-            first,
-            ARRAY(SmallInteger),
-            nullable=False,
-            server_default=text("'{}'"),
-            comment="UTC hour of each user's first message, in the order of users",
+        *(
+            Column(
+                name,
+                ARRAY(SmallInteger),
+                nullable=False,
+                server_default=text("'{}'"),
+                comment=f"UTC hour of each user's {which} message, in the order of users",
+            )
+            for name, which in ((first, "first"), (last, "last"))
         ),
-        Column(
-            last,
-            ARRAY(SmallInteger),
-            nullable=False,
-            server_default=text("'{}'"),
-            comment="UTC hour of each user's last message, in the order of users",
+        *(
+            Column(
+                f"unnamed_{which}",
+                SmallInteger,
+                comment=f"UTC hour of the {which} message without a user",
+            )
+            for which in ("first", "last")
         ),
-        Column(
-            "unnamed_first", SmallInteger, comment="UTC hour of the first message without a user"
-        ),
-        Column("unnamed_last", SmallInteger, comment="UTC hour of the last message without a user"),
         CheckConstraint(aligned, name="aligned"),
         PrimaryKeyConstraint("app_id", "day", *keys),
         comment=comment,

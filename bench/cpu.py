@@ -22,10 +22,9 @@ import statistics
 import time
 
 import httpx
-import psutil
 
-from harness import END, api_key
-from queries import FROM, TOP, Dashboard, operations
+from harness import api_key, cpu_seconds
+from queries import TOP, TOP_VARIABLES, Dashboard, operations, top_of
 from usageql.app import create_app_from_env
 from usageql.auth import Role
 
@@ -38,32 +37,14 @@ ENV = {
 
 async def top(client: httpx.AsyncClient, headers: dict[str, str]) -> Dashboard:
     """The top app and model of the dashboards' period, as bench/queries.py asks them."""
-    variables = {"from": FROM.isoformat(), "to": END.isoformat()}
-    body = {"query": TOP, "operationName": "Top", "variables": variables}
-    usage = (await client.post("/graphql", json=body, headers=headers)).json()["data"]["usage"]
-    if not usage["models"] or not usage["apps"]:
-        raise SystemExit("bench: the data set has no events in the dashboards' period")
-    return Dashboard(app=usage["apps"][0]["app"], model=usage["models"][0]["model"])
-
-
-def postgres_seconds() -> float:
-    """CPU seconds of every PostgreSQL process on this machine so far."""
-    total = 0.0
-    for process in psutil.process_iter(["name"]):
-        if str(process.info["name"] or "").startswith("postgres"):
-            try:
-                times = process.cpu_times()
-            except psutil.Error:  # ended meanwhile
-                continue
-            total += times.user + times.system
-    return total
+    body = {"query": TOP, "operationName": "Top", "variables": TOP_VARIABLES}
+    return top_of((await client.post("/graphql", json=body, headers=headers)).json()["data"])
 
 
 async def measure(args: argparse.Namespace) -> None:
     os.environ.update({**ENV, "DATABASE_URL": args.database})
     key = await api_key(args.database, Role.ADMIN)
     app = create_app_from_env()
-    me = psutil.Process()
     headers = {"Authorization": f"Bearer {key}"}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -75,16 +56,18 @@ async def measure(args: argparse.Namespace) -> None:
                 body = {"query": op.document, "operationName": op.name, "variables": op.variables}
                 for _ in range(args.warmups):
                     (await client.post("/graphql", json=body, headers=headers)).raise_for_status()
-                mine, theirs, walls = me.cpu_times(), postgres_seconds(), []
+                spent, walls = cpu_seconds(os.getpid()), []
                 for _ in range(args.runs):
                     started = time.perf_counter()
                     response = await client.post("/graphql", json=body, headers=headers)
                     walls.append((time.perf_counter() - started) * 1000)
                     if response.status_code != 200 or "errors" in response.json():
                         raise SystemExit(f"bench: {op.label} failed: {response.text[:500]}")
-                after = me.cpu_times()
-                server = (after.user + after.system - mine.user - mine.system) * 1000 / args.runs
-                postgres = (postgres_seconds() - theirs) * 1000 / args.runs
+                now = cpu_seconds(os.getpid())  # this process is the server and its client
+                server, postgres = (
+                    (now[part] - spent[part]) * 1000 / args.runs
+                    for part in ("server", "PostgreSQL")
+                )
                 print(
                     f"{op.label:28s} wall p50 {statistics.median(walls):7.1f} ms   CPU per request:"
                     f" server {server:6.1f}  PostgreSQL {postgres:6.1f}"

@@ -948,12 +948,19 @@ async def build(server: Server, args: argparse.Namespace, dsn: str) -> Run:
     return run
 
 
-async def dashboard(server: Server) -> Dashboard:
-    data = await ask(server, TOP, "Top", {"from": FROM.isoformat(), "to": END.isoformat()})
+TOP_VARIABLES = {"from": FROM.isoformat(), "to": END.isoformat()}
+
+
+def top_of(data: dict[str, Any]) -> Dashboard:
+    """The dashboards' app and model from TOP's answer: the period's top ones."""
     models, apps = data["usage"]["models"], data["usage"]["apps"]
     if not models or not apps:
         raise SystemExit("bench: the data set has no events in the dashboards' period")
     return Dashboard(app=apps[0]["app"], model=models[0]["model"])
+
+
+async def dashboard(server: Server) -> Dashboard:
+    return top_of(await ask(server, TOP, "Top", TOP_VARIABLES))
 
 
 async def queries(bench: Bench, server: Server, dsn: str, args: argparse.Namespace) -> None:

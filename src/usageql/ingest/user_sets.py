@@ -17,7 +17,7 @@ its bucket exists, with no users, as it does over raw events.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import (
@@ -87,10 +87,11 @@ def numbered(table: Table, hourly: Any) -> Select[Any]:
     keys = [c.name for c in table.primary_key.columns if c.name not in ("app_id", "day")]
     day = func.date_trunc("day", hourly.c.hour, "UTC", type_=table.c.day.type).label("day")
     groups = [hourly.c.app_id, day, *(hourly.c[key] for key in keys)]
-    if all(name in hourly.c for name in DAY_HOURS):
-        first, last = (hourly.c[name] for name in DAY_HOURS)
-    else:
-        first = last = cast(func.extract("hour", func.timezone("UTC", hourly.c.hour)), SmallInteger)
+    # A daily table's rows hold hours of day; hourly rows their hours, whose hour of day is
+    # taken once per user, from the least and greatest.
+    daily = all(name in hourly.c for name in DAY_HOURS)
+    first, last = (hourly.c[name] for name in DAY_HOURS) if daily else (hourly.c.hour,) * 2
+    hour_of: Callable[[Any], Any] = _as_it_is if daily else _hour_of_day
     number = user_numbers.c.number.label("number")
     joined = hourly.outerjoin(user_numbers, number_of(hourly.c.user_id))
     per_user = (
@@ -109,13 +110,21 @@ def numbered(table: Table, hourly: Any) -> Select[Any]:
     first_hours, last_hours = SET_HOURS
     columns = [
         aligned(u.number, BigInteger).label("users"),
-        aligned(u.first, SmallInteger).label(first_hours),
-        aligned(u.last, SmallInteger).label(last_hours),
-        func.min(u.first).filter(~named).label("unnamed_first"),
-        func.max(u.last).filter(~named).label("unnamed_last"),
+        aligned(hour_of(u.first), SmallInteger).label(first_hours),
+        aligned(hour_of(u.last), SmallInteger).label(last_hours),
+        func.min(hour_of(u.first)).filter(~named).label("unnamed_first"),
+        func.max(hour_of(u.last)).filter(~named).label("unnamed_last"),
     ]
     kept = [u.app_id, u.day, *(u[key] for key in keys)]
     return select(*kept, *columns).group_by(*kept).order_by(*kept)
+
+
+def _as_it_is(hour: Any) -> Any:
+    return hour
+
+
+def _hour_of_day(hour: Any) -> Any:
+    return cast(func.extract("hour", func.timezone("UTC", hour)), SmallInteger)
 
 
 _SET_COLUMNS = ("users", *SET_HOURS, "unnamed_first", "unnamed_last")

@@ -51,6 +51,18 @@ async def test_the_dashboard_is_served_with_a_csp_and_its_assets_local(
         assert served.headers["content-encoding"] == "gzip", asset
 
 
+async def test_answers_are_compressed_at_zlibs_default_level(client: httpx.AsyncClient) -> None:
+    """Level 9 (Starlette's default) costs 4x the CPU for ~10% fewer bytes. A gzip header's
+    tenth byte says 2 for level 9, 4 for level 1 and 0 for the levels between."""
+    page = (await client.get("/dashboard")).text
+    asset = next(a for a in _assets(page) if a.endswith(".js"))
+    async with client.stream("GET", asset, headers={"accept-encoding": "gzip"}) as served:
+        raw = b"".join([chunk async for chunk in served.aiter_raw()])
+    assert served.headers["content-encoding"] == "gzip"
+    assert raw[:3] == b"\x1f\x8b\x08"  # gzip, deflate
+    assert raw[8] == 0
+
+
 async def test_graphiql_is_built_from_npm_with_its_key_prompt_and_a_csp(
     client: httpx.AsyncClient,
 ) -> None:

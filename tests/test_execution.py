@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import gc
+import weakref
 from typing import Any, NewType
 
 import pytest
@@ -207,6 +209,15 @@ async def test_refused_values_and_exceptions_are_placed_on_their_field() -> None
         assert errors == [(message, ["items", 1, field])]
     data, errors = _answer(await DIRECT.execute("{ items { secret } }"))
     assert (data, errors[0]) == (None, ("never", ["items", 0, "secret"]))
+
+
+def test_a_schemas_plain_fields_are_forgotten_with_it() -> None:
+    made = strawberry.Schema(Query, config=CONFIG, execution_context_class=PlainFieldExecution)
+    held = weakref.ref(made._schema)
+    assert plain_fields(made._schema) is plain_fields(made._schema)  # worked out once
+    del made
+    gc.collect()
+    assert held() is None
 
 
 def test_dashboards_leaves_are_answered_directly() -> None:

@@ -17,9 +17,10 @@ exactly as graphql-core does, so answers and errors read and are placed as befor
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from functools import cache, partial
+from functools import partial
 from operator import attrgetter
-from typing import Any
+from typing import Any, cast
+from weakref import WeakKeyDictionary
 
 from graphql import (
     GraphQLLeafType,
@@ -34,14 +35,25 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
-# How to answer a plain field: its value on the source, its named type, its declared type
-# (with non-null), and whether that is non-null.
-Plain = tuple[Callable[[Any], Any], GraphQLLeafType | GraphQLObjectType, GraphQLOutputType, bool]
+# How to answer a plain field: its value on the source, the name of its type, whether it is
+# non-null, and whether its type is an object type (else a leaf). Names, not the types: a type
+# leads back to the schema (its fields' resolvers to strawberry's converter and schema), which
+# would then never be forgotten.
+Plain = tuple[Callable[[Any], Any], str, bool, bool]
+
+_FOUND: WeakKeyDictionary[GraphQLSchema, dict[tuple[str, str], Plain]] = WeakKeyDictionary()
 
 
-@cache
 def plain_fields(schema: GraphQLSchema) -> dict[tuple[str, str], Plain]:
-    """(type name, field name) → how to answer it, for every plain field of the schema."""
+    """(type name, field name) → how to answer it, for every plain field of the schema; worked
+    out once per schema, and forgotten with it (each app builds its own)."""
+    found = _FOUND.get(schema)
+    if found is None:
+        found = _FOUND[schema] = _plain_fields(schema)
+    return found
+
+
+def _plain_fields(schema: GraphQLSchema) -> dict[tuple[str, str], Plain]:
     found: dict[tuple[str, str], Plain] = {}
     for type_ in schema.type_map.values():
         if not isinstance(type_, GraphQLObjectType) or type_.name.startswith("__"):
@@ -54,7 +66,7 @@ def plain_fields(schema: GraphQLSchema) -> dict[tuple[str, str], Plain]:
             named = returns.of_type if isinstance(returns, GraphQLNonNull) else returns
             plain_object = isinstance(named, GraphQLObjectType) and named.is_type_of is None
             if value is not None and (is_leaf_type(named) or plain_object):
-                found[type_.name, name] = (value, named, returns, non_null)
+                found[type_.name, name] = (value, named.name, non_null, plain_object)
     return found
 
 
@@ -115,21 +127,22 @@ class PlainFieldExecution(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         plain = self.plain.get((parent_type.name, field_details_list[0].node.name.value))
         if plain is not None:
-            value, named, returns, non_null = plain
+            value, name, non_null, is_object = plain
             found = _found(value, source)
             if found is None and not non_null:
                 return None
             if found is not None and found is not Undefined:
-                if isinstance(named, GraphQLObjectType):
+                named = self.schema.type_map[name]
+                if is_object:
                     return self._object(
-                        named,
-                        returns,
+                        cast("GraphQLObjectType", named),
+                        non_null,
                         found,
                         field_details_list,
                         path=path,
                         context=position_context,
                     )
-                coerced = _coerced(named, found)
+                coerced = _coerced(cast("GraphQLLeafType", named), found)
                 if coerced is not Undefined:
                     return coerced
         return super().execute_field(
@@ -139,7 +152,7 @@ class PlainFieldExecution(StrawberryGraphQLCoreExecutionContext):
     def _object(
         self,
         named: GraphQLObjectType,
-        returns: GraphQLOutputType,
+        non_null: bool,
         found: Any,
         field_details_list: Any,
         *,
@@ -152,21 +165,34 @@ class PlainFieldExecution(StrawberryGraphQLCoreExecutionContext):
                 named, field_details_list, path, found, context
             )
         except Exception as error:
-            self.handle_field_error(error, returns, field_details_list, path)
+            self._failed(error, named, non_null, field_details_list, path)
             return None
         if self.is_awaitable(completed):
-            return self._awaited(completed, returns, field_details_list, path)
+            return self._awaited(completed, named, non_null, field_details_list, path)
         return completed
 
     async def _awaited(
         self,
         completed: Awaitable[Any],
-        returns: GraphQLOutputType,
+        named: GraphQLObjectType,
+        non_null: bool,
         field_details_list: Any,
         path: Path,
     ) -> Any:
         try:
             return await completed
         except Exception as error:
-            self.handle_field_error(error, returns, field_details_list, path)
+            self._failed(error, named, non_null, field_details_list, path)
             return None
+
+    def _failed(
+        self,
+        error: Exception,
+        named: GraphQLObjectType,
+        non_null: bool,
+        field_details_list: Any,
+        path: Path,
+    ) -> None:
+        """graphql-core's handling of a field's error: raised on where the field is non-null."""
+        returns: GraphQLOutputType = GraphQLNonNull(named) if non_null else named
+        self.handle_field_error(error, returns, field_details_list, path)

@@ -9,6 +9,7 @@ from typing import Any, NewType
 
 import pytest
 import strawberry
+from strawberry.extensions import SchemaExtension
 from strawberry.permission import BasePermission
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
@@ -209,6 +210,36 @@ async def test_refused_values_and_exceptions_are_placed_on_their_field() -> None
         assert errors == [(message, ["items", 1, field])]
     data, errors = _answer(await DIRECT.execute("{ items { secret } }"))
     assert (data, errors[0]) == (None, ("never", ["items", 0, "secret"]))
+
+
+class Counted(PlainFieldExecution):
+    """Counts the fields that went graphql-core's way (each builds a resolve info)."""
+
+    infos = 0
+
+    def build_resolve_info(self, *args: Any) -> Any:
+        Counted.infos += 1
+        return super().build_resolve_info(*args)
+
+
+class Watching(SchemaExtension):
+    def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+        return _next(root, info, *args, **kwargs)
+
+
+@pytest.mark.parametrize(("extensions", "ordinary"), [([], 1), ([Watching], 1 + 2 * 4)])
+async def test_plain_fields_skip_the_resolve_info_unless_an_extension_sees_every_field(
+    extensions: list[type[SchemaExtension]], ordinary: int
+) -> None:
+    made = strawberry.Schema(
+        Query, config=CONFIG, extensions=extensions, execution_context_class=Counted
+    )
+    Counted.infos = 0
+    result = await made.execute("{ items { name double box { label } } }")
+    assert result.errors is None
+    assert result.data is not None
+    assert result.data["items"][0]["box"] == {"label": "x"}
+    assert Counted.infos == ordinary  # `items` always; 4 fields per item with the extension
 
 
 def test_a_schemas_plain_fields_are_forgotten_with_it() -> None:

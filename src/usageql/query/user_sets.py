@@ -120,7 +120,7 @@ def _day_ends(
         .render_derived("cells")
     )
     inside = and_(cells.c.first < listed.c.before, cells.c.last >= listed.c.after)
-    chosen = select(cells.c.number).where(inside).order_by(cells.c.number).scalar_subquery()
+    chosen = select(cells.c.number).where(inside).scalar_subquery()  # in the set's order
     unnamed = and_(table.c.unnamed_first < listed.c.before, table.c.unnamed_last >= listed.c.after)
     rows = (
         select(
@@ -132,6 +132,7 @@ def _day_ends(
         )
         .select_from(listed.join(table, table.c.day == listed.c.day))
         .where(every_app(table.c.app_id), *asked_conditions(table, keys, asked))
+        .offset(0)  # kept a subquery: else its members are chosen again for the test below
         .subquery("day_ends")
     )
     members = func.array_append(rows.c.members, null()).label(SETS_COLUMN)
